@@ -1,0 +1,107 @@
+// A thin RAII layer over SQLite: connections, cached prepared statements, transactions.
+// Every call checks its result; failures throw db::error with SQLite's message.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace missive::db {
+
+// A failed SQLite call: what was being done and SQLite's own message and code.
+class error : public std::runtime_error {
+ public:
+  error(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
+  // The SQLite result code (SQLITE_FULL, SQLITE_BUSY, ...).
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// A prepared statement: bind parameters, step through rows, read columns. Move-only.
+class statement {
+ public:
+  statement(sqlite3* handle, std::string_view sql);
+  statement(statement&& other) noexcept;
+  statement& operator=(statement&& other) noexcept;
+  ~statement();
+
+  // Binds parameters by 1-based index; text and blobs are copied by SQLite only if needed.
+  statement& bind(int index, std::int64_t value);
+  statement& bind(int index, std::string_view text);
+  statement& bind_blob(int index, std::string_view bytes);
+  statement& bind_null(int index);
+
+  // Steps once: true when a row is ready, false when done.
+  bool step();
+  // Steps a statement that returns no rows, then resets it for reuse.
+  void run();
+  // Resets the statement and clears its bindings, ready to run again.
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  // A view of a text or blob column, valid until the next step or reset.
+  std::string_view column_view(int index) const;
+  bool column_is_null(int index) const;
+
+ private:
+  void check(int rc, const char* what) const;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// How a connection is opened.
+struct open_options {
+  bool read_only = false;
+  bool create = true;
+  int busy_timeout_ms = 5000;
+};
+
+// An open database connection with a cache of prepared statements keyed by their SQL.
+class connection {
+ public:
+  connection(const std::string& path, open_options options = {});
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection();
+
+  // Runs one or more statements that return no rows.
+  void exec(std::string_view sql);
+  // The cached prepared statement for `sql`, reset and ready to bind.
+  statement& prepare(std::string_view sql);
+  // The rowid of the last INSERT on this connection.
+  std::int64_t last_insert_rowid() const;
+  // Rows changed by the last statement.
+  int changes() const;
+  // The raw handle, for the rare call this wrapper does not cover.
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, statement> cache_;
+};
+
+// A transaction: BEGIN IMMEDIATE in the constructor, ROLLBACK in the destructor unless
+// commit() was called.
+class transaction {
+ public:
+  explicit transaction(connection& db);
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+  ~transaction();
+  // Commits; throws db::error if the commit fails (the transaction is then rolled back).
+  void commit();
+
+ private:
+  connection& db_;
+  bool done_ = false;
+};
+
+}  // namespace missive::db

@@ -1,0 +1,86 @@
+// What the relay needs to know of an RFC 5322 header section.
+#include "message_headers.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+
+namespace missive {
+namespace {
+
+constexpr auto npos = std::string_view::npos;
+
+char to_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](char x, char y) { return to_lower(x) == to_lower(y); });
+}
+
+// The name of the header field on `line`, or nullopt when the line is not "name:...".
+// RFC 5322 2.2: field-name = 1*ftext, ftext = %d33-57 / %d59-126.
+std::optional<std::string_view> field_name(std::string_view line) {
+  auto colon = line.find(':');
+  if (colon == 0 || colon == npos) return std::nullopt;
+  auto name = line.substr(0, colon);
+  auto ftext = [](unsigned char c) { return c >= 33 && c <= 126; };
+  if (!std::all_of(name.begin(), name.end(), ftext)) return std::nullopt;
+  return name;
+}
+
+}  // namespace
+
+header_summary scan_headers(std::string_view message) {
+  header_summary summary;
+  auto headers = header_section(message);
+  bool first = true;
+  while (!headers.empty()) {
+    auto end = headers.find("\r\n");
+    auto line = headers.substr(0, end);
+    headers.remove_prefix(end == npos ? headers.size() : end + 2);
+    if (line.empty()) break;  // the empty line that ends the section
+    // RFC 5322 2.2.3: a line starting with SP or HTAB continues the previous field.
+    auto name = line.front() == ' ' || line.front() == '\t' ? std::nullopt : field_name(line);
+    if (first) summary.starts_with_header = name.has_value();
+    first = false;
+    if (!name) continue;
+    summary.has_message_id |= iequals(*name, "message-id");
+    summary.has_date |= iequals(*name, "date");
+    summary.received_count += iequals(*name, "received");
+  }
+  return summary;
+}
+
+std::string format_rfc5322_date(std::chrono::system_clock::time_point when) {
+  static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[utc.tm_wday],
+                utc.tm_mday, months[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                utc.tm_sec);
+  return text;
+}
+
+std::string_view header_section(std::string_view message) {
+  if (message.starts_with("\r\n")) return message.substr(0, 2);
+  auto end = message.find("\r\n\r\n");
+  return end == npos ? message : message.substr(0, end + 4);
+}
+
+std::string_view first_body_lines(std::string_view message, std::size_t lines) {
+  auto body = message.substr(header_section(message).size());
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < lines && end < body.size(); ++i) {
+    auto crlf = body.find("\r\n", end);
+    end = crlf == npos ? body.size() : crlf + 2;
+  }
+  return body.substr(0, end);
+}
+
+}  // namespace missive

@@ -1,0 +1,34 @@
+// Schema migrations: see migration.hpp.
+#include "migration.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "db.hpp"
+
+namespace missive::db {
+
+void migrate(connection& db, const std::vector<migration>& migrations, std::string_view what) {
+  auto& version_query = db.prepare("PRAGMA user_version");
+  version_query.step();
+  int current = static_cast<int>(version_query.column_int(0));
+  version_query.reset();
+
+  int newest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > newest) {
+    throw std::runtime_error(fmt::format(
+        "the {} database has schema version {}, newer than the {} this program knows; "
+        "run a newer version of Missive or restore a backup",
+        what, current, newest));
+  }
+  for (const auto& step : migrations) {
+    if (step.version <= current) continue;
+    transaction tx(db);
+    db.exec(step.sql);
+    db.exec(fmt::format("PRAGMA user_version = {}", step.version));
+    tx.commit();
+  }
+}
+
+}  // namespace missive::db

@@ -1,0 +1,150 @@
+// Buffered line I/O with a deadline: see connection_io.hpp.
+#include "connection_io.hpp"
+
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <cstring>
+
+#include "data_reader.hpp"
+
+namespace missive {
+
+namespace {
+
+// Bytes asked of the socket per read; large enough that a 25 MiB message is few reads.
+constexpr std::size_t read_chunk = 64 * 1024;
+
+}  // namespace
+
+connection_io::connection_io(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+  std::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  if (!ec) {
+    auto address = endpoint.address();
+    loopback_ = address.is_loopback();
+    if (address.is_v4()) {
+      auto v4 = address.to_v4().to_bytes();
+      peer_bytes_[10] = peer_bytes_[11] = 0xff;
+      std::memcpy(peer_bytes_.data() + 12, v4.data(), 4);
+      peer_ = address.to_string();
+    } else {
+      auto v6 = address.to_v6();
+      if (v6.is_v4_mapped()) {
+        loopback_ = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
+      }
+      auto bytes = v6.to_bytes();
+      std::memcpy(peer_bytes_.data(), bytes.data(), 16);
+      peer_ = address.to_string();
+    }
+  }
+  set_timeout(std::chrono::minutes(5));
+}
+
+void connection_io::set_timeout(std::chrono::steady_clock::duration timeout) {
+  deadline_ = std::chrono::steady_clock::now() + timeout;
+}
+
+asio::awaitable<void> connection_io::watchdog() {
+  asio::steady_timer timer(socket_.get_executor());
+  for (auto now = std::chrono::steady_clock::now(); deadline_ > now;
+       now = std::chrono::steady_clock::now()) {
+    timer.expires_at(deadline_);
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: the session ended first
+  }
+  timed_out_ = true;
+}
+
+void connection_io::consume(std::size_t count) {
+  start_ += count;
+  if (start_ == input_.size()) {
+    input_.clear();
+    start_ = 0;
+  }
+}
+
+asio::awaitable<bool> connection_io::fill() {
+  if (start_ > 0 && start_ * 2 >= input_.size()) {
+    input_.erase(0, start_);
+    start_ = 0;
+  }
+  std::size_t old_size = input_.size();
+  input_.resize(old_size + read_chunk);
+  std::error_code ec;
+  std::size_t n = co_await socket_.async_read_some(
+      asio::buffer(input_.data() + old_size, read_chunk),
+      asio::redirect_error(asio::use_awaitable, ec));
+  input_.resize(old_size + n);
+  co_return !ec && n > 0;
+}
+
+asio::awaitable<connection_io::read_status> connection_io::read_line(std::string& line,
+                                                                     std::size_t max_octets) {
+  bool overflow = false;
+  for (;;) {
+    std::string_view data = buffered();
+    auto newline = data.find('\n');
+    if (newline != std::string_view::npos) {
+      if (overflow || newline + 1 > max_octets) {
+        consume(newline + 1);
+        co_return read_status::too_long;
+      }
+      std::string_view text = data.substr(0, newline);
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      line.assign(text);
+      consume(newline + 1);
+      co_return read_status::line;
+    }
+    if (data.size() >= max_octets) {
+      // Too long already: drop what we have and keep reading to the line's end, so that
+      // the next command is read in step (RFC 5321 4.5.3.1.4).
+      overflow = true;
+      consume(data.size());
+    }
+    bool more = co_await fill();
+    if (!more) co_return read_status::closed;
+  }
+}
+
+asio::awaitable<bool> connection_io::read_data(data_reader& reader,
+                                              const std::chrono::seconds& per_read) {
+  for (;;) {
+    consume(reader.feed(buffered()));
+    if (reader.done()) co_return true;
+    set_timeout(per_read);
+    bool more = co_await fill();
+    if (!more) co_return false;
+  }
+}
+
+bool connection_io::line_buffered() const { return buffered().find('\n') != std::string_view::npos; }
+
+void connection_io::discard_input() { consume(buffered().size()); }
+
+asio::awaitable<bool> connection_io::flush() {
+  if (output_.empty()) co_return true;
+  std::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(output_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  output_.clear();
+  co_return !ec;
+}
+
+void connection_io::flush_now() {
+  if (output_.empty() || !socket_.is_open()) return;
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.write_some(asio::buffer(output_), ec);
+  output_.clear();
+}
+
+void connection_io::close() {
+  std::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+}  // namespace missive

@@ -1,0 +1,80 @@
+// A connection's byte stream for a line-based protocol session: an input buffer from which
+// lines and message data are read, an output buffer that is flushed when the session is
+// ready to wait for the client (so pipelined replies go out together, RFC 2920), and one
+// deadline that a watchdog enforces on every read and write.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace missive {
+
+class data_reader;
+
+// Buffered reading and writing on one TCP connection, with a deadline.
+class connection_io {
+ public:
+  explicit connection_io(asio::ip::tcp::socket socket);
+
+  // What a line read produced.
+  enum class read_status {
+    line,      // a line, without its line ending
+    too_long,  // the line exceeded the limit; it was read to its end and dropped
+    closed,    // the peer closed, the connection failed, or the deadline passed
+  };
+
+  // Reads one line ending in LF (a CR before it is removed). `max_octets` counts the CRLF.
+  asio::awaitable<read_status> read_line(std::string& line, std::size_t max_octets);
+  // Feeds input to `reader` until it is done, allowing `per_read` for each read from the
+  // socket; false if the connection ended first.
+  asio::awaitable<bool> read_data(data_reader& reader, const std::chrono::seconds& per_read);
+  // Whether a whole line is already buffered (the client pipelined commands).
+  bool line_buffered() const;
+  // Drops everything buffered but not yet read.
+  void discard_input();
+
+  // Queues bytes to send at the next flush.
+  void write(std::string_view bytes) { output_.append(bytes); }
+  // Sends everything queued; false if the connection failed or the deadline passed.
+  asio::awaitable<bool> flush();
+  // Sends what is queued without waiting (a last reply before closing); never blocks.
+  void flush_now();
+
+  // Sets the time by which the current read or write must finish.
+  void set_timeout(std::chrono::steady_clock::duration timeout);
+  // Waits until the deadline passes, then cancels the pending operation; run it beside the
+  // session with awaitable operator ||, which ends it when the session ends.
+  asio::awaitable<void> watchdog();
+  // Whether the watchdog fired.
+  bool timed_out() const { return timed_out_; }
+
+  // Closes the connection (idempotent).
+  void close();
+  // The peer's address as text, and in the 16-byte IPv4-mapped form.
+  const std::string& peer() const { return peer_; }
+  const std::array<std::uint8_t, 16>& peer_bytes() const { return peer_bytes_; }
+  // Whether the peer is on a loopback address.
+  bool peer_is_loopback() const { return loopback_; }
+
+ private:
+  asio::awaitable<bool> fill();
+  std::string_view buffered() const { return std::string_view(input_).substr(start_); }
+  void consume(std::size_t count);
+
+  asio::ip::tcp::socket socket_;
+  std::string input_;
+  std::size_t start_ = 0;
+  std::string output_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool timed_out_ = false;
+  std::string peer_;
+  std::array<std::uint8_t, 16> peer_bytes_{};
+  bool loopback_ = false;
+};
+
+}  // namespace missive

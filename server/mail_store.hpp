@@ -1,0 +1,85 @@
+// The narrow storage interface of the relay: queue, mailboxes and users. Sessions and the
+// scheduler see only these operations, as coroutines; behind them, SQLite runs on worker
+// threads (one writer with group commit, a few readers). Another backend (PostgreSQL for
+// several relay nodes) would implement the same operations.
+#pragma once
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace missive {
+
+class sqlite_worker;
+
+// An envelope recipient of a message being stored.
+struct incoming_recipient {
+  std::string address;
+  bool is_local = false;
+};
+
+// A message an SMTP session hands over, with the headers the relay added already in `body`.
+struct incoming_message {
+  std::string queue_id;
+  std::string sender;  // "" for the null reverse-path
+  std::string client;  // who sent it: "helo-name [address]"
+  std::string body;
+  std::vector<incoming_recipient> recipients;
+};
+
+// A message in a POP3 maildrop.
+struct maildrop_entry {
+  std::int64_t id = 0;
+  std::string uid;
+  std::uint64_t size = 0;
+};
+
+// A logged-in user.
+struct user_identity {
+  std::int64_t id = 0;
+  std::string address;
+};
+
+// Queue, mailbox and user operations, each run off the network threads.
+class mail_store {
+ public:
+  // Opens (creating if needed) the database and brings its schema up to date. Throws if the
+  // database cannot be opened or is from a newer version.
+  explicit mail_store(const std::filesystem::path& database);
+  ~mail_store();
+
+  // Stores a message and all its recipients in one transaction; returns once committed.
+  asio::awaitable<void> store_message(incoming_message message);
+  // Whether a local user with this address exists.
+  asio::awaitable<bool> user_exists(std::string address);
+  // Checks a user's password (slowly, by design); the user when it matches.
+  asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
+                                                             std::string password);
+  // The messages in a user's maildrop, oldest first.
+  asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id);
+  // The stored bytes of a maildrop message.
+  asio::awaitable<std::string> message_content(std::int64_t entry_id);
+  // Removes maildrop messages in one transaction (POP3 UPDATE state).
+  asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids);
+  // Delivers up to `limit` due local recipients in one transaction; returns how many.
+  asio::awaitable<std::size_t> deliver_local_batch(std::size_t limit);
+
+  // Jobs run by the writer so far, for tests and benchmarks.
+  std::uint64_t write_batches() const;
+
+ private:
+  std::unique_ptr<sqlite_worker> writer_;
+  std::unique_ptr<sqlite_worker> readers_;
+};
+
+// Opens a database for an admin command or for start-up: creates the data directory
+// readable by its owner only, applies migrations. Used before any worker thread starts.
+void prepare_database(const std::filesystem::path& database);
+
+}  // namespace missive

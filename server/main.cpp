@@ -1,0 +1,110 @@
+// missived: the Missive relay. `missived [serve]` runs it; `missived user ...` administers it.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <system_error>
+
+#include "admin_users.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "mail_address.hpp"
+#include "relay_server.hpp"
+#include "server_config.hpp"
+
+namespace {
+
+using namespace missive;
+
+// The command-line flags that override the configuration file.
+struct overrides {
+  std::string config_file;
+  std::string data_dir;
+  std::vector<std::string> smtp;
+  std::vector<std::string> submission;
+  std::vector<std::string> pop3;
+  std::vector<std::string> domains;
+  std::string hostname;
+  bool verbose = false;
+};
+
+server_config build_config(const overrides& flags) {
+  server_config config = flags.config_file.empty() ? default_server_config()
+                                                   : load_server_config(flags.config_file);
+  auto endpoints = [](const std::vector<std::string>& texts, std::string_view flag) {
+    std::vector<endpoint> out;
+    for (const auto& text : texts) out.push_back(parse_endpoint(text, flag));
+    return out;
+  };
+  if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  if (!flags.smtp.empty()) config.smtp.listen = endpoints(flags.smtp, "--smtp");
+  if (!flags.submission.empty()) config.smtp.submission = endpoints(flags.submission, "--submission");
+  if (!flags.pop3.empty()) config.pop3.listen = endpoints(flags.pop3, "--pop3");
+  if (!flags.domains.empty()) {
+    config.domains.clear();
+    for (const auto& domain : flags.domains) config.domains.push_back(lowercase_ascii(domain));
+  }
+  if (!flags.hostname.empty()) config.hostname = flags.hostname;
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Everything missived creates (database, WAL, data directory) is its owner's alone.
+  ::umask(077);
+
+  CLI::App app{"missived: the Missive mail relay (SMTP in, durable queue, POP3 out)"};
+  app.fallthrough();
+  overrides flags;
+  app.add_option("--config", flags.config_file, "TOML configuration file");
+  app.add_option("--data-dir", flags.data_dir, "data directory (default ./missive-data)");
+  app.add_option("--smtp", flags.smtp, "SMTP listener ADDR:PORT (repeatable)");
+  app.add_option("--submission", flags.submission, "submission listener ADDR:PORT (repeatable)");
+  app.add_option("--pop3", flags.pop3, "POP3 listener ADDR:PORT (repeatable)");
+  app.add_option("--domain", flags.domains, "local domain (repeatable)");
+  app.add_option("--hostname", flags.hostname, "host name in greetings and trace headers");
+  app.add_flag("-v,--verbose", flags.verbose, "log debug lines too");
+
+  auto* serve = app.add_subcommand("serve", "run the relay (the default)");
+  auto* user = app.add_subcommand("user", "manage local users");
+  user->require_subcommand(1);
+  user_command user_cmd;
+  for (const char* action : {"add", "del", "passwd"}) {
+    auto* sub = user->add_subcommand(action, fmt::format("{} a user", action));
+    sub->add_option("address", user_cmd.address, "login address, e.g. alice@example.test")
+        ->required();
+    if (std::string_view(action) != "del") {
+      sub->add_flag("--password-stdin", user_cmd.password_stdin, "read the password from stdin");
+    }
+    sub->callback([&user_cmd, action] { user_cmd.action = action; });
+  }
+  user->add_subcommand("list", "list users")->callback([&user_cmd] { user_cmd.action = "list"; });
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int status = app.exit(e);
+    return status == 0 ? exit_code::ok : exit_code::usage;
+  }
+  if (flags.verbose) log::set_level(log::level::debug);
+
+  try {
+    server_config config = build_config(flags);
+    if (user->parsed()) return run_user_command(config, user_cmd);
+    (void)serve;
+    return run_relay(config);
+  } catch (const config_error& e) {
+    std::cerr << "missived: configuration error: " << e.what() << "\n";
+    return exit_code::config;
+  } catch (const std::system_error& e) {
+    std::cerr << "missived: " << e.what() << "\n";
+    return exit_code::os_error;
+  } catch (const std::exception& e) {
+    std::cerr << "missived: " << e.what() << "\n";
+    return exit_code::software;
+  }
+}

@@ -1,0 +1,318 @@
+// One POP3 session: see pop3_session.hpp.
+#include "pop3_session.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+#include "dot_stuffing.hpp"
+#include "limits.hpp"
+#include "log.hpp"
+#include "mail_address.hpp"
+#include "message_headers.hpp"
+#include "sasl_plain.hpp"
+#include "server_config.hpp"
+#include "server_context.hpp"
+
+namespace missive {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+// A failed login is answered only after this pause, to slow down password guessing.
+constexpr auto failed_login_delay = std::chrono::seconds(1);
+
+}  // namespace
+
+pop3_session::pop3_session(asio::ip::tcp::socket socket, server_context& context, std::string id)
+    : io_(std::move(socket)), context_(context), id_(std::move(id)) {}
+
+pop3_session::~pop3_session() {
+  if (locked_) context_.locks.unlock(user_->id);
+}
+
+void pop3_session::ok(std::string_view text) {
+  io_.write(fmt::format("+OK {}\r\n", text));
+}
+
+void pop3_session::err(std::string_view text) {
+  io_.write(fmt::format("-ERR {}\r\n", text));
+}
+
+asio::awaitable<void> pop3_session::run() {
+  log::info(id_, "event=connect client=[{}]", io_.peer());
+  try {
+    co_await (serve() || io_.watchdog());
+    if (io_.timed_out()) {
+      log::info(id_, "event=disconnect reason=timeout");
+      err("Autologout: idle for too long");
+      io_.flush_now();
+    }
+  } catch (const std::exception& e) {
+    log::error(id_, "event=session_failed reason=\"{}\"", e.what());
+  }
+  io_.close();
+}
+
+asio::awaitable<void> pop3_session::serve() {
+  ok("Missive POP3 server ready");
+  std::string line;
+  while (state_ != state::closing) {
+    if (!io_.line_buffered() && !co_await io_.flush()) co_return;
+    io_.set_timeout(context_.config.pop3.idle_timeout);
+    auto status = co_await io_.read_line(line, limits::pop3_command_line);
+    if (status == connection_io::read_status::closed) {
+      // RFC 1939 6: without QUIT there is no UPDATE state; nothing is deleted.
+      log::info(id_, "event=disconnect reason=closed");
+      co_return;
+    }
+    if (status == connection_io::read_status::too_long) {
+      err("Line too long");
+      continue;
+    }
+    auto command = parse_pop3_command(line);
+    if (command.malformed) {
+      err("Malformed command");
+      continue;
+    }
+    co_await dispatch(command);
+  }
+  co_await io_.flush();
+}
+
+asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
+  const auto& args = command.arguments;
+  switch (command.verb) {
+    case pop3_verb::capa: on_capa(); co_return;
+    case pop3_verb::quit: co_await on_quit(); co_return;
+    case pop3_verb::noop:
+      if (state_ == state::transaction) ok("");
+      else err("Not logged in");
+      co_return;
+    default: break;
+  }
+  if (state_ == state::authorization) {
+    switch (command.verb) {
+      case pop3_verb::user:
+        if (args.size() != 1) co_return err("Syntax: USER name");
+        // Nothing is said about whether the user exists (RFC 1939 13).
+        user_name_ = std::string(args[0]);
+        co_return ok("Send PASS");
+      case pop3_verb::pass: co_return co_await on_pass(command);
+      case pop3_verb::auth: co_return co_await on_auth(command);
+      default: co_return err("Not logged in");
+    }
+  }
+  switch (command.verb) {
+    case pop3_verb::stat: on_stat(); break;
+    case pop3_verb::list: on_list_or_uidl(command, false); break;
+    case pop3_verb::uidl: on_list_or_uidl(command, true); break;
+    case pop3_verb::retr: co_await on_retr(command, false); break;
+    case pop3_verb::top: co_await on_retr(command, true); break;
+    case pop3_verb::dele: on_dele(command); break;
+    case pop3_verb::rset: on_rset(); break;
+    case pop3_verb::unknown: err("Unknown command"); break;
+    default: err("Command not valid in this state"); break;
+  }
+}
+
+void pop3_session::on_capa() {
+  // RFC 2449 5: the capabilities, one per line.
+  io_.write(
+      "+OK Capability list follows\r\n"
+      "USER\r\n"
+      "SASL PLAIN\r\n"
+      "TOP\r\n"
+      "UIDL\r\n"
+      "RESP-CODES\r\n"
+      "AUTH-RESP-CODE\r\n"
+      "PIPELINING\r\n"
+      "IMPLEMENTATION Missive\r\n"
+      ".\r\n");
+}
+
+asio::awaitable<void> pop3_session::on_pass(const pop3_command& command) {
+  if (user_name_.empty()) co_return err("Send USER first");
+  if (command.arguments.size() != 1) co_return err("Syntax: PASS password");
+  std::string name = std::exchange(user_name_, {});
+  co_await log_in(name, std::string(command.arguments[0]));
+}
+
+asio::awaitable<void> pop3_session::on_auth(const pop3_command& command) {
+  const auto& args = command.arguments;
+  if (args.empty()) {
+    io_.write("+OK Mechanisms follow\r\nPLAIN\r\n.\r\n");
+    co_return;
+  }
+  if (args.size() > 2 || lowercase_ascii(args[0]) != "plain") {
+    co_return err("Unsupported authentication mechanism");
+  }
+  std::string response;
+  if (args.size() == 2) {
+    response = std::string(args[1]);
+  } else {
+    // RFC 5034 4: an empty challenge, then the client's response on a line of its own.
+    io_.write("+ \r\n");
+    if (!co_await io_.flush()) co_return;
+    auto status = co_await io_.read_line(response, limits::pop3_auth_line);
+    if (status == connection_io::read_status::closed) co_return;
+    if (status == connection_io::read_status::too_long) co_return err("Line too long");
+    if (response == "*") co_return err("Authentication cancelled");
+  }
+  auto credentials = decode_sasl_plain(response);
+  if (!credentials || (!credentials->authzid.empty() && credentials->authzid != credentials->authcid)) {
+    co_return err("[AUTH] Invalid authentication data");
+  }
+  co_await log_in(credentials->authcid, credentials->password);
+}
+
+asio::awaitable<void> pop3_session::log_in(const std::string& address, const std::string& password) {
+  std::optional<user_identity> user;
+  try {
+    user = co_await context_.store.authenticate(address, password);
+  } catch (const std::exception& e) {
+    log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
+    co_return err("[SYS/TEMP] Temporary failure, try again later");
+  }
+  if (!user) {
+    log::info(id_, "event=auth_failed client=[{}]", io_.peer());
+    asio::steady_timer pause(co_await asio::this_coro::executor, failed_login_delay);
+    std::error_code ec;
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return err("[AUTH] Invalid username or password");
+  }
+  // RFC 2449 8.1.2: IN-USE when another session holds the maildrop.
+  if (!context_.locks.try_lock(user->id)) {
+    co_return err("[IN-USE] Mailbox is locked by another session");
+  }
+  user_ = std::move(user);
+  locked_ = true;
+  try {
+    auto entries = co_await context_.store.maildrop(user_->id);
+    messages_.clear();
+    for (auto& entry : entries) messages_.push_back({std::move(entry), false});
+  } catch (const std::exception& e) {
+    log::error(id_, "event=maildrop_failed reason=\"{}\"", e.what());
+    context_.locks.unlock(user_->id);
+    locked_ = false;
+    user_.reset();
+    co_return err("[SYS/TEMP] Temporary failure, try again later");
+  }
+  state_ = state::transaction;
+  log::info(id_, "event=login user={} messages={}", user_->address, messages_.size());
+  ok(fmt::format("Logged in, {} messages", messages_.size()));
+}
+
+void pop3_session::on_stat() {
+  std::size_t count = 0;
+  std::uint64_t octets = 0;
+  for (const auto& m : messages_) {
+    if (m.deleted) continue;
+    ++count;
+    octets += m.entry.size;
+  }
+  ok(fmt::format("{} {}", count, octets));
+}
+
+pop3_session::message* pop3_session::find_message(std::string_view number) {
+  auto n = parse_message_number(number);
+  if (!n || *n > messages_.size()) {
+    err("No such message");
+    return nullptr;
+  }
+  message& m = messages_[*n - 1];
+  if (m.deleted) {
+    err(fmt::format("Message {} already deleted", *n));
+    return nullptr;
+  }
+  return &m;
+}
+
+void pop3_session::on_list_or_uidl(const pop3_command& command, bool uidl) {
+  auto describe = [&](std::size_t number, const message& m) {
+    return uidl ? fmt::format("{} {}", number, m.entry.uid) : fmt::format("{} {}", number, m.entry.size);
+  };
+  if (command.arguments.size() > 1) return err(uidl ? "Syntax: UIDL [msg]" : "Syntax: LIST [msg]");
+  if (command.arguments.size() == 1) {
+    if (message* m = find_message(command.arguments[0])) {
+      ok(describe(static_cast<std::size_t>(m - messages_.data()) + 1, *m));
+    }
+    return;
+  }
+  std::string out = uidl ? "+OK Unique-ID listing follows\r\n" : "+OK Scan listing follows\r\n";
+  for (std::size_t i = 0; i < messages_.size(); ++i) {
+    if (messages_[i].deleted) continue;
+    out += describe(i + 1, messages_[i]);
+    out += "\r\n";
+  }
+  out += ".\r\n";
+  io_.write(out);
+}
+
+asio::awaitable<void> pop3_session::on_retr(const pop3_command& command, bool top) {
+  const auto& args = command.arguments;
+  if (args.size() != (top ? 2u : 1u)) co_return err(top ? "Syntax: TOP msg lines" : "Syntax: RETR msg");
+  std::optional<std::uint32_t> lines;
+  if (top && !(lines = parse_line_count(args[1]))) co_return err("Syntax: TOP msg lines");
+  message* m = find_message(args[0]);
+  if (!m) co_return;
+  std::int64_t entry_id = m->entry.id;
+  std::string content;
+  try {
+    content = co_await context_.store.message_content(entry_id);
+  } catch (const std::exception& e) {
+    log::error(id_, "event=retrieve_failed reason=\"{}\"", e.what());
+    co_return err("[SYS/TEMP] Could not read the message");
+  }
+  std::string out = fmt::format("+OK {} octets\r\n", content.size());
+  if (top) {
+    // RFC 1939 7: the header, the blank line, then at most `lines` lines of the body.
+    std::string head(header_section(content));
+    head += first_body_lines(content, *lines);
+    append_dot_stuffed(out, head);
+  } else {
+    append_dot_stuffed(out, content);
+  }
+  io_.write(out);
+}
+
+void pop3_session::on_dele(const pop3_command& command) {
+  if (command.arguments.size() != 1) return err("Syntax: DELE msg");
+  if (message* m = find_message(command.arguments[0])) {
+    m->deleted = true;
+    ok(fmt::format("Message {} deleted", m - messages_.data() + 1));
+  }
+}
+
+void pop3_session::on_rset() {
+  for (auto& m : messages_) m.deleted = false;
+  ok(fmt::format("Maildrop has {} messages", messages_.size()));
+}
+
+asio::awaitable<void> pop3_session::on_quit() {
+  state previous = state_;
+  state_ = state::closing;
+  if (previous != state::transaction) co_return ok("Bye");
+  // RFC 1939 6: the UPDATE state removes the deleted messages, all or none.
+  std::vector<std::int64_t> doomed;
+  for (const auto& m : messages_) {
+    if (m.deleted) doomed.push_back(m.entry.id);
+  }
+  if (!doomed.empty()) {
+    try {
+      co_await context_.store.remove_entries(doomed);
+    } catch (const std::exception& e) {
+      log::error(id_, "event=update_failed reason=\"{}\"", e.what());
+      co_return err("[SYS/TEMP] Some deleted messages not removed");
+    }
+  }
+  log::info(id_, "event=logout user={} deleted={}", user_->address, doomed.size());
+  ok(fmt::format("Bye, {} messages deleted", doomed.size()));
+}
+
+}  // namespace missive

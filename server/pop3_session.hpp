@@ -1,0 +1,68 @@
+// One POP3 session (RFC 1939, CAPA from RFC 2449, AUTH PLAIN from RFC 5034): authorization,
+// then transaction on a snapshot of the maildrop, then update at QUIT in one transaction.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connection_io.hpp"
+#include "mail_store.hpp"
+#include "pop3_command.hpp"
+
+namespace missive {
+
+struct server_context;
+
+// Serves one POP3 connection from greeting to close.
+class pop3_session {
+ public:
+  pop3_session(asio::ip::tcp::socket socket, server_context& context, std::string id);
+  ~pop3_session();
+
+  // Runs the session to its end; never throws.
+  asio::awaitable<void> run();
+  // Ends the session from outside (shutdown). Nothing is deleted: there was no QUIT.
+  void close() { io_.close(); }
+
+ private:
+  // RFC 1939 3: the session's states.
+  enum class state { authorization, transaction, closing };
+
+  // A message of the maildrop as the session sees it.
+  struct message {
+    maildrop_entry entry;
+    bool deleted = false;
+  };
+
+  asio::awaitable<void> serve();
+  asio::awaitable<void> dispatch(const pop3_command& command);
+  asio::awaitable<void> on_pass(const pop3_command& command);
+  asio::awaitable<void> on_auth(const pop3_command& command);
+  asio::awaitable<void> log_in(const std::string& address, const std::string& password);
+  asio::awaitable<void> on_retr(const pop3_command& command, bool top);
+  asio::awaitable<void> on_quit();
+  void on_capa();
+  void on_stat();
+  void on_list_or_uidl(const pop3_command& command, bool uidl);
+  void on_dele(const pop3_command& command);
+  void on_rset();
+  // The message a message-number argument names, or nullptr after replying -ERR.
+  message* find_message(std::string_view number);
+  void ok(std::string_view text);
+  void err(std::string_view text);
+
+  connection_io io_;
+  server_context& context_;
+  std::string id_;
+  state state_ = state::authorization;
+  std::string user_name_;  // from USER, until PASS
+  std::optional<user_identity> user_;
+  bool locked_ = false;
+  std::vector<message> messages_;
+};
+
+}  // namespace missive

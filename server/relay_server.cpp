@@ -1,0 +1,159 @@
+// The running relay: see relay_server.hpp.
+#include "relay_server.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <fmt/ranges.h>
+
+#include <cstdio>
+#include <list>
+#include <memory>
+
+#include "delivery_scheduler.hpp"
+#include "log.hpp"
+#include "mail_store.hpp"
+#include "pop3_session.hpp"
+#include "server_config.hpp"
+#include "server_context.hpp"
+#include "smtp_session.hpp"
+
+namespace missive {
+
+namespace {
+
+// The protocols a listener can speak.
+enum class protocol { smtp, pop3 };
+
+const char* protocol_name(protocol p) { return p == protocol::smtp ? "smtp" : "pop3"; }
+
+asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& where) {
+  asio::ip::tcp::endpoint bind_to(asio::ip::make_address(where.host), where.port);
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(bind_to.protocol());
+  acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+  acceptor.bind(bind_to);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+// Refuses a connection beyond the cap with one line, without waiting for the client.
+void refuse(asio::ip::tcp::socket& socket, std::string_view line) {
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(line), ec);
+  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+// A completion handler for co_spawn that logs what escaped a coroutine, if anything.
+auto log_escaped(std::string subject) {
+  return [subject = std::move(subject)](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      log::error(subject, "event=coroutine_failed reason=\"{}\"", e.what());
+    }
+  };
+}
+
+template <typename Session>
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket, server_context& context,
+                                  session_registry& registry, std::string id) {
+  Session session(std::move(socket), context, std::move(id));
+  auto handle = registry.add([&session] { session.close(); });
+  co_await session.run();
+  registry.remove(handle);
+}
+
+asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, protocol kind,
+                                  server_context& context) {
+  auto& registry = kind == protocol::smtp ? context.smtp_sessions : context.pop3_sessions;
+  std::size_t cap = kind == protocol::smtp ? context.config.smtp.max_connections
+                                           : context.config.pop3.max_connections;
+  auto executor = acceptor.get_executor();
+  while (acceptor.is_open()) {
+    std::error_code ec;
+    auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      // EMFILE and friends: pause a moment rather than spin, then keep accepting.
+      log::warning(protocol_name(kind), "event=accept_failed reason=\"{}\"", ec.message());
+      asio::steady_timer pause(executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (registry.size() >= cap) {
+      log::warning(protocol_name(kind), "event=refused reason=too_many_connections");
+      refuse(socket, kind == protocol::smtp
+                         ? fmt::format("421 4.7.0 {} Error: too many connections, try later\r\n",
+                                       context.config.hostname)
+                         : std::string("-ERR [SYS/TEMP] Too many connections, try later\r\n"));
+      continue;
+    }
+    std::string id = fmt::format("{}{}", kind == protocol::smtp ? "S" : "P", context.next_session_id++);
+    auto on_exit = log_escaped(id);
+    if (kind == protocol::smtp) {
+      asio::co_spawn(executor, run_session<smtp_session>(std::move(socket), context, registry, id),
+                     on_exit);
+    } else {
+      asio::co_spawn(executor, run_session<pop3_session>(std::move(socket), context, registry, id),
+                     on_exit);
+    }
+  }
+}
+
+}  // namespace
+
+int run_relay(const server_config& config) {
+  asio::io_context io(1);
+  mail_store store(config.database_path());
+  delivery_scheduler scheduler(io.get_executor(), store);
+  server_context context{config, store, scheduler, {}, {}, {}, 1};
+
+  std::list<std::pair<asio::ip::tcp::acceptor, protocol>> acceptors;
+  auto listen = [&](const std::vector<endpoint>& where, protocol kind) {
+    for (const auto& e : where) {
+      auto& [acceptor, p] = acceptors.emplace_back(open_acceptor(io, e), kind);
+      auto bound = acceptor.local_endpoint();
+      endpoint shown{bound.address().to_string(), bound.port()};
+      std::printf("missived: %s listening on %s\n", protocol_name(kind), shown.str().c_str());
+    }
+  };
+  listen(config.smtp.listen, protocol::smtp);
+  listen(config.pop3.listen, protocol::pop3);
+  std::fflush(stdout);
+  log::info("missived", "event=started hostname={} data_dir={} domains={}", config.hostname,
+            config.data_dir.string(), fmt::join(config.domains, ","));
+
+  for (auto& [acceptor, kind] : acceptors) {
+    asio::co_spawn(io, accept_loop(acceptor, kind, context), log_escaped(protocol_name(kind)));
+  }
+  asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](std::error_code ec, int signal) {
+    if (ec) return;
+    log::info("missived", "event=stopping signal={}", signal);
+    // Stop taking new work, then end open sessions; committed mail is safe in the queue,
+    // and a message whose 250 was not yet sent will be sent again by its client.
+    for (auto& [acceptor, kind] : acceptors) {
+      std::error_code ignored;
+      acceptor.close(ignored);
+    }
+    context.smtp_sessions.close_all();
+    context.pop3_sessions.close_all();
+    scheduler.stop();
+  });
+  io.run();
+  log::info("missived", "event=stopped");
+  return 0;
+}
+
+}  // namespace missive

@@ -1,0 +1,12 @@
+// The running relay: listeners for SMTP and POP3, the delivery scheduler, and graceful
+// shutdown on SIGTERM/SIGINT.
+#pragma once
+
+namespace missive {
+
+struct server_config;
+
+// Runs the relay until SIGTERM or SIGINT; returns the process exit status.
+int run_relay(const server_config& config);
+
+}  // namespace missive

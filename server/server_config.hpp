@@ -1,0 +1,98 @@
+// The relay's configuration: built-in defaults, then the TOML file, then command-line flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ip_network.hpp"
+
+namespace missive {
+
+// A configuration that cannot be used; the message names the file, the line and the key.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An address to listen on or connect to: host (IPv4 or IPv6 literal) and port.
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+
+  // "127.0.0.1:2525" or "[::1]:2525".
+  std::string str() const;
+};
+
+// Parses "a.b.c.d:port" or "[v6]:port"; throws config_error naming `where` when malformed.
+endpoint parse_endpoint(std::string_view text, std::string_view where);
+
+// SMTP listener settings ([smtp]).
+struct smtp_settings {
+  std::vector<endpoint> listen{{"127.0.0.1", 2525}};
+  std::vector<endpoint> submission;
+  std::vector<ip_network> trusted_networks;  // defaults filled in by the loader
+  std::uint64_t max_message_size = 26214400;
+  std::size_t max_recipients = 100;
+  // RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for the next command.
+  std::chrono::seconds command_timeout{300};
+  // RFC 5321 4.5.3.2.5/6: at least 3 minutes for each block of data.
+  std::chrono::seconds data_timeout{180};
+  std::size_t max_connections = 1000;
+  std::string plaintext_auth = "loopback";
+};
+
+// POP3 listener settings ([pop3]).
+struct pop3_settings {
+  std::vector<endpoint> listen{{"127.0.0.1", 2110}};
+  // RFC 1939 3: the inactivity autologout timer is at least 10 minutes.
+  std::chrono::seconds idle_timeout{600};
+  std::size_t max_connections = 1000;
+};
+
+// TLS certificate and key ([tls]); empty when TLS is off.
+struct tls_settings {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
+// Retry schedule ([queue]), in the spirit of Postfix's defaults.
+struct queue_settings {
+  std::chrono::seconds retry_initial{300};
+  std::chrono::seconds retry_max{3600};
+  std::chrono::seconds max_lifetime{5 * 86400};
+};
+
+// Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.
+struct route {
+  std::string domain;
+  endpoint host;
+};
+
+// Everything missived needs to know to run.
+struct server_config {
+  std::string hostname;  // defaults to the machine's host name
+  std::filesystem::path data_dir = "./missive-data";
+  std::vector<std::string> domains{"localhost"};
+  smtp_settings smtp;
+  pop3_settings pop3;
+  tls_settings tls;
+  queue_settings queue;
+  std::vector<route> routes;
+
+  // The SQLite database inside the data directory.
+  std::filesystem::path database_path() const { return data_dir / "missive.db"; }
+  // Whether `domain` (any case) is one of ours.
+  bool is_local_domain(std::string_view domain) const;
+};
+
+// The built-in defaults (see DESIGN.md: ./missive-data, 127.0.0.1:2525/2110, localhost).
+server_config default_server_config();
+
+// Loads `file` over the defaults; throws config_error for unknown keys and bad values.
+server_config load_server_config(const std::filesystem::path& file);
+
+}  // namespace missive

@@ -1,0 +1,63 @@
+// What every session of the running relay shares: configuration, storage, the delivery
+// scheduler, and the registry that lets shutdown reach every open session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <set>
+#include <string>
+
+namespace missive {
+
+struct server_config;
+class mail_store;
+class delivery_scheduler;
+
+// The open sessions of one protocol: counted for the connection cap, and closable at shutdown.
+class session_registry {
+ public:
+  using closer = std::function<void()>;
+  using handle = std::list<closer>::iterator;
+
+  // Registers a session; `close` ends it at shutdown.
+  handle add(closer close) { return sessions_.insert(sessions_.end(), std::move(close)); }
+  // Unregisters a session that has ended.
+  void remove(handle h) { sessions_.erase(h); }
+  // The number of open sessions.
+  std::size_t size() const { return sessions_.size(); }
+  // Closes every open session.
+  void close_all() {
+    auto copy = sessions_;
+    for (auto& close : copy) close();
+  }
+
+ private:
+  std::list<closer> sessions_;
+};
+
+// Maildrops with a POP3 session logged in: a second session is refused (RFC 1939 8,
+// RFC 2449 8.1.2 IN-USE). Held in memory, so a crash leaves no stale lock behind.
+class maildrop_locks {
+ public:
+  // Takes the lock for a user; false when another session holds it.
+  bool try_lock(std::int64_t user_id) { return held_.insert(user_id).second; }
+  // Releases the lock.
+  void unlock(std::int64_t user_id) { held_.erase(user_id); }
+
+ private:
+  std::set<std::int64_t> held_;
+};
+
+// Everything sessions share. All of it is used from the one network thread.
+struct server_context {
+  const server_config& config;
+  mail_store& store;
+  delivery_scheduler& scheduler;
+  session_registry smtp_sessions;
+  session_registry pop3_sessions;
+  maildrop_locks locks;
+  std::uint64_t next_session_id = 1;
+};
+
+}  // namespace missive

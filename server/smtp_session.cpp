@@ -1,0 +1,345 @@
+// One inbound SMTP session: see smtp_session.hpp.
+#include "smtp_session.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "data_reader.hpp"
+#include "delivery_scheduler.hpp"
+#include "limits.hpp"
+#include "log.hpp"
+#include "mail_store.hpp"
+#include "message_headers.hpp"
+#include "queue_id.hpp"
+#include "server_config.hpp"
+#include "server_context.hpp"
+
+namespace missive {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+// The replies the session gives, with their RFC 3463 enhanced codes.
+smtp_reply ok(std::string_view enhanced) { return {250, std::string(enhanced), "Ok"}; }
+const smtp_reply bad_sequence_helo{503, "5.5.1", "Error: send HELO/EHLO first"};
+const smtp_reply bad_sequence_mail{503, "5.5.1", "Error: need MAIL command"};
+const smtp_reply bad_sequence_rcpt{503, "5.5.1", "Error: need RCPT command"};
+const smtp_reply nested_mail{503, "5.5.1", "Error: nested MAIL command"};
+const smtp_reply unknown_command{500, "5.5.2", "Error: command not recognized"};
+const smtp_reply line_too_long{500, "5.5.2", "Error: line too long"};
+const smtp_reply bad_characters{500, "5.5.2", "Error: invalid characters in command"};
+const smtp_reply not_implemented{502, "5.5.1", "Error: command not implemented"};
+const smtp_reply unknown_parameter{555, "5.5.4", "Error: unsupported parameter"};
+const smtp_reply too_big{552, "5.3.4", "Error: message size exceeds fixed limit"};
+const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"};
+const smtp_reply storage_failed{451, "4.3.0", "Error: could not store message, try again later"};
+const smtp_reply smuggling{554, "5.6.0",
+                           "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
+const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};
+
+smtp_reply syntax(std::string_view usage) {
+  return {501, "5.5.4", fmt::format("Syntax: {}", usage)};
+}
+
+// The reply for an address the parser refused; `enhanced` is 5.1.7 for senders, 5.1.3 for
+// recipients (RFC 3463 3.2).
+smtp_reply address_reply(address_error error, std::string_view enhanced) {
+  switch (error) {
+    case address_error::non_ascii:
+      return {553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8 (RFC 6531)"};
+    case address_error::local_part_too_long:
+      return {501, std::string(enhanced), "Error: local part longer than 64 octets"};
+    case address_error::domain_too_long:
+      return {501, std::string(enhanced), "Error: domain longer than 255 octets"};
+    case address_error::path_too_long:
+      return {501, std::string(enhanced), "Error: path longer than 256 octets"};
+    default:
+      return {501, std::string(enhanced), "Error: bad address syntax"};
+  }
+}
+
+// Whether a command line holds control characters (NUL, bare CR, ...) that no command
+// allows; refusing them keeps them out of logs and trace headers.
+bool has_control_characters(std::string_view line) {
+  return std::any_of(line.begin(), line.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  });
+}
+
+bool valid_helo_argument(std::string_view name) {
+  return !name.empty() && name.find(' ') == std::string_view::npos && name.size() <= 255;
+}
+
+}  // namespace
+
+smtp_session::smtp_session(asio::ip::tcp::socket socket, server_context& context, std::string id)
+    : io_(std::move(socket)), context_(context), id_(std::move(id)) {}
+
+void smtp_session::enter_state(state next) {
+  if (next == state_) return;
+  log::debug(id_, "state {} -> {}", static_cast<int>(state_), static_cast<int>(next));
+  state_ = next;
+}
+
+void smtp_session::reply(const smtp_reply& r) {
+  std::string wire;
+  append_reply(wire, r);
+  io_.write(wire);
+}
+
+asio::awaitable<void> smtp_session::run() {
+  log::info(id_, "event=connect client=[{}]", io_.peer());
+  try {
+    co_await (serve() || io_.watchdog());
+    if (io_.timed_out()) {
+      log::info(id_, "event=disconnect reason=timeout");
+      reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});
+      io_.flush_now();
+    }
+  } catch (const std::exception& e) {
+    log::error(id_, "event=session_failed reason=\"{}\"", e.what());
+  }
+  io_.close();
+}
+
+asio::awaitable<void> smtp_session::serve() {
+  const auto& settings = context_.config.smtp;
+  // RFC 5321 4.2: the greeting and EHLO/HELO replies carry no enhanced code (RFC 2034 3).
+  reply({220, "", fmt::format("{} ESMTP Missive", context_.config.hostname)});
+  std::string line;
+  while (state_ != state::closing) {
+    if (!io_.line_buffered() && !co_await io_.flush()) co_return;
+    io_.set_timeout(settings.command_timeout);
+    auto status = co_await io_.read_line(line, limits::smtp_command_line);
+    if (status == connection_io::read_status::closed) {
+      log::info(id_, "event=disconnect reason=closed");
+      co_return;
+    }
+    if (status == connection_io::read_status::too_long) {
+      reply(line_too_long);
+      continue;
+    }
+    if (has_control_characters(line)) {
+      reply(bad_characters);
+      continue;
+    }
+    reply(co_await dispatch(parse_smtp_command(line)));
+  }
+  co_await io_.flush();
+  log::info(id_, "event=disconnect reason=quit");
+}
+
+asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) {
+  switch (command.verb) {
+    case smtp_verb::helo: co_return on_helo(command, false);
+    case smtp_verb::ehlo: co_return on_helo(command, true);
+    case smtp_verb::mail: co_return on_mail(command);
+    case smtp_verb::rcpt: co_return co_await on_rcpt(command);
+    case smtp_verb::data: co_return co_await on_data(command);
+    case smtp_verb::rset: co_return on_rset(command);
+    case smtp_verb::noop: co_return ok("2.0.0");
+    case smtp_verb::quit:
+      enter_state(state::closing);
+      co_return smtp_reply{221, "2.0.0", "Bye"};
+    case smtp_verb::vrfy:
+      if (command.argument.empty()) co_return syntax("VRFY address");
+      // RFC 5321 3.5.3: 252 when the server will not confirm or deny an address.
+      co_return smtp_reply{252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"};
+    case smtp_verb::help:
+      co_return smtp_reply{214, "2.0.0",
+                           "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n"
+                           "See RFC 5321"};
+    case smtp_verb::expn:
+    case smtp_verb::starttls:
+    case smtp_verb::auth:
+    case smtp_verb::bdat: co_return not_implemented;
+    case smtp_verb::unknown: break;
+  }
+  co_return unknown_command;
+}
+
+smtp_reply smtp_session::on_helo(const smtp_command& command, bool extended) {
+  if (!valid_helo_argument(command.argument)) {
+    return syntax(extended ? "EHLO hostname" : "HELO hostname");
+  }
+  helo_name_ = std::string(command.argument);
+  extended_ = extended;
+  // RFC 5321 4.1.4: EHLO/HELO in the middle of a transaction resets it.
+  transaction_ = {};
+  enter_state(state::greeted);
+  std::string text = fmt::format("{} Hello {} [{}]", context_.config.hostname, helo_name_, io_.peer());
+  if (extended) {
+    text += fmt::format("\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8",
+                        context_.config.smtp.max_message_size);
+  }
+  return {250, "", text};
+}
+
+smtp_reply smtp_session::on_mail(const smtp_command& command) {
+  if (state_ == state::connected) return bad_sequence_helo;
+  if (state_ != state::greeted) return nested_mail;
+  auto args = parse_mail_from(command.argument);
+  switch (args.error) {
+    case smtp_argument_error::none: break;
+    case smtp_argument_error::address: return address_reply(args.address_problem, "5.1.7");
+    case smtp_argument_error::unknown_parameter: return unknown_parameter;
+    default: return syntax("MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]");
+  }
+  if (!extended_ && (args.size || args.smtputf8 || args.body != body_type::unspecified)) {
+    return unknown_parameter;  // RFC 5321 4.1.1.2: parameters need EHLO
+  }
+  // RFC 1870 6: refuse up front what will not fit.
+  if (args.size && *args.size > context_.config.smtp.max_message_size) return too_big;
+  transaction_ = {};
+  transaction_.sender = std::move(args.sender);
+  transaction_.smtputf8 = args.smtputf8;
+  transaction_.eight_bit = args.body == body_type::eight_bit_mime;
+  enter_state(state::mail);
+  return ok("2.1.0");
+}
+
+bool smtp_session::client_may_relay() const {
+  const auto& networks = context_.config.smtp.trusted_networks;
+  return std::any_of(networks.begin(), networks.end(),
+                     [&](const ip_network& n) { return n.contains(io_.peer_bytes()); });
+}
+
+asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
+  if (state_ == state::connected) co_return bad_sequence_helo;
+  if (state_ != state::mail && state_ != state::rcpt) co_return bad_sequence_mail;
+  auto args = parse_rcpt_to(command.argument, transaction_.smtputf8);
+  switch (args.error) {
+    case smtp_argument_error::none: break;
+    case smtp_argument_error::address: co_return address_reply(args.address_problem, "5.1.3");
+    case smtp_argument_error::unknown_parameter: co_return unknown_parameter;
+    default: co_return syntax("RCPT TO:<address>");
+  }
+  if (transaction_.recipient_count() >= context_.config.smtp.max_recipients) {
+    co_return too_many_recipients;  // RFC 5321 4.5.3.1.10
+  }
+  auto& recipient = args.recipient;
+  // RFC 5321 4.1.1.3: <Postmaster> without a domain is the postmaster of this host.
+  if (recipient.domain.empty()) recipient.domain = context_.config.domains.front();
+  std::string address = recipient.str();
+  if (context_.config.is_local_domain(recipient.domain)) {
+    bool exists = false;
+    try {
+      exists = co_await context_.store.user_exists(address);
+    } catch (const std::exception& e) {
+      log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
+      co_return smtp_reply{451, "4.3.0", "Error: temporary failure looking up the recipient"};
+    }
+    if (!exists) {
+      co_return smtp_reply{550, "5.1.1",
+                           fmt::format("<{}>: Recipient address rejected: User unknown", address)};
+    }
+    auto& list = transaction_.local_recipients;
+    if (std::find(list.begin(), list.end(), address) == list.end()) list.push_back(address);
+  } else {
+    if (!client_may_relay()) {
+      co_return smtp_reply{554, "5.7.1", fmt::format("<{}>: Relay access denied", address)};
+    }
+    auto& list = transaction_.remote_recipients;
+    if (std::find(list.begin(), list.end(), address) == list.end()) list.push_back(address);
+  }
+  enter_state(state::rcpt);
+  co_return ok("2.1.5");
+}
+
+asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
+  if (state_ == state::connected) co_return bad_sequence_helo;
+  if (state_ == state::greeted) co_return bad_sequence_mail;
+  if (state_ != state::rcpt) co_return bad_sequence_rcpt;
+  if (command.has_argument) co_return syntax("DATA");
+  reply({354, "", "End data with <CR><LF>.<CR><LF>"});
+  bool sent = co_await io_.flush();
+  if (!sent) co_return smtp_reply{};
+
+  data_reader reader(context_.config.smtp.max_message_size);
+  // The data block timeout applies to each read (RFC 5321 4.5.3.2.5), so a large message on
+  // a slow link is not cut off; a stalled one is.
+  bool complete = co_await io_.read_data(reader, context_.config.smtp.data_timeout);
+  if (!complete) co_return smtp_reply{};
+  enter_state(state::greeted);
+  smtp_reply result;
+  switch (reader.error()) {
+    case data_error::none: result = co_await store(reader.message()); break;
+    // RFC 5321 4.5.3.1.10: too much mail data.
+    case data_error::too_big: result = too_big; break;
+    // RFC 5321 4.5.3.1.6: a text line is at most 1000 octets.
+    case data_error::line_too_long: result = line_too_long; break;
+    case data_error::bare_line_ending:
+    case data_error::nul_byte: result = smuggling; break;
+  }
+  transaction_ = {};
+  co_return result;
+}
+
+smtp_reply smtp_session::on_rset(const smtp_command& command) {
+  if (command.has_argument) return syntax("RSET");
+  transaction_ = {};
+  if (state_ != state::connected) enter_state(state::greeted);
+  return ok("2.0.0");
+}
+
+std::string smtp_session::trace_headers(const std::string& queue_id, std::string_view data) const {
+  auto now = std::chrono::system_clock::now();
+  // RFC 6531 3.7.3 names the protocol of an SMTPUTF8 transaction UTF8SMTP.
+  std::string_view protocol = !extended_ ? "SMTP" : transaction_.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  std::string headers = fmt::format("Received: from {} ([{}])\r\n\tby {} (Missive) with {} id {}",
+                                    helo_name_, io_.peer(), context_.config.hostname, protocol,
+                                    queue_id);
+  if (transaction_.recipient_count() == 1) {
+    const auto& only = transaction_.local_recipients.empty() ? transaction_.remote_recipients
+                                                             : transaction_.local_recipients;
+    headers += fmt::format("\r\n\tfor <{}>", only.front());
+  }
+  headers += fmt::format("; {}\r\n", format_rfc5322_date(now));
+  // RFC 5321 6.4: a relay may add the Message-ID and Date a submitted message lacks.
+  header_summary summary = scan_headers(data);
+  if (!summary.has_message_id) {
+    headers += fmt::format("Message-ID: <{}@{}>\r\n", queue_id, context_.config.hostname);
+  }
+  if (!summary.has_date) headers += fmt::format("Date: {}\r\n", format_rfc5322_date(now));
+  // A message that starts with body text gets an empty line, so the text stays body.
+  if (!summary.starts_with_header) headers += "\r\n";
+  return headers;
+}
+
+asio::awaitable<smtp_reply> smtp_session::store(const std::string& data) {
+  // RFC 5321 6.3: a message that has passed through this many relays is looping.
+  if (scan_headers(data).received_count > limits::max_received_headers) co_return too_many_hops;
+  incoming_message message;
+  message.queue_id = make_queue_id();
+  message.sender = transaction_.sender.str();
+  message.client = fmt::format("{} [{}]", helo_name_, io_.peer());
+  message.body = trace_headers(message.queue_id, data);
+  message.body += data;
+  for (const auto& address : transaction_.local_recipients) {
+    message.recipients.push_back({address, true});
+  }
+  for (const auto& address : transaction_.remote_recipients) {
+    message.recipients.push_back({address, false});
+  }
+  std::size_t size = message.body.size();
+  std::size_t count = message.recipients.size();
+  std::string queue_id = message.queue_id;
+  try {
+    co_await context_.store.store_message(std::move(message));
+  } catch (const std::exception& e) {
+    log::error(id_, "event=store_failed reason=\"{}\"", e.what());
+    co_return storage_failed;
+  }
+  log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
+            size, count, helo_name_, io_.peer());
+  context_.scheduler.notify();
+  co_return smtp_reply{250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)};
+}
+
+}  // namespace missive

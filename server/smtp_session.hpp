@@ -1,0 +1,68 @@
+// One inbound SMTP session (RFC 5321): reads commands, answers each through one handler per
+// verb, and stores accepted messages before it says 250 (the durability rule, DESIGN.md).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <string>
+#include <vector>
+
+#include "connection_io.hpp"
+#include "mail_address.hpp"
+#include "smtp_command.hpp"
+#include "smtp_reply.hpp"
+
+namespace missive {
+
+struct server_context;
+
+// Serves one SMTP connection from greeting to close.
+class smtp_session {
+ public:
+  smtp_session(asio::ip::tcp::socket socket, server_context& context, std::string id);
+
+  // Runs the session to its end; never throws.
+  asio::awaitable<void> run();
+  // Ends the session from outside (shutdown).
+  void close() { io_.close(); }
+
+ private:
+  // Where the session stands in the command sequence (RFC 5321 4.1.4).
+  enum class state { connected, greeted, mail, rcpt, closing };
+
+  // The mail transaction: what MAIL and RCPT collected, cleared by RSET, HELO/EHLO and DATA.
+  struct transaction {
+    mail_address sender;
+    bool smtputf8 = false;
+    bool eight_bit = false;
+    std::vector<std::string> local_recipients;
+    std::vector<std::string> remote_recipients;
+    std::size_t recipient_count() const {
+      return local_recipients.size() + remote_recipients.size();
+    }
+  };
+
+  asio::awaitable<void> serve();
+  asio::awaitable<smtp_reply> dispatch(const smtp_command& command);
+  smtp_reply on_helo(const smtp_command& command, bool extended);
+  smtp_reply on_mail(const smtp_command& command);
+  asio::awaitable<smtp_reply> on_rcpt(const smtp_command& command);
+  asio::awaitable<smtp_reply> on_data(const smtp_command& command);
+  smtp_reply on_rset(const smtp_command& command);
+  asio::awaitable<smtp_reply> store(const std::string& data);
+  std::string trace_headers(const std::string& queue_id, std::string_view data) const;
+  bool client_may_relay() const;
+  void enter_state(state next);
+  void reply(const smtp_reply& r);
+
+  connection_io io_;
+  server_context& context_;
+  std::string id_;
+  state state_ = state::connected;
+  std::string helo_name_;
+  bool extended_ = false;  // EHLO rather than HELO
+  transaction transaction_;
+};
+
+}  // namespace missive

@@ -1,0 +1,119 @@
+// SQLite worker threads and group commit: see sqlite_worker.hpp.
+#include "sqlite_worker.hpp"
+
+#include "db.hpp"
+#include "log.hpp"
+
+namespace missive {
+
+namespace {
+
+// Jobs beyond this wait for the next batch, so one commit never grows without bound.
+constexpr std::size_t max_batch = 512;
+
+std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
+  auto db = std::make_unique<db::connection>(path.string());
+  db->exec("PRAGMA foreign_keys = ON");
+  // The durability rule (DESIGN.md): a commit is on disk before it is reported.
+  db->exec("PRAGMA synchronous = FULL");
+  return db;
+}
+
+}  // namespace
+
+sqlite_worker::sqlite_worker(std::filesystem::path database, mode how, int threads)
+    : database_(std::move(database)), mode_(how) {
+  if (mode_ == mode::group_commit) threads = 1;
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { thread_main(); });
+}
+
+sqlite_worker::~sqlite_worker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void sqlite_worker::submit(job work, completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.emplace_back(std::move(work), std::move(done));
+  }
+  wake_.notify_one();
+}
+
+std::uint64_t sqlite_worker::batches() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+void sqlite_worker::thread_main() {
+  std::unique_ptr<db::connection> db;
+  std::exception_ptr open_failure;
+  try {
+    db = open_connection(database_);
+  } catch (...) {
+    open_failure = std::current_exception();
+    log::error("storage", "event=open_failed database={}", database_.string());
+  }
+  std::vector<std::pair<job, completion>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and every job is done
+      std::size_t take = mode_ == mode::group_commit ? std::min(pending_.size(), max_batch) : 1;
+      for (std::size_t i = 0; i < take; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      ++batches_;
+    }
+    if (!db) {
+      for (auto& [work, done] : batch) done(open_failure);
+    } else {
+      run_batch(*db, batch);
+    }
+    batch.clear();
+  }
+}
+
+void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, completion>>& batch) {
+  std::vector<std::exception_ptr> failures(batch.size());
+  if (mode_ == mode::independent) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].first(db);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  } else {
+    try {
+      db::transaction tx(db);
+      // Each job runs under its own savepoint, so one job's failure rolls back only its
+      // own writes and the rest of the batch still commits.
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        db.exec("SAVEPOINT job");
+        try {
+          batch[i].first(db);
+          db.exec("RELEASE job");
+        } catch (...) {
+          failures[i] = std::current_exception();
+          db.exec("ROLLBACK TO job");
+          db.exec("RELEASE job");
+        }
+      }
+      tx.commit();
+    } catch (...) {
+      // BEGIN or COMMIT failed: nothing of this batch is on disk.
+      auto failure = std::current_exception();
+      for (auto& slot : failures) slot = failure;
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].second(failures[i]);
+}
+
+}  // namespace missive

@@ -1,0 +1,34 @@
+// Local users in the database, synchronous: for admin commands and worker threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace missive {
+
+namespace db {
+class connection;
+}
+
+// A user row: id, login address and stored password hash.
+struct user_record {
+  std::int64_t id = 0;
+  std::string address;
+  std::string password_hash;
+};
+
+// Adds a user; false when the address is taken.
+bool add_user(db::connection& db, std::string_view address, std::string_view password_hash);
+// Deletes a user and their maildrop; false when there is no such user.
+bool delete_user(db::connection& db, std::string_view address);
+// Replaces a user's password hash; false when there is no such user.
+bool set_password_hash(db::connection& db, std::string_view address, std::string_view hash);
+// Every user's address, sorted.
+std::vector<std::string> list_users(db::connection& db);
+// The user with this address (any case), if any.
+std::optional<user_record> find_user(db::connection& db, std::string_view address);
+
+}  // namespace missive

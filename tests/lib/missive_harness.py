@@ -1,0 +1,738 @@
+"""Shared test harness for Missive's integration and end-to-end tests.
+
+Python 3 standard library only. Everything talks to 127.0.0.1, every socket has a
+timeout, every wait is bounded.
+
+Main pieces:
+  MissiveServer      start/stop/kill a `missived serve` child on ephemeral ports
+  MissiveTestCase    unittest.TestCase base: registers servers, dumps their logs on failure
+  SmtpClient         raw-socket SMTP client returning parsed (multi-line) replies
+  Pop3Client         raw-socket POP3 client (single and multi-line responses, dot-unstuffing)
+  helpers            message construction, dot-stuffing, delivery polling, DB queries
+"""
+
+import base64
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HOST = "127.0.0.1"
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+PASSWORD = "secret"
+SOCKET_TIMEOUT = 10.0
+DEFAULT_WAIT = 10.0
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_DEFAULT_BINARY = os.path.normpath(os.path.join(_HERE, "..", "..", "build", "server", "missived"))
+
+LISTEN_RE = re.compile(r"^missived: (smtp|pop3|submission) listening on 127\.0\.0\.1:(\d+)$")
+QUEUED_RE = re.compile(r"^Ok: queued as ([A-Z0-9]+)$")
+
+
+class HarnessError(AssertionError):
+    """Raised when the harness itself cannot do its job (server does not start, ...).
+
+    It derives from AssertionError so that unittest reports it as a FAILURE, never a skip.
+    """
+
+
+def missived_path():
+    path = os.environ.get("MISSIVED") or _DEFAULT_BINARY
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise HarnessError(f"missived binary not found or not executable: {path!r} (set MISSIVED)")
+    return path
+
+
+def require_tool(name):
+    """Return the path of an external tool; a missing tool is a loud failure, not a skip."""
+    path = shutil.which(name)
+    if path is None:
+        raise HarnessError(f"required external tool {name!r} is not installed (not on PATH)")
+    return path
+
+
+def wait_until(predicate, timeout=DEFAULT_WAIT, interval=0.05, what="condition"):
+    """Poll predicate() until it returns a truthy value; return it. Fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # keep polling; report the last error on timeout
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            extra = f" (last error: {last_exc!r})" if last_exc else ""
+            raise HarnessError(f"timed out after {timeout}s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------
+# The server process
+# ---------------------------------------------------------------------------------------
+
+class MissiveServer:
+    """One `missived serve` child process with its own (or a given) data directory."""
+
+    def __init__(self, config=None, data_dir=None, domain=DOMAIN, hostname=HOSTNAME,
+                 extra_args=None, name="missived"):
+        self.config_text = config
+        self.own_dir = data_dir is None
+        self.base_dir = tempfile.mkdtemp(prefix="missive-test-") if data_dir is None else None
+        self.data_dir = data_dir if data_dir is not None else os.path.join(self.base_dir, "data")
+        self.work_dir = self.base_dir or tempfile.mkdtemp(prefix="missive-test-aux-")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.domain = domain
+        self.hostname = hostname
+        self.extra_args = list(extra_args or [])
+        self.name = name
+        self.proc = None
+        self.smtp_port = None
+        self.pop3_port = None
+        self.log_path = os.path.join(self.work_dir, "server.log")
+        self._log_lock = threading.Lock()
+        self._threads = []
+        self._listen_lines = {}
+        self._listen_cond = threading.Condition()
+        self.starts = 0
+        self.config_path = None
+        if config is not None:
+            self.config_path = os.path.join(self.work_dir, "missived.toml")
+            with open(self.config_path, "w") as f:
+                f.write(config)
+
+    @property
+    def db_path(self):
+        return os.path.join(self.data_dir, "missive.db")
+
+    def command(self):
+        cmd = [missived_path(), "serve", "--data-dir", self.data_dir,
+               "--smtp", f"{HOST}:0", "--pop3", f"{HOST}:0",
+               "--domain", self.domain, "--hostname", self.hostname]
+        if self.config_path:
+            cmd += ["--config", self.config_path]
+        return cmd + self.extra_args
+
+    def _log(self, text):
+        with self._log_lock:
+            with open(self.log_path, "a", encoding="utf-8", errors="replace") as f:
+                f.write(text)
+
+    def _drain(self, stream, tag, watch_listen):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self._log(f"[{tag}] {line}\n")
+            if watch_listen:
+                m = LISTEN_RE.match(line)
+                if m:
+                    with self._listen_cond:
+                        self._listen_lines[m.group(1)] = int(m.group(2))
+                        self._listen_cond.notify_all()
+        stream.close()
+        if watch_listen:
+            with self._listen_cond:
+                self._listen_cond.notify_all()
+
+    def start(self, timeout=DEFAULT_WAIT):
+        if self.running():
+            raise HarnessError("server already running")
+        self.starts += 1
+        self._log(f"===== start #{self.starts}: {' '.join(self.command())}\n")
+        self._listen_lines = {}
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=self.work_dir)
+        self._threads = [
+            threading.Thread(target=self._drain, args=(self.proc.stdout, "out", True), daemon=True),
+            threading.Thread(target=self._drain, args=(self.proc.stderr, "err", False), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        with self._listen_cond:
+            while not ("smtp" in self._listen_lines and "pop3" in self._listen_lines):
+                remaining = deadline - time.monotonic()
+                if self.proc.poll() is not None:
+                    break
+                if remaining <= 0:
+                    break
+                self._listen_cond.wait(min(remaining, 0.1))
+            ok = "smtp" in self._listen_lines and "pop3" in self._listen_lines
+        if not ok:
+            rc = self.proc.poll()
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait(5)
+            self._join_drains()
+            raise HarnessError(
+                f"missived did not announce both listeners within {timeout}s "
+                f"(exit status {rc}); log:\n{self.log_tail()}")
+        self.smtp_port = self._listen_lines["smtp"]
+        self.pop3_port = self._listen_lines["pop3"]
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _join_drains(self):
+        for t in self._threads:
+            t.join(5)
+
+    def stop(self, timeout=DEFAULT_WAIT):
+        """SIGTERM and wait (bounded). Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                self._join_drains()
+                raise HarnessError(f"missived did not exit within {timeout}s of SIGTERM; log:\n"
+                                   + self.log_tail())
+        self._join_drains()
+        rc = self.proc.returncode
+        self._log(f"===== exited with status {rc}\n")
+        return rc
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(DEFAULT_WAIT)
+        self._join_drains()
+        self._log(f"===== killed with SIGKILL (status {self.proc.returncode})\n")
+
+    def cleanup(self, remove_files=True):
+        try:
+            if self.running():
+                self.proc.kill()
+                self.proc.wait(5)
+                self._log("===== killed by the harness at cleanup\n")
+        finally:
+            self._join_drains()
+        if remove_files and self.base_dir and not os.environ.get("MISSIVE_KEEP_TMP"):
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def read_log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=80):
+        return "\n".join(self.read_log().splitlines()[-lines:])
+
+    # -- admin CLI -------------------------------------------------------------------------
+
+    def cli(self, *args, stdin=None, timeout=30):
+        """Run `missived ARGS... --data-dir DIR`; returns CompletedProcess (text)."""
+        cmd = [missived_path(), *args, "--data-dir", self.data_dir]
+        return subprocess.run(cmd, input=stdin, capture_output=True, text=True,
+                              timeout=timeout, cwd=self.work_dir)
+
+    def add_user(self, address, password=PASSWORD):
+        r = self.cli("user", "add", address, "--password-stdin", stdin=password + "\n")
+        if r.returncode != 0:
+            raise HarnessError(f"user add {address} failed: status {r.returncode}, "
+                               f"stdout={r.stdout!r} stderr={r.stderr!r}")
+        return address
+
+    # -- database --------------------------------------------------------------------------
+
+    def query(self, sql, params=()):
+        """Run one read-only query against DIR/missive.db; returns all rows."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def scalar(self, sql, params=()):
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def smtp(self, timeout=SOCKET_TIMEOUT):
+        return SmtpClient(self.smtp_port, timeout=timeout)
+
+    def pop3(self, timeout=SOCKET_TIMEOUT):
+        return Pop3Client(self.pop3_port, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------
+# unittest base class
+# ---------------------------------------------------------------------------------------
+
+class MissiveTestCase(unittest.TestCase):
+    """Base class: servers started through start_server() are cleaned up and their logs are
+    printed to stderr when a test of the class fails."""
+
+    maxDiff = 4000
+    _servers = None
+    _leftover_dirs = None
+
+    @classmethod
+    def start_server(cls, config=None, **kwargs):
+        """A server shared by the tests of the class. If it dies during a test (a crash is
+        that test's failure), it is restarted on the same data directory before the next
+        test, so that one crash does not cascade into every later test."""
+        if cls._servers is None:
+            cls._servers = []
+        server = MissiveServer(config=config, **kwargs)
+        server.auto_restart = True
+        cls._servers.append(server)
+        server.start()
+        return server
+
+    def setUp(self):
+        super().setUp()
+        self._test_servers = []
+        for server in type(self)._servers or []:
+            if getattr(server, "auto_restart", False) and server.proc is not None \
+                    and not server.running():
+                sys.stderr.write(f"\n!!! missived died (exit status {server.proc.returncode}) "
+                                 f"before {self.id()}; restarting it on the same data dir\n")
+                server._join_drains()
+                server._log(f"===== died with status {server.proc.returncode}; restarting\n")
+                server.start()
+
+    def start_test_server(self, config=None, **kwargs):
+        """A server living for one test only (its log is kept until the class is done)."""
+        server = MissiveServer(config=config, **kwargs)
+        self._test_servers.append(server)
+        type(self)._leftover_dirs = (type(self)._leftover_dirs or []) + [server]
+        self.addCleanup(server.cleanup, remove_files=False)
+        server.start()
+        return server
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in cls._servers or []:
+            try:
+                if server.running():
+                    server.stop()
+            except Exception:
+                pass
+            server.cleanup()
+        for server in cls._leftover_dirs or []:
+            server.cleanup()
+        cls._servers = None
+        cls._leftover_dirs = None
+        super().tearDownClass()
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result is not None else 0
+        out = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > before:
+            for server in (type(self)._servers or []) + getattr(self, "_test_servers", []):
+                sys.stderr.write(f"\n----- missived log for {self.id()} ({server.log_path}) -----\n")
+                sys.stderr.write(server.log_tail(60) + "\n")
+                if getattr(server, "auto_restart", False) and server.proc is not None \
+                        and server.proc.poll() is not None:
+                    sys.stderr.write(f"!!! missived is not running: exit status {server.proc.returncode}\n")
+                sys.stderr.write("----- end of log -----\n")
+        return out
+
+    # -- assertions ------------------------------------------------------------------------
+
+    def assertReply(self, reply, code, enhanced=None, msg=None):
+        """Assert an SMTP reply's code and (first line's) enhanced status code."""
+        self.assertIsInstance(reply, Reply)
+        detail = f"{msg + ': ' if msg else ''}got {reply!s}"
+        self.assertEqual(reply.code, code, detail)
+        if enhanced is not None:
+            self.assertEqual(reply.enhanced, enhanced, detail)
+            for line in reply.lines:  # RFC 2034: every line carries it
+                self.assertTrue(line.startswith(enhanced), detail)
+
+    def assertOk(self, line, msg=None):
+        self.assertTrue(line.startswith("+OK"), f"{msg + ': ' if msg else ''}expected +OK, got {line!r}")
+
+    def assertErr(self, line, code=None, msg=None):
+        prefix = "-ERR" if code is None else f"-ERR [{code}]"
+        self.assertTrue(line.startswith(prefix), f"{msg + ': ' if msg else ''}expected {prefix}, got {line!r}")
+
+    def assertStoredEndsWith(self, stored, sent):
+        """The stored message is some prepended header lines followed by the sent bytes."""
+        if not stored.endswith(sent):
+            self.fail(f"stored message does not end with the sent bytes\n"
+                      f"sent  (len {len(sent)}): {sent[:300]!r}...{sent[-200:]!r}\n"
+                      f"stored(len {len(stored)}): {stored[:600]!r}...{stored[-200:]!r}")
+        prefix = stored[:len(stored) - len(sent)]
+        self.assertTrue(prefix == b"" or prefix.endswith(b"\r\n"), repr(prefix))
+        for line in prefix.split(b"\r\n")[:-1]:
+            self.assertRegex(line, rb"^([!-9;-~]+:|[ \t])",
+                             f"prepended text is not a header line: {line!r} in {prefix!r}")
+        return prefix
+
+
+# ---------------------------------------------------------------------------------------
+# SMTP client
+# ---------------------------------------------------------------------------------------
+
+class Reply:
+    """A complete SMTP reply. lines = text after 'NNN-' / 'NNN ' of each line."""
+
+    def __init__(self, code, lines, raw):
+        self.code = code
+        self.lines = lines
+        self.raw = raw
+
+    @property
+    def text(self):
+        return self.lines[0] if self.lines else ""
+
+    @property
+    def enhanced(self):
+        m = re.match(r"^([245]\.\d{1,3}\.\d{1,3})(?: |$)", self.text)
+        return m.group(1) if m else None
+
+    @property
+    def after_enhanced(self):
+        return re.sub(r"^[245]\.\d{1,3}\.\d{1,3} ?", "", self.text)
+
+    def __str__(self):
+        return self.raw.decode("utf-8", "replace").replace("\r\n", "\\r\\n")
+
+    __repr__ = __str__
+
+
+class LineSocket:
+    def __init__(self, port, timeout=SOCKET_TIMEOUT, host=HOST):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError(f"connection closed by server (unconsumed: {self.buf!r})")
+        self.buf += chunk
+
+    def readline(self):
+        """One line including its CRLF (LF accepted as the terminator so we never hang)."""
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i + 1], self.buf[i + 1:]
+                return line
+            self._fill()
+
+    def read_until(self, marker):
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                data, self.buf = self.buf[:i + len(marker)], self.buf[i + len(marker):]
+                return data
+            self._fill()
+
+    def is_closed(self, timeout=DEFAULT_WAIT):
+        """True if the server closes the connection within timeout (no further data)."""
+        if self.buf:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        if chunk:
+            self.buf += chunk
+            return False
+        return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SmtpClient(LineSocket):
+    def __init__(self, port, timeout=SOCKET_TIMEOUT, read_greeting=True):
+        super().__init__(port, timeout)
+        self.greeting = self.reply() if read_greeting else None
+
+    def reply(self):
+        raw = b""
+        lines = []
+        code = None
+        while True:
+            line = self.readline()
+            raw += line
+            m = re.match(rb"^(\d{3})([ -])?(.*?)\r?\n$", line, re.S)
+            if not m:
+                raise AssertionError(f"malformed SMTP reply line {line!r} (reply so far {raw!r})")
+            c = int(m.group(1))
+            if code is not None and c != code:
+                raise AssertionError(f"multi-line reply with mixed codes: {raw!r}")
+            code = c
+            lines.append(m.group(3).decode("utf-8", "replace"))
+            if m.group(2) != b"-":
+                if not line.endswith(b"\r\n"):
+                    raise AssertionError(f"reply line not terminated by CRLF: {raw!r}")
+                return Reply(code, lines, raw)
+
+    def cmd(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def ehlo(self, name="client.example.test"):
+        return self.cmd(f"EHLO {name}")
+
+    def data_bytes(self, body):
+        """After 354: send body (dot-stuffed here) plus the terminator; return the reply."""
+        self.send(dot_stuff(body) + b".\r\n")
+        return self.reply()
+
+    def send_mail(self, sender, rcpts, body, ehlo=True):
+        """Full transaction; returns the final reply (asserts the intermediate ones)."""
+        if ehlo:
+            r = self.ehlo()
+            assert r.code == 250, f"EHLO: {r}"
+        r = self.cmd(f"MAIL FROM:<{sender}>")
+        assert r.code == 250, f"MAIL: {r}"
+        for rcpt in rcpts:
+            r = self.cmd(f"RCPT TO:<{rcpt}>")
+            assert r.code == 250, f"RCPT {rcpt}: {r}"
+        r = self.cmd("DATA")
+        assert r.code == 354, f"DATA: {r}"
+        return self.data_bytes(body)
+
+
+def dot_stuff(body):
+    """CRLF-terminated body -> dot-stuffed body (without the final '.CRLF')."""
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    lines = body.split(b"\r\n")[:-1]
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
+
+
+def queue_id_of(reply):
+    m = QUEUED_RE.match(reply.after_enhanced)
+    if reply.code != 250 or reply.enhanced != "2.0.0" or not m:
+        raise AssertionError(f"expected '250 2.0.0 Ok: queued as ID', got {reply}")
+    return m.group(1)
+
+
+def smtp_send(server, sender, rcpts, body):
+    """Send one message over a raw socket; returns its queue id."""
+    with server.smtp() as c:
+        r = c.send_mail(sender, rcpts, body)
+        qid = queue_id_of(r)
+        c.cmd("QUIT")
+        return qid
+
+
+def make_message(subject="test", body_lines=(), headers=None, test_id=None, date=True,
+                 message_id=True, sender="alice@example.test", to="bob@example.test"):
+    """A CRLF message. body_lines: list of bytes/str lines (without line ends)."""
+    hs = [("From", sender), ("To", to), ("Subject", subject)]
+    if date:
+        hs.append(("Date", "Mon, 01 Jan 2024 12:00:00 +0000"))
+    if message_id:
+        hs.append(("Message-ID", f"<{subject.replace(' ', '-')}.{time.time_ns()}@client.example.test>"))
+    if test_id is not None:
+        hs.append(("X-Test-Id", test_id))
+    hs += list(headers or [])
+    out = b"".join(f"{k}: {v}\r\n".encode("utf-8") for k, v in hs) + b"\r\n"
+    for l in body_lines:
+        out += (l.encode("utf-8") if isinstance(l, str) else l) + b"\r\n"
+    return out
+
+
+def header_section(msg):
+    i = msg.find(b"\r\n\r\n")
+    return msg if i < 0 else msg[:i + 2]
+
+
+def header_fields(msg):
+    """Unfolded (name_lower, value) pairs of the header section."""
+    fields = []
+    for line in header_section(msg).split(b"\r\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + b" " + line.strip())
+        else:
+            name, _, value = line.partition(b":")
+            fields.append((name.strip().lower().decode("ascii", "replace"), value.strip()))
+    return fields
+
+
+# ---------------------------------------------------------------------------------------
+# POP3 client
+# ---------------------------------------------------------------------------------------
+
+class Pop3Client(LineSocket):
+    def __init__(self, port, timeout=SOCKET_TIMEOUT, read_greeting=True):
+        super().__init__(port, timeout)
+        self.greeting = self.line() if read_greeting else None
+
+    def line(self):
+        raw = self.readline()
+        if not raw.endswith(b"\r\n"):
+            raise AssertionError(f"POP3 line not terminated by CRLF: {raw!r}")
+        return raw[:-2].decode("utf-8", "replace")
+
+    def cmd(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.line()
+
+    def multiline_raw(self):
+        """Body of a multi-line response (after the status line): raw bytes up to and
+        including the terminating '.CRLF'."""
+        if self.buf.startswith(b".\r\n"):
+            self.buf = self.buf[3:]
+            return b".\r\n"
+        return self.read_until(b"\r\n.\r\n")
+
+    def multiline(self):
+        """Body of a multi-line response, dot-unstuffed, CRLF line ends kept."""
+        raw = self.multiline_raw()
+        if raw == b".\r\n":
+            return b""
+        content = raw[:-3]
+        lines = content.split(b"\r\n")[:-1]
+        return b"".join((l[1:] if l.startswith(b".") else l) + b"\r\n" for l in lines)
+
+    def login(self, user, password=PASSWORD):
+        r = self.cmd(f"USER {user}")
+        if not r.startswith("+OK"):
+            raise AssertionError(f"USER {user}: {r}")
+        r = self.cmd(f"PASS {password}")
+        if not r.startswith("+OK"):
+            raise AssertionError(f"PASS for {user}: {r}")
+        return r
+
+    def auth_plain(self, user, password=PASSWORD):
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        return self.cmd(f"AUTH PLAIN {token}")
+
+    def stat(self):
+        r = self.cmd("STAT")
+        m = re.match(r"^\+OK (\d+) (\d+)", r)
+        if not m:
+            raise AssertionError(f"STAT: {r}")
+        return int(m.group(1)), int(m.group(2))
+
+    def listing(self, command="LIST"):
+        r = self.cmd(command)
+        if not r.startswith("+OK"):
+            raise AssertionError(f"{command}: {r}")
+        out = []
+        for l in self.multiline().split(b"\r\n")[:-1]:
+            n, v = l.decode().split(" ", 1)
+            out.append((int(n), v))
+        return out
+
+    def retr(self, n):
+        r = self.cmd(f"RETR {n}")
+        if not r.startswith("+OK"):
+            raise AssertionError(f"RETR {n}: {r}")
+        return self.multiline()
+
+    def top(self, n, lines):
+        r = self.cmd(f"TOP {n} {lines}")
+        if not r.startswith("+OK"):
+            raise AssertionError(f"TOP {n} {lines}: {r}")
+        return self.multiline()
+
+    def quit(self):
+        return self.cmd("QUIT")
+
+
+def pop3_session(server, user, password=PASSWORD, timeout=DEFAULT_WAIT):
+    """Log in, retrying (bounded) while the maildrop is locked by a just-closed session."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = server.pop3()
+        c.cmd(f"USER {user}")
+        r = c.cmd(f"PASS {password}")
+        if r.startswith("+OK"):
+            return c
+        c.close()
+        if "[IN-USE]" not in r or time.monotonic() >= deadline:
+            raise AssertionError(f"POP3 login for {user} failed: {r}")
+        time.sleep(0.05)
+
+
+def mailbox_count(server, user, password=PASSWORD):
+    c = pop3_session(server, user, password)
+    try:
+        return c.stat()[0]
+    finally:
+        try:
+            c.quit()
+        finally:
+            c.close()
+
+
+def wait_for_mailbox_count(server, user, count, password=PASSWORD, timeout=DEFAULT_WAIT):
+    """Poll POP3 STAT until the maildrop holds exactly `count` messages (bounded).
+    Fails if the count goes above `count`."""
+    deadline = time.monotonic() + timeout
+    n = None
+    while True:
+        n = mailbox_count(server, user, password)
+        if n == count:
+            return n
+        if n > count:
+            raise AssertionError(f"mailbox of {user} holds {n} messages, expected {count}")
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"mailbox of {user} holds {n} messages after {timeout}s, "
+                                 f"expected {count}")
+        time.sleep(0.05)
+
+
+def fetch_all(server, user, password=PASSWORD):
+    """All messages of a maildrop (raw bytes, dot-unstuffed), via one POP3 session."""
+    c = pop3_session(server, user, password)
+    try:
+        n, _ = c.stat()
+        msgs = [c.retr(i) for i in range(1, n + 1)]
+        c.quit()
+        return msgs
+    finally:
+        c.close()
+
+
+def unique_users(server, prefix, count):
+    """Create `count` fresh users with unique addresses; returns the addresses."""
+    stamp = f"{os.getpid()}{time.monotonic_ns() % 10**9}"
+    users = [f"{prefix}{i}.{stamp}@{DOMAIN}" for i in range(count)]
+    for u in users:
+        server.add_user(u)
+    return users

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Missive needs (only those missing), then configures and
+# builds it in ./build. Used by start.sh and test.sh; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config ccache
+  libasio-dev libsqlite3-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
+  # tests: real clients no one here wrote
+  python3 curl swaks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build_dir=${MISSIVE_BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MISSIVE_CMAKE_ARGS:-} >/dev/null
+ninja -C "$build_dir"

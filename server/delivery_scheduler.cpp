@@ -41,8 +41,13 @@ asio::awaitable<void> delivery_scheduler::run() {
     work_pending_ = false;
     std::chrono::steady_clock::duration pause = sweep_interval;
     try {
-      std::size_t delivered = co_await store_.deliver_local_batch(batch_size);
-      if (delivered == batch_size) continue;  // more is waiting
+      auto outcomes = co_await store_.deliver_local_batch(batch_size);
+      // Logged only now that the batch is committed (Postfix-style lines, queue id first).
+      for (const auto& o : outcomes) {
+        log::info(o.queue_id, "to=<{}>, relay=local, delay={}, status={} ({})", o.recipient,
+                  o.delay_seconds, o.delivered ? "sent" : "bounced", o.detail);
+      }
+      if (outcomes.size() == batch_size) continue;  // more is waiting
     } catch (const std::exception& e) {
       log::error("delivery", "event=delivery_failed reason=\"{}\"", e.what());
       pause = error_pause;

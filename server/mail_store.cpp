@@ -7,7 +7,6 @@
 #include <ctime>
 
 #include "db.hpp"
-#include "log.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
 #include "sqlite_worker.hpp"
@@ -97,17 +96,18 @@ std::vector<due_recipient> select_due_local(db::connection& db, std::size_t limi
 
 // Delivers one recipient: the mailbox entry and the recipient's new state are written in
 // the same transaction, so a crash neither loses nor duplicates the delivery.
-void deliver_one(db::connection& db, const due_recipient& recipient) {
+delivery_outcome deliver_one(db::connection& db, const due_recipient& recipient) {
+  delivery_outcome outcome{recipient.queue_id, recipient.address, false,
+                           unix_now() - recipient.received_at, ""};
   auto user = find_user(db, recipient.address);
   auto& update = db.prepare(
       "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3 WHERE id = ?1");
   if (!user) {
     // The user was deleted after the message was accepted.
-    update.bind(1, recipient.id).bind(2, "failed").bind(3, "5.1.1 no such local user").run();
-    add_event(db, recipient.message_id, recipient.address, "failed", "5.1.1 no such local user");
-    log::info(recipient.queue_id, "to=<{}>, relay=local, status=bounced (no such local user)",
-              recipient.address);
-    return;
+    outcome.detail = "5.1.1 no such local user";
+    update.bind(1, recipient.id).bind(2, "failed").bind(3, outcome.detail).run();
+    add_event(db, recipient.message_id, recipient.address, "failed", outcome.detail);
+    return outcome;
   }
   db.prepare(
         "INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) VALUES (?1, ?2, ?3, ?4)")
@@ -116,10 +116,11 @@ void deliver_one(db::connection& db, const due_recipient& recipient) {
       .bind(3, fmt::format("{}.{}", recipient.queue_id, recipient.id))
       .bind(4, unix_now())
       .run();
-  update.bind(1, recipient.id).bind(2, "delivered").bind(3, "2.0.0 delivered to mailbox").run();
+  outcome.delivered = true;
+  outcome.detail = "delivered to mailbox";
+  update.bind(1, recipient.id).bind(2, "delivered").bind(3, "2.0.0 " + outcome.detail).run();
   add_event(db, recipient.message_id, recipient.address, "delivered", "local mailbox");
-  log::info(recipient.queue_id, "to=<{}>, relay=local, delay={}, status=sent (delivered to mailbox)",
-            recipient.address, unix_now() - recipient.received_at);
+  return outcome;
 }
 
 // Removes message bodies that no mailbox and no pending recipient needs any more.
@@ -232,11 +233,13 @@ asio::awaitable<void> mail_store::remove_entries(std::vector<std::int64_t> entry
   });
 }
 
-asio::awaitable<std::size_t> mail_store::deliver_local_batch(std::size_t limit) {
+asio::awaitable<std::vector<delivery_outcome>> mail_store::deliver_local_batch(std::size_t limit) {
   return writer_->run([limit](db::connection& db) {
-    auto due = select_due_local(db, limit);
-    for (const auto& recipient : due) deliver_one(db, recipient);
-    return due.size();
+    std::vector<delivery_outcome> outcomes;
+    for (const auto& recipient : select_due_local(db, limit)) {
+      outcomes.push_back(deliver_one(db, recipient));
+    }
+    return outcomes;
   });
 }
 

@@ -40,6 +40,15 @@ struct maildrop_entry {
   std::uint64_t size = 0;
 };
 
+// What a delivery attempt did to one recipient, for the log.
+struct delivery_outcome {
+  std::string queue_id;
+  std::string recipient;
+  bool delivered = false;
+  std::int64_t delay_seconds = 0;  // from acceptance to delivery
+  std::string detail;
+};
+
 // A logged-in user.
 struct user_identity {
   std::int64_t id = 0;
@@ -67,8 +76,9 @@ class mail_store {
   asio::awaitable<std::string> message_content(std::int64_t entry_id);
   // Removes maildrop messages in one transaction (POP3 UPDATE state).
   asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids);
-  // Delivers up to `limit` due local recipients in one transaction; returns how many.
-  asio::awaitable<std::size_t> deliver_local_batch(std::size_t limit);
+  // Delivers up to `limit` due local recipients in one transaction; returns what became
+  // of each, once committed.
+  asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(std::size_t limit);
 
   // Jobs run by the writer so far, for tests and benchmarks.
   std::uint64_t write_batches() const;

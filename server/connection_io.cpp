@@ -18,7 +18,8 @@ constexpr std::size_t read_chunk = 64 * 1024;
 
 }  // namespace
 
-connection_io::connection_io(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+connection_io::connection_io(asio::ip::tcp::socket socket)
+    : socket_(std::move(socket)), watchdog_timer_(socket_.get_executor()) {
   std::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -44,16 +45,21 @@ connection_io::connection_io(asio::ip::tcp::socket socket) : socket_(std::move(s
 
 void connection_io::set_timeout(std::chrono::steady_clock::duration timeout) {
   deadline_ = std::chrono::steady_clock::now() + timeout;
+  // A later deadline is noticed when the timer fires; an earlier one must re-arm it.
+  if (watchdog_timer_.expiry() > deadline_) {
+    rearmed_ = true;
+    watchdog_timer_.expires_at(deadline_);
+  }
 }
 
 asio::awaitable<void> connection_io::watchdog() {
-  asio::steady_timer timer(socket_.get_executor());
   for (auto now = std::chrono::steady_clock::now(); deadline_ > now;
        now = std::chrono::steady_clock::now()) {
-    timer.expires_at(deadline_);
+    watchdog_timer_.expires_at(deadline_);
+    rearmed_ = false;
     std::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;  // cancelled: the session ended first
+    co_await watchdog_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec && !std::exchange(rearmed_, false)) co_return;  // cancelled: the session ended
   }
   timed_out_ = true;
 }

@@ -71,6 +71,8 @@ class connection_io {
   std::size_t start_ = 0;
   std::string output_;
   std::chrono::steady_clock::time_point deadline_;
+  asio::steady_timer watchdog_timer_;
+  bool rearmed_ = false;  // set_timeout() moved the watchdog's timer earlier
   bool timed_out_ = false;
   std::string peer_;
   std::array<std::uint8_t, 16> peer_bytes_{};

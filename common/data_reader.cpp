@@ -11,6 +11,7 @@
 #include "data_reader.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "limits.hpp"
 
@@ -20,7 +21,16 @@ namespace {
 constexpr std::size_t max_line_octets = limits::smtp_text_line - 2;  // without the CRLF
 constexpr std::size_t initial_reserve = 64 * 1024;
 
-bool is_special(char c) { return c == '\r' || c == '\n' || c == '\0'; }
+// CR, LF and NUL each need a decision; every other octet is copied in runs.
+bool is_special(char c) {
+  return static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0');
+}
+
+// The offset of the first `c` in bytes[0, limit), or `limit`.
+std::size_t first_of(std::string_view bytes, char c, std::size_t limit) {
+  const void* found = std::memchr(bytes.data(), c, limit);
+  return found ? std::size_t(static_cast<const char*>(found) - bytes.data()) : limit;
+}
 
 }  // namespace
 
@@ -31,6 +41,10 @@ data_reader::data_reader(std::size_t max_size) : max_size_(max_size) {
 std::size_t data_reader::feed(std::string_view bytes) {
   std::size_t pos = 0;
   while (pos < bytes.size() && state_ != state::done) {
+    // An ordinary first octet starts the run of the line at once.
+    if (state_ == state::line_start && bytes[pos] != '.' && !is_special(bytes[pos])) {
+      state_ = state::in_line;
+    }
     if (state_ == state::in_line) {
       pos += take_run(bytes.substr(pos));
       if (pos == bytes.size()) break;
@@ -41,7 +55,17 @@ std::size_t data_reader::feed(std::string_view bytes) {
 }
 
 std::size_t data_reader::take_run(std::string_view bytes) {
-  auto run = std::size_t(std::find_if(bytes.begin(), bytes.end(), is_special) - bytes.begin());
+  std::size_t run = 0;
+  if (error_ == data_error::none) {
+    // Fast path, vectorised: the CR that ends the line, then any LF or NUL before it. An
+    // LF or NUL found is an error, so the slow path below is taken from then on and a
+    // flood of them cannot make each run rescan the input for a CR.
+    run = first_of(bytes, '\r', bytes.size());
+    run = first_of(bytes, '\n', run);
+    run = first_of(bytes, '\0', run);
+  } else {
+    while (run < bytes.size() && !is_special(bytes[run])) ++run;
+  }
   add(bytes.substr(0, run));
   count_line(run);
   return run;

@@ -104,8 +104,10 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
     auto digit = std::uint64_t(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
+    // RFC 1870 3 allows 20 digits, more than 64 bits hold: a larger size is still a valid
+    // declaration, of a message too big for anyone, so it saturates.
+    if (value > (UINT64_MAX - digit) / 10) value = UINT64_MAX;
+    else value = value * 10 + digit;
   }
   return value;
 }

@@ -12,10 +12,11 @@ constexpr std::size_t max_line_octets = limits::smtp_reply_line - 2;  // without
 void append_line(std::string& out, const smtp_reply& reply, char separator,
                  std::string_view text) {
   auto start = out.size();
+  bool has_text = text.find_first_not_of('\r') != std::string_view::npos;
   out += std::to_string(reply.code);
-  if (!reply.enhanced.empty() || !text.empty() || separator == '-') out += separator;
+  if (!reply.enhanced.empty() || has_text || separator == '-') out += separator;
   out += reply.enhanced;
-  if (!reply.enhanced.empty() && !text.empty()) out += ' ';
+  if (!reply.enhanced.empty() && has_text) out += ' ';
   for (char c : text) {
     if (c != '\r') out += c;  // a CR inside a line would end it early on the wire
   }

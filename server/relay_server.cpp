@@ -118,9 +118,33 @@ int run_relay(const server_config& config) {
   server_context context{config, store, scheduler, {}, {}, {}, 1};
 
   std::list<std::pair<asio::ip::tcp::acceptor, protocol>> acceptors;
+  // The signal handler is in place before the listening lines are printed, so a supervisor
+  // that signals as soon as it reads them gets a graceful stop.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](std::error_code ec, int signal) {
+    if (ec) return;
+    log::info("missived", "event=stopping signal={}", signal);
+    // Stop taking new work, then end open sessions; committed mail is safe in the queue,
+    // and a message whose 250 was not yet sent will be sent again by its client.
+    for (auto& [acceptor, kind] : acceptors) {
+      std::error_code ignored;
+      acceptor.close(ignored);
+    }
+    context.smtp_sessions.close_all();
+    context.pop3_sessions.close_all();
+    scheduler.stop();
+  });
+
   auto listen = [&](const std::vector<endpoint>& where, protocol kind) {
     for (const auto& e : where) {
-      auto& [acceptor, p] = acceptors.emplace_back(open_acceptor(io, e), kind);
+      asio::ip::tcp::acceptor opened(io);
+      try {
+        opened = open_acceptor(io, e);
+      } catch (const std::system_error& failure) {
+        throw std::system_error(failure.code(), fmt::format("cannot listen for {} on {}",
+                                                            protocol_name(kind), e.str()));
+      }
+      auto& [acceptor, p] = acceptors.emplace_back(std::move(opened), kind);
       auto bound = acceptor.local_endpoint();
       endpoint shown{bound.address().to_string(), bound.port()};
       std::printf("missived: %s listening on %s\n", protocol_name(kind), shown.str().c_str());
@@ -137,20 +161,6 @@ int run_relay(const server_config& config) {
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
 
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](std::error_code ec, int signal) {
-    if (ec) return;
-    log::info("missived", "event=stopping signal={}", signal);
-    // Stop taking new work, then end open sessions; committed mail is safe in the queue,
-    // and a message whose 250 was not yet sent will be sent again by its client.
-    for (auto& [acceptor, kind] : acceptors) {
-      std::error_code ignored;
-      acceptor.close(ignored);
-    }
-    context.smtp_sessions.close_all();
-    context.pop3_sessions.close_all();
-    scheduler.stop();
-  });
   io.run();
   log::info("missived", "event=stopped");
   return 0;

@@ -40,6 +40,8 @@ const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"}
 const smtp_reply storage_failed{451, "4.3.0", "Error: could not store message, try again later"};
 const smtp_reply smuggling{554, "5.6.0",
                            "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
+// Not a reply: the connection ended while a command was being served.
+const smtp_reply connection_lost{0, "", ""};
 const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};
 
 smtp_reply syntax(std::string_view usage) {
@@ -129,7 +131,12 @@ asio::awaitable<void> smtp_session::serve() {
       reply(bad_characters);
       continue;
     }
-    reply(co_await dispatch(parse_smtp_command(line)));
+    smtp_reply answer = co_await dispatch(parse_smtp_command(line));
+    if (answer.code == connection_lost.code) {
+      log::info(id_, "event=disconnect reason=closed_in_data");
+      co_return;
+    }
+    reply(answer);
   }
   co_await io_.flush();
   log::info(id_, "event=disconnect reason=quit");
@@ -259,13 +266,13 @@ asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   if (command.has_argument) co_return syntax("DATA");
   reply({354, "", "End data with <CR><LF>.<CR><LF>"});
   bool sent = co_await io_.flush();
-  if (!sent) co_return smtp_reply{};
+  if (!sent) co_return connection_lost;
 
   data_reader reader(context_.config.smtp.max_message_size);
   // The data block timeout applies to each read (RFC 5321 4.5.3.2.5), so a large message on
   // a slow link is not cut off; a stalled one is.
   bool complete = co_await io_.read_data(reader, context_.config.smtp.data_timeout);
-  if (!complete) co_return smtp_reply{};
+  if (!complete) co_return connection_lost;
   enter_state(state::greeted);
   smtp_reply result;
   switch (reader.error()) {

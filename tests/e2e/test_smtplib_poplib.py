@@ -167,7 +167,7 @@ class SmtplibPoplibTest(MissiveTestCase):
         self.assertEqual(len(parsed.get_all("Date")), 1)
         self.assertIsNotNone(parsed["Received"])
         text, att = list(parsed.iter_parts())
-        self.assertEqual(text.get_content(), "Hällo,\n.\nsee attached.\n")
+        self.assertEqual(text.get_content().replace("\r\n", "\n"), "Hällo,\n.\nsee attached.\n")
         self.assertEqual(att.get_content(), blob)
         self.assertEqual(att.get_filename(), "blob.bin")
 

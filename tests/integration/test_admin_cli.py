@@ -75,7 +75,7 @@ class UserAdminTest(MissiveTestCase):
         self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 250, "2.1.5")
         self.assertReply(c.cmd("DATA"), 354)
         self.assertEqual(c.data_bytes(make_message("live", ["hi"])).code, 250)
-        wait_for_mailbox_count(self.server, user, 1)
+        wait_for_mailbox_count(self.server, user, 1, confirm_pop3=True)
 
     def test_passwd(self):
         user = f"pw@{DOMAIN}"
@@ -89,7 +89,7 @@ class UserAdminTest(MissiveTestCase):
         user = f"gone@{DOMAIN}"
         self.server.add_user(user)
         smtp_send(self.server, ALICE, [user], make_message("before deletion", ["x"]))
-        wait_for_mailbox_count(self.server, user, 1)
+        wait_for_mailbox_count(self.server, user, 1, confirm_pop3=True)
         r = self.cli("user", "del", user)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(self.pop3_login_reply(user, PASSWORD).startswith("-ERR [AUTH]"))

@@ -6,6 +6,7 @@ import random
 import re
 import smtplib
 import sqlite3
+import sys
 import threading
 import time
 import unittest
@@ -22,6 +23,7 @@ TEST_ID_RE = re.compile(rb"^X-Test-Id: (\S+)\r$", re.M)
 class CrashRecoveryTest(MissiveTestCase):
 
     def setUp(self):
+        super().setUp()
         self.server = self.start_test_server()
         for r in RECIPIENTS:
             self.server.add_user(r)
@@ -92,6 +94,8 @@ class CrashRecoveryTest(MissiveTestCase):
             for t in threads:
                 t.join(15)
         self.assertFalse(any(t.is_alive() for t in threads), "sender threads did not stop")
+        sys.stderr.write(f"\n[crash test] acknowledged={len(self.acked)} attempts={self.attempted} "
+                         f"errors={self.errors} acknowledged at each kill={acked_at_kill}\n")
         self.assertGreater(len(self.acked), 20, f"too few messages acknowledged ({len(self.acked)}); "
                            f"attempts={self.attempted} errors={self.errors} acked at kills={acked_at_kill}")
         # every incarnation must have accepted something, otherwise a kill tested nothing

@@ -128,6 +128,9 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
         self.assertReply(c.cmd("RCPT TO:<;sleep 1;>"), 501, "5.5.4")
         self.assertReply(c.cmd("RCPT"), 501, "5.5.4")
+        c2 = self.session(ehlo=False)
+        self.assertEqual(c2.cmd("EHLO").code, 501)
+        self.assertEqual(c2.cmd("HELO").code, 501)
 
     def test_null_sender_accepted(self):
         c = self.session()
@@ -201,7 +204,7 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertReply(c.cmd("DATA"), 354)
         queue_id_of(c.data_bytes(make_message("small", ["ok"])))
         self.assertEqual(self.message_count(), before + 1)
-        wait_for_mailbox_count(self.server, user, 1)
+        wait_for_mailbox_count(self.server, user, 1, confirm_pop3=True)
 
     def test_command_line_length(self):
         c = self.session()
@@ -226,7 +229,7 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 250, "2.1.5")
         self.assertReply(c.cmd("DATA"), 354)
         queue_id_of(c.data_bytes(make_message("long-ok", ["z" * 998])))
-        wait_for_mailbox_count(self.server, user, 1)
+        wait_for_mailbox_count(self.server, user, 1, confirm_pop3=True)
 
     def test_local_part_too_long(self):
         c = self.session()
@@ -264,7 +267,7 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertReply(c.cmd("DATA"), 354)
         msg = make_message("grüße", ["Grüße aus Köln"], sender="jörg@remote.test", to=user)
         queue_id_of(c.data_bytes(msg))
-        wait_for_mailbox_count(self.server, user, 1)
+        wait_for_mailbox_count(self.server, user, 1, confirm_pop3=True)
 
     # -- the SMTP smuggling defence ----------------------------------------------------------
 
@@ -333,8 +336,8 @@ class SmtpProtocolTest(MissiveTestCase):
         qid = queue_id_of(c.reply())
         self.assertReply(c.reply(), 250, "2.0.0")
         self.assertReply(c.reply(), 221, "2.0.0")
-        wait_for_mailbox_count(self.server, u1, 1)
-        wait_for_mailbox_count(self.server, u2, 1)
+        wait_for_mailbox_count(self.server, u1, 1, confirm_pop3=True)
+        wait_for_mailbox_count(self.server, u2, 1, confirm_pop3=True)
         self.assertEqual(self.server.scalar(
             "SELECT count(*) FROM recipient r JOIN message m ON m.id = r.message_id "
             "WHERE m.queue_id = ?", (qid,)), 2)
@@ -355,7 +358,7 @@ class SmtpProtocolTest(MissiveTestCase):
         c.send(make_message("p2", ["b"]) + b".\r\n")
         q2 = queue_id_of(c.reply())
         self.assertNotEqual(q1, q2)
-        wait_for_mailbox_count(self.server, u, 2)
+        wait_for_mailbox_count(self.server, u, 2, confirm_pop3=True)
 
     def test_queued_reply_and_db_rows(self):
         u = self.fresh_user()
@@ -365,14 +368,57 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertRegex(qid, r"^[A-Z0-9]+$")
         rows = self.server.query("SELECT sender FROM message WHERE queue_id = ?", (qid,))
         self.assertEqual(rows, [(ALICE,)])
-        wait_for_mailbox_count(self.server, u, 1)
+        wait_for_mailbox_count(self.server, u, 1, confirm_pop3=True)
 
 
 class SmtpIdleTimeoutTest(MissiveTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = cls.start_server('[smtp]\ncommand_timeout = "2s"\n')
+        cls.server = cls.start_server('[smtp]\ncommand_timeout = "2s"\ndata_timeout = "2s"\n'
+                                      '[pop3]\nidle_timeout = "2s"\n')
+        cls.bob = cls.server.add_user(f"bob@{DOMAIN}")
+
+    def test_silent_client_during_data_gets_421(self):
+        before = self.server.scalar("SELECT count(*) FROM message")
+        c = self.server.smtp(timeout=10)
+        self.addCleanup(c.close)
+        self.assertReply(c.ehlo(), 250)
+        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
+        self.assertReply(c.cmd(f"RCPT TO:<{self.bob}>"), 250, "2.1.5")
+        self.assertReply(c.cmd("DATA"), 354)
+        c.send(b"Subject: unfinished\r\n\r\nhalf a message\r\n")
+        t0 = time.monotonic()
+        self.assertReply(c.reply(), 421, "4.4.2")
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertTrue(c.is_closed())
+        self.assertEqual(self.server.scalar("SELECT count(*) FROM message"), before)
+
+    def test_pop3_autologout_deletes_nothing(self):
+        from missive_harness import pop3_session, smtp_send
+        smtp_send(self.server, ALICE, [self.bob], make_message("idle pop", ["x"]))
+        wait_for_mailbox_count(self.server, self.bob, 1)
+        c = pop3_session(self.server, self.bob)
+        self.addCleanup(c.close)
+        self.assertOk(c.cmd("DELE 1"))
+        t0 = time.monotonic()
+        # RFC 1939: the autologout timer closes the connection without removing messages
+        # (a final -ERR line is tolerated)
+        deadline = t0 + 8
+        closed = False
+        while time.monotonic() < deadline:
+            try:
+                line = c.line()
+                self.assertTrue(line.startswith("-ERR"), line)
+            except (EOFError, ConnectionResetError):
+                closed = True
+                break
+        self.assertTrue(closed, "POP3 session not closed by the idle timeout")
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        c2 = pop3_session(self.server, self.bob)
+        self.addCleanup(c2.close)
+        self.assertEqual(c2.stat()[0], 1)
+        self.assertOk(c2.quit())
 
     def test_silent_client_gets_421(self):
         c = self.server.smtp(timeout=10)

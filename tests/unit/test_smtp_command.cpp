@@ -92,6 +92,9 @@ TEST_CASE("parse_mail_from") {
        18446744073709551615u, unspecified, false},
       {"FROM:<a@b.example> SIZE=00000000000000000001", ok, none, "a", "b.example", 1u,
        unspecified, false},
+      // RFC 1870 3: up to 20 digits; beyond 64 bits the size saturates (and is refused as too big).
+      {"FROM:<a@b.example> SIZE=99999999999999999999", ok, none, "a", "b.example",
+       18446744073709551615u, unspecified, false},
       {"FROM:<a@b.example> AUTH=<>", ok, none, "a", "b.example", {}, unspecified, false},
       {"FROM:<a@b.example> AUTH=alice+40example.test", ok, none, "a", "b.example", {},
        unspecified, false},
@@ -151,7 +154,6 @@ TEST_CASE("parse_mail_from refuses malformed arguments") {
       {"FROM:<a@b.example> SIZE=-1", bad, none},
       {"FROM:<a@b.example> SIZE=+1", bad, none},
       {"FROM:<a@b.example> SIZE=1x", bad, none},
-      {"FROM:<a@b.example> SIZE=18446744073709551616", bad, none},
       {"FROM:<a@b.example> SIZE=000000000000000000001", bad, none},
       {"FROM:<a@b.example> SIZE=1=2", bad, none},
       {"FROM:<a@b.example> SIZE=1 SIZE=2", bad, none},

@@ -127,7 +127,7 @@ bool is_general_literal(std::string_view text) {
 }
 
 bool starts_with_ipv6_tag(std::string_view text) {
-  return text.size() >= 5 && lowercase_ascii(text.substr(0, 5)) == "ipv6:";
+  return istarts_with(text, "ipv6:");
 }
 
 // RFC 5321 4.1.3: address-literal = "[" ( IPv4 / IPv6 / General-address-literal ) "]".
@@ -268,14 +268,6 @@ parsed_path parse_address(std::string_view text, bool allow_utf8) {
   auto result = parse_mailbox(text);
   if (result.error == address_error::none) result.consumed = text.size();
   return result;
-}
-
-std::string lowercase_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return out;
 }
 
 }  // namespace missive

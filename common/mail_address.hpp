@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "ascii.hpp"
+
 namespace missive {
 
 // A mailbox: local part and domain, exactly as the client wrote them (quotes removed
@@ -51,8 +53,5 @@ parsed_path parse_path(std::string_view text, path_options options);
 
 // Parses a bare "local@domain" (no angle brackets), as users type them on command lines.
 parsed_path parse_address(std::string_view text, bool allow_utf8 = true);
-
-// ASCII-lowercases a domain, for comparing it with the relay's own domains.
-std::string lowercase_ascii(std::string_view text);
 
 }  // namespace missive

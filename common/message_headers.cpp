@@ -6,18 +6,12 @@
 #include <ctime>
 #include <optional>
 
+#include "ascii.hpp"
+
 namespace missive {
 namespace {
 
 constexpr auto npos = std::string_view::npos;
-
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
 
 // The name of the header field on `line`, or nullopt when the line is not "name:...".
 // RFC 5322 2.2: field-name = 1*ftext, ftext = %d33-57 / %d59-126.

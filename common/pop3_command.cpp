@@ -3,20 +3,13 @@
 
 #include <algorithm>
 
+#include "ascii.hpp"
 #include "limits.hpp"
 
 namespace missive {
 namespace {
 
 constexpr auto npos = std::string_view::npos;
-
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
 
 struct verb_name {
   std::string_view name;

@@ -2,24 +2,14 @@
 #include "smtp_command.hpp"
 
 #include <algorithm>
+
+#include "ascii.hpp"
 #include <vector>
 
 namespace missive {
 namespace {
 
 constexpr auto npos = std::string_view::npos;
-
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
 
 struct verb_name {
   std::string_view name;

@@ -1,36 +1,23 @@
 """End to end with curl: smtp:// upload and pop3:// retrieval."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from missive_harness import (DOMAIN, HOST, PASSWORD, MissiveTestCase, make_message, pop3_session,
-                             require_tool, unique_users, wait_for_mailbox_count)
+from missive_harness import (DOMAIN, HOST, PASSWORD, ToolTestCase, make_message, pop3_session,
+                             wait_for_mailbox_count)
 
 ALICE = f"alice@{DOMAIN}"
 
 
-class CurlTest(MissiveTestCase):
+class CurlTest(ToolTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.curl = require_tool("curl")
-        cls.server = cls.start_server()
-        cls.pool = unique_users(cls.server, "c", 10)
-        cls.tmp = tempfile.mkdtemp(prefix="missive-curl-")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        super().tearDownClass()
-
-    def fresh_user(self):
-        return self.pool.pop()
+    TOOL = "curl"
+    USER_PREFIX = "c"
+    USER_COUNT = 10
 
     def run_curl(self, *args, binary=True):
-        r = subprocess.run([self.curl, "-sS", "--max-time", "20", *args], capture_output=True,
+        r = subprocess.run([self.tool, "-sS", "--max-time", "20", *args], capture_output=True,
                            timeout=30)
         return r
 

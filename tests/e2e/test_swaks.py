@@ -1,36 +1,23 @@
 """End to end with swaks, the Swiss Army Knife for SMTP."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from missive_harness import (DOMAIN, HOST, MissiveTestCase, fetch_all, header_fields,
-                             make_message, require_tool, unique_users, wait_for_mailbox_count)
+from missive_harness import (DOMAIN, HOST, ToolTestCase, fetch_all, header_fields,
+                             make_message, wait_for_mailbox_count)
 
 ALICE = f"alice@{DOMAIN}"
 
 
-class SwaksTest(MissiveTestCase):
+class SwaksTest(ToolTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.swaks = require_tool("swaks")
-        cls.server = cls.start_server()
-        cls.pool = unique_users(cls.server, "w", 8)
-        cls.tmp = tempfile.mkdtemp(prefix="missive-swaks-")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        super().tearDownClass()
-
-    def fresh_user(self):
-        return self.pool.pop()
+    TOOL = "swaks"
+    USER_PREFIX = "w"
+    USER_COUNT = 8
 
     def run_swaks(self, *args):
-        cmd = [self.swaks, "--server", f"{HOST}:{self.server.smtp_port}", "--from", ALICE,
+        cmd = [self.tool, "--server", f"{HOST}:{self.server.smtp_port}", "--from", ALICE,
                "--helo", "client.example.test", "--timeout", "20", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=40)
 

@@ -755,3 +755,24 @@ def unique_users(server, prefix, count, parallel=4):
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         list(pool.map(server.add_user, users))
     return users
+
+
+class ToolTestCase(MissiveTestCase):
+    """Base class for tests that drive the server with an outside tool (curl, swaks): one
+    server per class, a pool of fresh users, and a scratch directory. Subclasses set TOOL
+    and USER_PREFIX; the tool's path is in cls.tool."""
+
+    TOOL = None
+    USER_PREFIX = "t"
+    USER_COUNT = 10
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tool = require_tool(cls.TOOL)
+        cls.server = cls.start_server()
+        cls.pool = unique_users(cls.server, cls.USER_PREFIX, cls.USER_COUNT)
+        cls.tmp = tempfile.mkdtemp(prefix=f"missive-{cls.TOOL}-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+
+    def fresh_user(self):
+        return self.pool.pop()

@@ -17,7 +17,7 @@ void migrate(connection& db, const std::vector<migration>& migrations, std::stri
 
   int newest = migrations.empty() ? 0 : migrations.back().version;
   if (current > newest) {
-    throw std::runtime_error(fmt::format(
+    throw schema_too_new(fmt::format(
         "the {} database has schema version {}, newer than the {} this program knows; "
         "run a newer version of Missive or restore a backup",
         what, current, newest));

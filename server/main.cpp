@@ -10,6 +10,7 @@
 #include "admin_users.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
+#include "migration.hpp"
 #include "mail_address.hpp"
 #include "relay_server.hpp"
 #include "server_config.hpp"
@@ -99,6 +100,9 @@ int main(int argc, char** argv) {
     return run_relay(config);
   } catch (const config_error& e) {
     std::cerr << "missived: configuration error: " << e.what() << "\n";
+    return exit_code::config;
+  } catch (const db::schema_too_new& e) {
+    std::cerr << "missived: " << e.what() << "\n";
     return exit_code::config;
   } catch (const std::system_error& e) {
     std::cerr << "missived: " << e.what() << "\n";

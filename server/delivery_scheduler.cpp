@@ -45,7 +45,7 @@ asio::awaitable<void> delivery_scheduler::run() {
       // Logged only now that the batch is committed (Postfix-style lines, queue id first).
       for (const auto& o : outcomes) {
         log::info(o.queue_id, "to=<{}>, relay=local, delay={}, status={} ({})", o.recipient,
-                  o.delay_seconds, o.delivered ? "sent" : "bounced", o.detail);
+                  o.delay_seconds, o.status, o.detail);
       }
       if (outcomes.size() == batch_size) continue;  // more is waiting
     } catch (const std::exception& e) {

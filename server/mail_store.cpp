@@ -6,6 +6,7 @@
 
 #include <ctime>
 
+#include "ascii.hpp"
 #include "db.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
@@ -22,6 +23,9 @@ namespace {
 
 // Reader threads: POP3 retrievals and password checks run here, off the network thread.
 constexpr int reader_threads = 2;
+
+// How long mail for a postmaster without a mailbox waits before it is looked at again.
+constexpr std::int64_t postmaster_retry_seconds = 60;
 
 std::int64_t unix_now() { return std::time(nullptr); }
 
@@ -97,11 +101,24 @@ std::vector<due_recipient> select_due_local(db::connection& db, std::size_t limi
 // Delivers one recipient: the mailbox entry and the recipient's new state are written in
 // the same transaction, so a crash neither loses nor duplicates the delivery.
 delivery_outcome deliver_one(db::connection& db, const due_recipient& recipient) {
-  delivery_outcome outcome{recipient.queue_id, recipient.address, false,
+  delivery_outcome outcome{recipient.queue_id, recipient.address, "bounced",
                            unix_now() - recipient.received_at, ""};
   auto user = find_user(db, recipient.address);
   auto& update = db.prepare(
       "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3 WHERE id = ?1");
+  if (!user && iequals(recipient.address.substr(0, recipient.address.find('@')), "postmaster")) {
+    // Accepted for postmaster (RFC 5321 4.5.1) with no such mailbox yet: keep it queued
+    // until an operator adds the user; the periodic sweep delivers it then.
+    outcome.status = "deferred";
+    outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
+    update.bind(1, recipient.id).bind(2, "queued").bind(3, outcome.detail).run();
+    db.prepare("UPDATE recipient SET next_attempt_at = ?2 WHERE id = ?1")
+        .bind(1, recipient.id)
+        .bind(2, unix_now() + postmaster_retry_seconds)
+        .run();
+    add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
+    return outcome;
+  }
   if (!user) {
     // The user was deleted after the message was accepted.
     outcome.detail = "5.1.1 no such local user";
@@ -116,7 +133,7 @@ delivery_outcome deliver_one(db::connection& db, const due_recipient& recipient)
       .bind(3, fmt::format("{}.{}", recipient.queue_id, recipient.id))
       .bind(4, unix_now())
       .run();
-  outcome.delivered = true;
+  outcome.status = "sent";
   outcome.detail = "delivered to mailbox";
   update.bind(1, recipient.id).bind(2, "delivered").bind(3, "2.0.0 " + outcome.detail).run();
   add_event(db, recipient.message_id, recipient.address, "delivered", "local mailbox");
@@ -164,9 +181,11 @@ asio::awaitable<void> mail_store::store_message(incoming_message message) {
   });
 }
 
-asio::awaitable<bool> mail_store::user_exists(std::string address) {
-  return readers_->run(
-      [address = std::move(address)](db::connection& db) { return find_user(db, address).has_value(); });
+asio::awaitable<std::optional<std::string>> mail_store::local_user(std::string address) {
+  return readers_->run([address = std::move(address)](db::connection& db) {
+    auto user = find_user(db, address);
+    return user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
+  });
 }
 
 asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::string address,

@@ -44,7 +44,7 @@ struct maildrop_entry {
 struct delivery_outcome {
   std::string queue_id;
   std::string recipient;
-  bool delivered = false;
+  std::string status;  // "sent", "deferred" or "bounced", as Postfix logs it
   std::int64_t delay_seconds = 0;  // from acceptance to delivery
   std::string detail;
 };
@@ -65,8 +65,8 @@ class mail_store {
 
   // Stores a message and all its recipients in one transaction; returns once committed.
   asio::awaitable<void> store_message(incoming_message message);
-  // Whether a local user with this address exists.
-  asio::awaitable<bool> user_exists(std::string address);
+  // The address of the local user that `address` names (any case), as it was added.
+  asio::awaitable<std::optional<std::string>> local_user(std::string address);
   // Checks a user's password (slowly, by design); the user when it matches.
   asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
                                                              std::string password);

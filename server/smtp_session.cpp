@@ -235,19 +235,25 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
   if (recipient.domain.empty()) recipient.domain = context_.config.domains.front();
   std::string address = recipient.str();
   if (context_.config.is_local_domain(recipient.domain)) {
-    bool exists = false;
+    std::optional<std::string> user;
     try {
-      exists = co_await context_.store.user_exists(address);
+      user = co_await context_.store.local_user(address);
     } catch (const std::exception& e) {
       log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
       co_return smtp_reply{451, "4.3.0", "Error: temporary failure looking up the recipient"};
     }
-    if (!exists) {
+    if (!user && iequals(recipient.local_part, "postmaster")) {
+      // RFC 5321 4.5.1: postmaster is always accepted; without a mailbox of that name the
+      // message waits in the queue until an operator adds one.
+      user = "postmaster@" + lowercase_ascii(recipient.domain);
+    }
+    if (!user) {
       co_return smtp_reply{550, "5.1.1",
                            fmt::format("<{}>: Recipient address rejected: User unknown", address)};
     }
+    // One copy per mailbox, however the client spelled the address.
     auto& list = transaction_.local_recipients;
-    if (std::find(list.begin(), list.end(), address) == list.end()) list.push_back(address);
+    if (std::find(list.begin(), list.end(), *user) == list.end()) list.push_back(*user);
   } else {
     if (!client_may_relay()) {
       co_return smtp_reply{554, "5.7.1", fmt::format("<{}>: Relay access denied", address)};

@@ -4,7 +4,7 @@ and the rows the queue leaves in the database (raw sockets on both sides)."""
 import unittest
 
 from missive_harness import (DOMAIN, HOSTNAME, MissiveTestCase, fetch_all, header_fields,
-                             header_section, make_message, smtp_send, unique_users,
+                             header_section, make_message, queue_id_of, smtp_send, unique_users,
                              wait_for_mailbox_count, wait_until)
 
 ALICE = f"alice@{DOMAIN}"
@@ -124,6 +124,38 @@ class DeliveryTest(MissiveTestCase):
         delivered = sorted(r for k, r in events if k == "delivered")
         self.assertEqual(delivered, sorted(users), events)
         self.assertEqual(len(events), 4, events)
+
+    def test_postmaster_accepted_without_a_mailbox(self):
+        # RFC 5321 4.5.1: postmaster must be accepted; with no such user the message waits
+        # in the queue (never dropped) until an operator adds one.
+        with self.server.smtp() as c:
+            self.assertReply(c.ehlo(), 250)
+            self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
+            self.assertReply(c.cmd("RCPT TO:<Postmaster>"), 250, "2.1.5")
+            self.assertReply(c.cmd(f"RCPT TO:<POSTMASTER@{DOMAIN.upper()}>"), 250, "2.1.5")
+            self.assertReply(c.cmd(f"RCPT TO:<nobody@{DOMAIN}>"), 550, "5.1.1")
+            self.assertReply(c.cmd("DATA"), 354)
+            qid = c.data_bytes(make_message("to postmaster", ["hello"]))
+            self.assertReply(qid, 250, "2.0.0")
+        q = self.server.query
+        wait_until(lambda: q("SELECT count(*) FROM event e JOIN message m ON m.id = e.message_id "
+                             "WHERE m.queue_id = ? AND e.kind = 'deferred'",
+                             (queue_id_of(qid),)) == [(1,)], what="postmaster deferral event")
+        # Both spellings name one mailbox: one recipient, so one copy.
+        states = q("SELECT r.address, r.state FROM recipient r JOIN message m ON m.id = r.message_id "
+                   "WHERE m.queue_id = ? ORDER BY r.id", (queue_id_of(qid),))
+        self.assertEqual(states, [(f"postmaster@{DOMAIN}", "queued")])
+
+    def test_one_copy_however_the_address_is_spelled(self):
+        user = self.fresh_user()
+        local, domain = user.split("@")
+        msg = make_message("spellings", ["once"])
+        qid = smtp_send(self.server, ALICE, [user, f"{local.upper()}@{domain}",
+                                             f"{local}@{domain.upper()}"], msg)
+        wait_for_mailbox_count(self.server, user, 1)
+        self.assertEqual(self.server.query(
+            "SELECT count(*) FROM recipient r JOIN message m ON m.id = r.message_id "
+            "WHERE m.queue_id = ?", (qid,)), [(1,)])
 
     def test_messages_keep_arrival_order(self):
         user = self.fresh_user()

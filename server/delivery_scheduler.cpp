@@ -1,30 +1,53 @@
 // The background delivery loop: see delivery_scheduler.hpp.
 #include "delivery_scheduler.hpp"
 
+#include <asio/co_spawn.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
 
+#include "ascii.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "offload.hpp"
+#include "remote_delivery.hpp"
+#include "server_config.hpp"
 
 namespace missive {
 
 namespace {
 
-// Recipients per delivery transaction: large enough to share fsyncs under load, small
+// Recipients per local delivery transaction: large enough to share fsyncs under load, small
 // enough that one transaction stays short.
-constexpr std::size_t batch_size = 256;
-// How often the queue is swept when nothing wakes the loop.
+constexpr std::size_t local_batch = 256;
+// Remote recipients claimed per round.
+constexpr std::size_t remote_batch = 256;
+// Outbound connections at once, in total and to one destination.
+constexpr int max_connections_total = 20;
+constexpr int max_connections_per_destination = 4;
+// How often the queue is looked at when nothing wakes the loop.
 constexpr auto sweep_interval = std::chrono::minutes(1);
 // How long to wait after a storage error before trying again.
 constexpr auto error_pause = std::chrono::seconds(1);
 
 }  // namespace
 
-delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_store& store)
-    : store_(store), wake_(executor) {}
+delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_store& store,
+                                       const server_config& config)
+    : executor_(executor),
+      store_(store),
+      config_(config),
+      router_(config.routes),
+      wake_(executor),
+      dns_pool_(2) {
+  client_options_.helo_name = config.hostname;
+}
+
+delivery_scheduler::~delivery_scheduler() {
+  dns_pool_.stop();
+  dns_pool_.join();
+}
 
 void delivery_scheduler::notify() {
   work_pending_ = true;
@@ -39,25 +62,125 @@ void delivery_scheduler::stop() {
 asio::awaitable<void> delivery_scheduler::run() {
   while (!stopping_) {
     work_pending_ = false;
-    std::chrono::steady_clock::duration pause = sweep_interval;
+    bool waiting_for_slot = false;
+    bool failed = false;
     try {
-      auto outcomes = co_await store_.deliver_local_batch(batch_size);
-      // Logged only now that the batch is committed (Postfix-style lines, queue id first).
-      for (const auto& o : outcomes) {
-        log::info(o.queue_id, "to=<{}>, relay=local, delay={}, status={} ({})", o.recipient,
-                  o.delay_seconds, o.status, o.detail);
-      }
-      if (outcomes.size() == batch_size) continue;  // more is waiting
+      co_await deliver_local_all();
+      waiting_for_slot = co_await start_remote_deliveries();
     } catch (const std::exception& e) {
-      log::error("delivery", "event=delivery_failed reason=\"{}\"", e.what());
-      pause = error_pause;
+      log::error("delivery", "event=scheduling_failed reason=\"{}\"", e.what());
+      failed = true;
+    }
+    if (failed) {
+      asio::steady_timer pause(executor_, error_pause);
+      std::error_code ec;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
     }
     if (stopping_) break;
-    if (work_pending_ && pause == sweep_interval) continue;
-    wake_.expires_after(pause);
-    std::error_code ec;
-    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (work_pending_) continue;
+    co_await sleep_until_due(waiting_for_slot);
   }
+}
+
+asio::awaitable<void> delivery_scheduler::deliver_local_all() {
+  for (;;) {
+    auto outcomes = co_await store_.deliver_local_batch(local_batch);
+    // Logged only now that the batch is committed.
+    log_outcomes(outcomes);
+    if (outcomes.size() < local_batch) co_return;
+  }
+}
+
+asio::awaitable<void> delivery_scheduler::sleep_until_due(bool wait_for_slot) {
+  auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(sweep_interval);
+  if (!wait_for_slot) {
+    // A slot freeing up calls notify(); otherwise sleep until the next retry is due.
+    auto due = co_await store_.next_due();
+    if (due) {
+      auto now = std::chrono::system_clock::now();
+      auto at = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*due));
+      pause = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(at - now),
+                         std::chrono::milliseconds(0), pause);
+    }
+  }
+  if (work_pending_ || stopping_) co_return;
+  wake_.expires_after(pause);
+  std::error_code ec;
+  co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
+  if (auto configured = router_.configured(domain)) co_return *configured;
+  // glibc's resolver blocks: it runs on the DNS pool, never on the network thread.
+  auto lookup = [domain] { return lookup_mx(domain); };
+  mx_answer answer = co_await offload(dns_pool_, lookup);
+  co_return plan_from_mx(domain, answer);
+}
+
+asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
+  if (active_total_ >= max_connections_total) co_return true;
+  auto claimed = co_await store_.claim_remote(remote_batch);
+  if (claimed.empty()) co_return false;
+
+  // Group by destination: one plan per domain, one job per destination.
+  std::map<std::string, route_plan> plans;
+  std::map<std::string, delivery_job> jobs;
+  std::vector<attempt_result> unroutable;
+  for (auto& recipient : claimed) {
+    std::string domain = lowercase_ascii(recipient.address.substr(recipient.address.rfind('@') + 1));
+    auto found = plans.find(domain);
+    if (found == plans.end()) {
+      route_plan plan = co_await plan_for(domain);
+      found = plans.emplace(domain, std::move(plan)).first;
+    }
+    const route_plan& plan = found->second;
+    if (plan.outcome != route_plan::kind::hops) {
+      auto fate = plan.outcome == route_plan::kind::permanent ? attempt_fate::permanent
+                                                             : attempt_fate::retry;
+      unroutable.push_back({std::move(recipient), fate, plan.detail, "none"});
+      continue;
+    }
+    auto& job = jobs[plan.destination];
+    job.destination = plan.destination;
+    job.hops = plan.hops;
+    job.recipients.push_back(std::move(recipient));
+  }
+  if (!unroutable.empty()) {
+    auto outcomes = co_await store_.record_attempts(std::move(unroutable));
+    log_outcomes(outcomes);
+  }
+
+  bool waiting = false;
+  std::vector<std::int64_t> unclaimed;
+  for (auto& [destination, job] : jobs) {
+    int& active = active_by_destination_[destination];
+    if (active >= max_connections_per_destination || active_total_ >= max_connections_total) {
+      for (const auto& r : job.recipients) unclaimed.push_back(r.id);
+      waiting = true;
+      continue;
+    }
+    ++active;
+    ++active_total_;
+    asio::co_spawn(
+        executor_,
+        [this, job = std::move(job)]() -> asio::awaitable<void> {
+          co_await run_delivery_job(job, store_, client_options_);
+          --active_by_destination_[job.destination];
+          --active_total_;
+          notify();
+        },
+        [destination](std::exception_ptr failure) {
+          if (!failure) return;
+          try {
+            std::rethrow_exception(failure);
+          } catch (const std::exception& e) {
+            log::error(destination, "event=delivery_job_failed reason=\"{}\"", e.what());
+          }
+        });
+  }
+  if (!unclaimed.empty()) co_await store_.release(std::move(unclaimed));
+  co_return waiting;
 }
 
 }  // namespace missive

@@ -1,31 +1,56 @@
-// The background delivery loop: wakes when a message is committed (and once a minute to
-// sweep up anything due), and delivers due local recipients in batched transactions.
+// The background delivery loop: wakes when a message is committed, when a flush is asked
+// for, and when the next retry falls due; delivers due local recipients in batched
+// transactions and hands remote ones to SMTP connections grouped by destination, within a
+// concurrency limit per destination and in total.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <map>
+#include <string>
+
+#include "router.hpp"
+#include "smtp_client.hpp"
 
 namespace missive {
 
 class mail_store;
+struct server_config;
+struct remote_recipient;
 
-// Drives local delivery; all of it runs on the network thread's executor, while the
-// transactions themselves run on the storage writer.
+// Drives local and remote delivery from the network thread; storage work runs on the
+// store's threads, DNS lookups on a small pool of their own.
 class delivery_scheduler {
  public:
-  delivery_scheduler(asio::any_io_executor executor, mail_store& store);
+  delivery_scheduler(asio::any_io_executor executor, mail_store& store, const server_config& config);
+  ~delivery_scheduler();
 
-  // Says that new mail was committed: deliver soon.
+  // Says that there is new work (a committed message, a flush): look at the queue soon.
   void notify();
-  // The loop; returns after stop().
+  // The loop; returns after stop() once no delivery is under way.
   asio::awaitable<void> run();
   // Ends the loop at its next wake-up.
   void stop();
 
  private:
+  asio::awaitable<void> deliver_local_all();
+  // Starts deliveries for due remote recipients; false when some had to wait for a slot.
+  asio::awaitable<bool> start_remote_deliveries();
+  asio::awaitable<route_plan> plan_for(const std::string& domain);
+  asio::awaitable<void> sleep_until_due(bool wait_for_slot);
+
+  asio::any_io_executor executor_;
   mail_store& store_;
+  const server_config& config_;
+  router router_;
+  smtp_client_options client_options_;
   asio::steady_timer wake_;
+  asio::thread_pool dns_pool_;
+  std::map<std::string, int> active_by_destination_;
+  int active_total_ = 0;
   bool work_pending_ = false;
   bool stopping_ = false;
 };

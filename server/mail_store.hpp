@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "queue_store.hpp"
+
 namespace missive {
 
 class sqlite_worker;
@@ -40,15 +42,6 @@ struct maildrop_entry {
   std::uint64_t size = 0;
 };
 
-// What a delivery attempt did to one recipient, for the log.
-struct delivery_outcome {
-  std::string queue_id;
-  std::string recipient;
-  std::string status;  // "sent", "deferred" or "bounced", as Postfix logs it
-  std::int64_t delay_seconds = 0;  // from acceptance to delivery
-  std::string detail;
-};
-
 // A logged-in user.
 struct user_identity {
   std::int64_t id = 0;
@@ -58,9 +51,10 @@ struct user_identity {
 // Queue, mailbox and user operations, each run off the network threads.
 class mail_store {
  public:
-  // Opens (creating if needed) the database and brings its schema up to date. Throws if the
-  // database cannot be opened or is from a newer version.
-  explicit mail_store(const std::filesystem::path& database);
+  // Opens (creating if needed) the database, brings its schema up to date, and returns to
+  // the queue what a previous run left in flight. Throws if the database cannot be opened
+  // or is from a newer version.
+  mail_store(const std::filesystem::path& database, queue_policy policy);
   ~mail_store();
 
   // Stores a message and all its recipients in one transaction; returns once committed.
@@ -79,11 +73,22 @@ class mail_store {
   // Delivers up to `limit` due local recipients in one transaction; returns what became
   // of each, once committed.
   asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(std::size_t limit);
+  // Claims up to `limit` due remote recipients for delivery.
+  asio::awaitable<std::vector<remote_recipient>> claim_remote(std::size_t limit);
+  // Returns claimed recipients to the queue unattempted.
+  asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids);
+  // Records delivery attempts (delivered, deferred, failed and bounced); returns the outcomes.
+  asio::awaitable<std::vector<delivery_outcome>> record_attempts(std::vector<attempt_result> results);
+  // When the next pending recipient falls due (unix seconds), if any is waiting.
+  asio::awaitable<std::optional<std::int64_t>> next_due();
+  // The stored bytes of a queued message.
+  asio::awaitable<std::string> queued_body(std::int64_t message_id);
 
   // Jobs run by the writer so far, for tests and benchmarks.
   std::uint64_t write_batches() const;
 
  private:
+  queue_policy policy_;
   std::unique_ptr<sqlite_worker> writer_;
   std::unique_ptr<sqlite_worker> readers_;
 };

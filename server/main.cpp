@@ -7,6 +7,7 @@
 #include <iostream>
 #include <system_error>
 
+#include "admin_queue.hpp"
 #include "admin_users.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
@@ -83,6 +84,21 @@ int main(int argc, char** argv) {
     sub->callback([&user_cmd, action] { user_cmd.action = action; });
   }
   user->add_subcommand("list", "list users")->callback([&user_cmd] { user_cmd.action = "list"; });
+
+  auto* queue = app.add_subcommand("queue", "inspect and manage the mail queue");
+  queue->require_subcommand(1);
+  queue_command queue_cmd;
+  queue->add_subcommand("list", "list queued messages")->callback([&queue_cmd] {
+    queue_cmd.action = "list";
+  });
+  queue->add_subcommand("flush", "make every queued recipient due now")->callback([&queue_cmd] {
+    queue_cmd.action = "flush";
+  });
+  for (const char* action : {"show", "retry", "delete"}) {
+    auto* sub = queue->add_subcommand(action, fmt::format("{} one message", action));
+    sub->add_option("id", queue_cmd.queue_id, "queue id")->required();
+    sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
+  }
   app.require_subcommand(0, 1);
 
   try {
@@ -96,6 +112,7 @@ int main(int argc, char** argv) {
   try {
     server_config config = build_config(flags);
     if (user->parsed()) return run_user_command(config, user_cmd);
+    if (queue->parsed()) return run_queue_command(config, queue_cmd);
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {

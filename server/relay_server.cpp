@@ -12,12 +12,14 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <functional>
 #include <list>
 #include <memory>
 
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "pid_file.hpp"
 #include "pop3_session.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
@@ -113,16 +115,29 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, protocol ki
 
 int run_relay(const server_config& config) {
   asio::io_context io(1);
-  mail_store store(config.database_path());
-  delivery_scheduler scheduler(io.get_executor(), store);
+  queue_policy policy{config.hostname, config.domains,
+                      {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
+  mail_store store(config.database_path(), policy);
+  delivery_scheduler scheduler(io.get_executor(), store, config);
+  pid_file pid(config.data_dir / "missived.pid");
   server_context context{config, store, scheduler, {}, {}, {}, 1};
 
   std::list<std::pair<asio::ip::tcp::acceptor, protocol>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor
   // that signals as soon as it reads them gets a graceful stop.
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::signal_set flush_signal(io, SIGUSR1);
+  // `missived queue flush` and `queue retry` make recipients due, then send SIGUSR1.
+  std::function<void(std::error_code, int)> on_flush = [&](std::error_code ec, int) {
+    if (ec) return;
+    log::info("missived", "event=flush");
+    scheduler.notify();
+    flush_signal.async_wait(on_flush);
+  };
+  flush_signal.async_wait(on_flush);
   signals.async_wait([&](std::error_code ec, int signal) {
     if (ec) return;
+    flush_signal.cancel();
     log::info("missived", "event=stopping signal={}", signal);
     // Stop taking new work, then end open sessions; committed mail is safe in the queue,
     // and a message whose 250 was not yet sent will be sent again by its client.

@@ -22,12 +22,14 @@ CREATE TABLE recipient (
   state           TEXT    NOT NULL CHECK (state IN ('queued', 'deferred', 'delivered', 'failed')),
   attempts        INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,      -- unix seconds
-  last_reply      TEXT
+  last_attempt_at INTEGER,               -- unix seconds
+  last_reply      TEXT,
+  in_flight       INTEGER NOT NULL DEFAULT 0  -- claimed by a delivery under way; reset at start
 );
 CREATE INDEX recipient_message ON recipient(message_id);
-CREATE INDEX recipient_due ON recipient(state, next_attempt_at) WHERE state IN ('queued', 'deferred');
+CREATE INDEX recipient_due ON recipient(next_attempt_at) WHERE state IN ('queued', 'deferred');
 
--- The story of a message: accepted, delivered, deferred (with the reason), failed.
+-- The story of a message: accepted, delivered, deferred (with the reason), failed, bounced.
 CREATE TABLE event (
   id         INTEGER PRIMARY KEY,
   message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,

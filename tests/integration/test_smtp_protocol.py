@@ -4,16 +4,24 @@ import re
 import time
 import unittest
 
-from missive_harness import (DOMAIN, HOSTNAME, MissiveTestCase, make_message, queue_id_of,
+from missive_harness import (free_port, DOMAIN, HOSTNAME, MissiveTestCase, make_message, queue_id_of,
                              unique_users, wait_for_mailbox_count, wait_until, mailbox_count)
 
 MAX_SIZE = 100000
 MAX_RCPTS = 5
 
+# remote.test is routed to a port nothing listens on, so its mail stays deferred.
 CONFIG = f"""
 [smtp]
 max_message_size = {MAX_SIZE}
 max_recipients = {MAX_RCPTS}
+
+[queue]
+retry_initial = "1h"
+
+[[route]]
+domain = "remote.test"
+host = "127.0.0.1:{free_port()}"
 """
 
 ALICE = f"alice@{DOMAIN}"
@@ -162,9 +170,10 @@ class SmtpProtocolTest(MissiveTestCase):
         self.assertReply(c.cmd("DATA"), 354)
         qid = queue_id_of(c.data_bytes(make_message("relay", ["to elsewhere"], to="someone@remote.test")))
         state = wait_until(lambda: self.server.query(
-            "SELECT r.state, r.is_local FROM recipient r JOIN message m ON m.id = r.message_id "
-            "WHERE m.queue_id = ? AND r.state = 'deferred'", (qid,)), what="recipient deferred")
-        self.assertEqual(state, [("deferred", 0)])
+            "SELECT r.state, r.is_local, r.attempts FROM recipient r JOIN message m "
+            "ON m.id = r.message_id WHERE m.queue_id = ? AND r.state = 'deferred'", (qid,)),
+            what="recipient deferred")
+        self.assertEqual(state, [("deferred", 0, 1)])
         kinds = [k for (k,) in self.server.query(
             "SELECT e.kind FROM event e JOIN message m ON m.id = e.message_id WHERE m.queue_id = ? "
             "ORDER BY e.id", (qid,))]

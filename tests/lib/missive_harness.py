@@ -776,3 +776,534 @@ class ToolTestCase(MissiveTestCase):
 
     def fresh_user(self):
         return self.pool.pop()
+
+
+# ---------------------------------------------------------------------------------------
+# Store and forward: relays with routes, a scripted SMTP next hop, DSN parsing
+# ---------------------------------------------------------------------------------------
+
+import email
+import email.utils
+from datetime import datetime, timedelta, timezone
+
+RELAY_QUEUE = {"retry_initial": "1s", "retry_max": "2s", "max_lifetime": "8s"}
+DELIVERY_LINE = (r"(?m)(?:^|\s){qid}: to=<{rcpt}>, relay={relay}, delay=[^,\s]+, "
+                 r"attempts={attempts}, status={status} \((?P<reason>.*)\)$")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now (bound, noted, closed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def relay_config(domain, hostname, routes=(), trusted_networks=None, queue=None, extra=""):
+    """Config text of one relay. routes: (domain, port or "host:port") pairs."""
+    q = dict(RELAY_QUEUE)
+    q.update(queue or {})
+    lines = [f'hostname = "{hostname}"', f'domains = ["{domain}"]', ""]
+    if trusted_networks is not None:
+        nets = ", ".join(f'"{n}"' for n in trusted_networks)
+        lines += ["[smtp]", f"trusted_networks = [{nets}]", ""]
+    lines += ["[queue]"] + [f'{k} = "{v}"' for k, v in q.items()] + [""]
+    for rdomain, target in routes:
+        host = target if isinstance(target, str) else f"{HOST}:{target}"
+        lines += ["[[route]]", f'domain = "{rdomain}"', f'host = "{host}"', ""]
+    return "\n".join(lines) + extra
+
+
+class RelayServer(MissiveServer):
+    """A missived owning one domain, with routes and a seconds-scale queue schedule.
+    smtp_port: a fixed SMTP port (so that routes pointing at it survive a restart);
+    0 picks a new free port at every start."""
+
+    def __init__(self, domain, hostname=None, routes=(), trusted_networks=None, queue=None,
+                 smtp_port=0, extra_config="", name=None, data_dir=None, extra_domains=()):
+        hostname = hostname or f"mx.{domain}"
+        self.extra_domains = list(extra_domains)
+        self.routes = list(routes)
+        self.trusted_networks = trusted_networks
+        self.queue_settings = queue
+        self.extra_config = extra_config
+        self.fixed_smtp_port = smtp_port
+        super().__init__(config=relay_config(domain, hostname, routes, trusted_networks, queue,
+                                             extra_config),
+                         data_dir=data_dir, domain=domain, hostname=hostname,
+                         name=name or domain)
+
+    def command(self):
+        cmd = super().command()
+        for d in self.extra_domains:
+            cmd += ["--domain", d]
+        if self.fixed_smtp_port:
+            cmd[cmd.index("--smtp") + 1] = f"{HOST}:{self.fixed_smtp_port}"
+        return cmd
+
+    def set_routes(self, routes):
+        """Rewrite the config with other routes (takes effect at the next start)."""
+        self.routes = list(routes)
+        with open(self.config_path, "w") as f:
+            f.write(relay_config(self.domain, self.hostname, self.routes, self.trusted_networks,
+                                 self.queue_settings, self.extra_config))
+
+    # -- queue rows ------------------------------------------------------------------------
+
+    def message_count(self):
+        return self.scalar("SELECT count(*) FROM message")
+
+    def recipients(self, qid):
+        """{address: (state, attempts, next_attempt_at, last_reply)} of one message."""
+        rows = self.query("SELECT r.address, r.state, r.attempts, r.next_attempt_at, r.last_reply "
+                          "FROM recipient r JOIN message m ON m.id = r.message_id "
+                          "WHERE m.queue_id = ? ORDER BY r.id", (qid,))
+        return {a: (s, n, t, lr) for a, s, n, t, lr in rows}
+
+    def recipient(self, qid, address):
+        return self.recipients(qid).get(address)
+
+    def events(self, qid):
+        """[(kind, recipient, detail)] of one message, in order."""
+        return self.query("SELECT e.kind, e.recipient, e.detail FROM event e JOIN message m "
+                          "ON m.id = e.message_id WHERE m.queue_id = ? ORDER BY e.id", (qid,))
+
+    def wait_state(self, qid, address, states, timeout=DEFAULT_WAIT):
+        """Wait until the recipient is in one of `states`; returns its row."""
+        if isinstance(states, str):
+            states = (states,)
+
+        def check():
+            row = self.recipient(qid, address)
+            return row if row is not None and row[0] in states else None
+        try:
+            return wait_until(check, timeout, what=f"{address} of {qid} in state {states}")
+        except HarnessError as e:
+            raise HarnessError(f"{e}; recipients: {self.recipients(qid)}; "
+                               f"events: {self.events(qid)}") from None
+
+    def wait_event(self, qid, kind, count=1, timeout=DEFAULT_WAIT):
+        """Wait until the message has at least `count` events of `kind`; returns them."""
+        def check():
+            evs = [e for e in self.events(qid) if e[0] == kind]
+            return evs if len(evs) >= count else None
+        try:
+            return wait_until(check, timeout, what=f"{count} '{kind}' event(s) of {qid}")
+        except HarnessError as e:
+            raise HarnessError(f"{e}; events: {self.events(qid)}") from None
+
+    def mailbox_messages(self, user):
+        """[(queue_id, sender)] of the messages in a user's maildrop, in order."""
+        return self.query("SELECT m.queue_id, m.sender FROM mailbox_entry me "
+                          "JOIN user u ON u.id = me.user_id JOIN message m ON m.id = me.message_id "
+                          "WHERE u.address = ? COLLATE NOCASE ORDER BY me.id", (user,))
+
+    def body(self, qid):
+        rows = self.query("SELECT body FROM message WHERE queue_id = ?", (qid,))
+        return bytes(rows[0][0]) if rows else None
+
+    def delivery_log_match(self, qid, rcpt, status, relay=r"\S+", attempts=r"\d+"):
+        """The Postfix-style log line of a delivery attempt, as a re.Match (or None)."""
+        pattern = DELIVERY_LINE.format(qid=re.escape(qid), rcpt=re.escape(rcpt), relay=relay,
+                                       attempts=attempts, status=status)
+        return re.search(pattern, self.read_log())
+
+
+def received_count(msg):
+    return sum(1 for n, _ in header_fields(msg) if n == "received")
+
+
+def utc_stamp(unix_seconds):
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- a scripted SMTP next hop -------------------------------------------------------------
+
+class FakeTransaction:
+    def __init__(self, mail_from, rcpts, data, outcome, at, connection):
+        self.mail_from = mail_from    # reverse-path, without brackets ('' for <>)
+        self.rcpts = rcpts            # forward-paths accepted with 250
+        self.data = data              # dot-unstuffed bytes, final CRLF included
+        self.outcome = outcome        # the reply sent after the final dot, or FakeSmtpServer.CLOSE
+        self.at = at                  # time.monotonic() when the final dot arrived
+        self.connection = connection  # index of the connection
+
+    def __repr__(self):
+        return (f"FakeTransaction(from={self.mail_from!r}, rcpts={self.rcpts!r}, "
+                f"{len(self.data)} bytes, outcome={self.outcome!r}, conn={self.connection})")
+
+
+class FakeSmtpServer:
+    """An SMTP server on 127.0.0.1 with scripted behaviour, to stand in for a next hop.
+
+    rcpt_reply(address, n) -> reply line (str) or None for "250 2.1.5 Ok"; n counts the
+        RCPT commands seen so far for that address (0 for the first).
+    data_reply(n) -> reply line, or FakeSmtpServer.CLOSE to read the data up to the final
+        dot and close the connection without replying; n counts completed DATA (0 first).
+    Every transaction whose data was read is recorded in .transactions; every RCPT in
+    .rcpt_log as (monotonic time, address, reply)."""
+
+    CLOSE = "close"
+
+    def __init__(self, port=0, rcpt_reply=None, data_reply=None, name="fake.x.test"):
+        self.rcpt_reply = rcpt_reply or (lambda addr, n: None)
+        self.data_reply = data_reply or (lambda n: None)
+        self.name = name
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.transactions = []
+        self.rcpt_log = []
+        self.commands = []
+        self.connections = 0
+        self._rcpt_seen = {}
+        self._conns = []
+        self._threads = []
+        self._stopping = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    def _accept_loop(self):
+        while not self._stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                index = self.connections
+                self.connections += 1
+                self._conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn, index), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn, index):
+        conn.settimeout(SOCKET_TIMEOUT * 3)
+        f = conn.makefile("rb")
+
+        def send(line):
+            conn.sendall(line.encode() + b"\r\n")
+        try:
+            send(f"220 {self.name} ESMTP fake")
+            mail_from, rcpts = None, []
+            while True:
+                raw = f.readline(4096)
+                if not raw:
+                    return
+                line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                verb = line[:4].upper()
+                with self.lock:
+                    self.commands.append((index, line))
+                if verb == "EHLO":
+                    send(f"250-{self.name}\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                         f"250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES")
+                elif verb == "HELO":
+                    send(f"250 {self.name}")
+                elif verb == "MAIL":
+                    m = re.match(r"(?i)^MAIL FROM:\s*<([^>]*)>", line)
+                    mail_from, rcpts = (m.group(1) if m else line), []
+                    send("250 2.1.0 Ok")
+                elif verb == "RCPT":
+                    m = re.match(r"(?i)^RCPT TO:\s*<([^>]*)>", line)
+                    addr = m.group(1) if m else line
+                    with self.lock:
+                        n = self._rcpt_seen.get(addr, 0)
+                        self._rcpt_seen[addr] = n + 1
+                    reply = self.rcpt_reply(addr, n) or "250 2.1.5 Ok"
+                    with self.lock:
+                        self.rcpt_log.append((time.monotonic(), addr, reply))
+                        self.cond.notify_all()
+                    if reply.startswith("2"):
+                        rcpts.append(addr)
+                    send(reply)
+                elif verb == "DATA":
+                    if not rcpts:
+                        send("554 5.5.1 Error: no valid recipients")
+                        continue
+                    send("354 End data with <CR><LF>.<CR><LF>")
+                    data = b""
+                    while True:
+                        dl = f.readline(1 << 20)
+                        if not dl:
+                            return
+                        if dl == b".\r\n":
+                            break
+                        data += dl[1:] if dl.startswith(b".") else dl
+                    with self.lock:
+                        n = len(self.transactions)
+                    reply = self.data_reply(n) or f"250 2.0.0 Ok: queued as FAKE{n + 1}"
+                    with self.lock:
+                        self.transactions.append(FakeTransaction(mail_from, list(rcpts), data,
+                                                                 reply, time.monotonic(), index))
+                        self.cond.notify_all()
+                    if reply == self.CLOSE:
+                        return
+                    send(reply)
+                    mail_from, rcpts = None, []
+                elif verb == "RSET":
+                    mail_from, rcpts = None, []
+                    send("250 2.0.0 Ok")
+                elif verb == "NOOP":
+                    send("250 2.0.0 Ok")
+                elif verb == "QUIT":
+                    send("221 2.0.0 Bye")
+                    return
+                else:
+                    send("502 5.5.1 Error: command not implemented")
+        except OSError:
+            return
+        finally:
+            try:
+                f.close()
+                conn.close()
+            except OSError:
+                pass
+
+    def wait_transactions(self, count, timeout=DEFAULT_WAIT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.transactions) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise HarnessError(f"fake SMTP server saw {len(self.transactions)} "
+                                       f"transactions after {timeout}s, expected {count}: "
+                                       f"{self.transactions}; commands: {self.commands[-20:]}")
+                self.cond.wait(min(remaining, 0.1))
+            return list(self.transactions)
+
+    def rcpts_of(self, address):
+        with self.lock:
+            return [(t, r) for t, a, r in self.rcpt_log if a == address]
+
+    def wait_rcpts(self, address, count, timeout=DEFAULT_WAIT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                seen = [(t, r) for t, a, r in self.rcpt_log if a == address]
+                if len(seen) >= count:
+                    return seen
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise HarnessError(f"fake SMTP server saw {len(seen)} RCPT for {address} "
+                                       f"after {timeout}s, expected {count}")
+                self.cond.wait(min(remaining, 0.1))
+
+    def stop(self):
+        self._stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._acceptor.join(5)
+        for t in self._threads:
+            t.join(5)
+
+
+# -- DSN (RFC 3464) -----------------------------------------------------------------------
+
+def _unfold(value):
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+class Dsn:
+    """A parsed delivery status notification (see parse_dsn)."""
+
+    def __init__(self, msg, human, per_message, per_recipient, original_headers):
+        self.msg = msg                      # email.message.Message of the whole DSN
+        self.human = human                  # text of the text/plain part
+        self.per_message = per_message      # {lower-case field: value}
+        self.per_recipient = per_recipient  # [{lower-case field: value}]
+        self.original_headers = original_headers  # email.message.Message of the headers
+
+    def recipient(self, address):
+        for block in self.per_recipient:
+            kind, _, addr = block.get("final-recipient", "").partition(";")
+            if addr.strip() == address:
+                return block
+        return None
+
+    def final_recipients(self):
+        out = []
+        for block in self.per_recipient:
+            kind, _, addr = block.get("final-recipient", "").partition(";")
+            out.append((kind.strip().lower(), addr.strip()))
+        return out
+
+
+def parse_dsn(raw):
+    """Parse raw bytes as an RFC 3464 DSN; raises AssertionError with the reason if the
+    structure is wrong (multipart/report; report-type=delivery-status; text/plain,
+    message/delivery-status, text/rfc822-headers)."""
+    msg = email.message_from_bytes(raw)
+    problems = []
+    if msg.get_content_type() != "multipart/report":
+        problems.append(f"content type is {msg.get_content_type()!r}")
+    if (msg.get_param("report-type") or "").lower() != "delivery-status":
+        problems.append(f"report-type is {msg.get_param('report-type')!r}")
+    parts = msg.get_payload() if msg.is_multipart() else []
+    types = [p.get_content_type() for p in parts]
+    if types[:2] != ["text/plain", "message/delivery-status"] or len(types) != 3 \
+            or types[2] not in ("text/rfc822-headers", "message/rfc822"):
+        problems.append(f"parts are {types}")
+    if problems or msg.defects:
+        raise AssertionError(f"not an RFC 3464 DSN: {problems} defects={msg.defects}\n"
+                             f"{raw[:3000]!r}")
+    human = parts[0].get_payload(decode=True).decode("utf-8", "replace")
+    blocks = parts[1].get_payload()
+    if not isinstance(blocks, list) or len(blocks) < 2:
+        raise AssertionError(f"message/delivery-status has {len(blocks) if isinstance(blocks, list) else 0} "
+                             f"blocks, expected per-message + per-recipient:\n{raw[:3000]!r}")
+
+    def fields(block):
+        return {k.lower(): _unfold(v) for k, v in block.items()}
+    per_message = fields(blocks[0])
+    per_recipient = [fields(b) for b in blocks[1:]]
+    third = parts[2]
+    if third.get_content_type() == "text/rfc822-headers":
+        original = email.message_from_bytes(third.get_payload(decode=True))
+    else:
+        original = third.get_payload()[0]
+    return Dsn(msg, human, per_message, per_recipient, original)
+
+
+def parse_email_date(value):
+    """An RFC 5322 date-time -> aware datetime (AssertionError if it is not one)."""
+    try:
+        d = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError) as e:
+        raise AssertionError(f"not an RFC 5322 date-time: {value!r} ({e})")
+    if d is None or d.tzinfo is None:
+        raise AssertionError(f"date-time without a zone: {value!r}")
+    return d
+
+
+# -- aiosmtpd (Debian package python3-aiosmtpd) ------------------------------------------
+
+def require_aiosmtpd():
+    """Import aiosmtpd.controller. The Debian package installs it for the system Python
+    (/usr/lib/python3/dist-packages); when the tests run under another Python 3 (pyenv,
+    venv), that directory is appended to sys.path. Missing: a loud failure, never a skip."""
+    try:
+        import aiosmtpd.controller
+        return aiosmtpd.controller
+    except ImportError as first:
+        for d in ("/usr/lib/python3/dist-packages",):
+            if os.path.isdir(os.path.join(d, "aiosmtpd")) and d not in sys.path:
+                sys.path.append(d)
+        try:
+            import aiosmtpd.controller
+            return aiosmtpd.controller
+        except ImportError as e:
+            raise HarnessError(f"required module aiosmtpd is not importable ({first}; {e}); "
+                               f"install python3-aiosmtpd") from None
+
+
+# -- test case base for relay tests -------------------------------------------------------
+
+class RelayTestCase(MissiveTestCase):
+    """Relays living for one test each (logs dumped on failure) and relay assertions."""
+
+    def start_relay(self, domain, start=True, **kwargs):
+        server = RelayServer(domain, **kwargs)
+        if not hasattr(self, "_test_servers"):
+            self._test_servers = []
+        self._test_servers.append(server)
+        type(self)._leftover_dirs = (type(self)._leftover_dirs or []) + [server]
+        self.addCleanup(server.cleanup, remove_files=False)
+        if start:
+            server.start()
+        return server
+
+    def fake_smtp(self, **kwargs):
+        fake = FakeSmtpServer(**kwargs)
+        self.addCleanup(fake.stop)
+        return fake
+
+    def start_relay_pair(self, a_queue=None, b_queue=None, a_routes=(), b_routes=(),
+                         b_smtp_port=0, start_b=True):
+        """B owns b.test (user bob@b.test); A owns a.test (user alice@a.test) and routes
+        b.test to B. Returns (a, b)."""
+        port = b_smtp_port
+        if not start_b and not port:
+            port = free_port()
+        b = self.start_relay("b.test", start=False, queue=b_queue, routes=b_routes,
+                             smtp_port=port)
+        b.add_user("bob@b.test")
+        if start_b:
+            b.start()
+        a = self.start_relay("a.test", queue=a_queue,
+                             routes=[("b.test", b.smtp_port or port)] + list(a_routes),
+                             start=False)
+        a.add_user("alice@a.test")
+        a.start()
+        return a, b
+
+    def assertDsn(self, raw, reporting_host, failed, subject=None, original_sender=None):
+        """raw is an RFC 3464 DSN from MAILER-DAEMON@reporting_host listing exactly the
+        recipients in `failed` ({address: status regex}). Returns the parsed Dsn."""
+        dsn = parse_dsn(raw)
+        msg = dsn.msg
+        self.assertEqual(_unfold(msg.get("Auto-Submitted", "")).lower(), "auto-replied",
+                         header_section(raw))
+        self.assertRegex(_unfold(msg.get("From", "")),
+                         rf"(?i)MAILER-DAEMON@{re.escape(reporting_host)}>?$")
+        if original_sender is not None:
+            self.assertIn(original_sender, _unfold(msg.get("To", "")))
+        self.assertEqual(len(msg.get_all("Message-ID") or []), 1, header_section(raw))
+        parse_email_date(msg.get("Date", ""))
+        pm = dsn.per_message
+        self.assertIn("reporting-mta", pm, pm)
+        self.assertRegex(pm["reporting-mta"], rf"(?i)^dns; ?{re.escape(reporting_host)}$")
+        self.assertIn("arrival-date", pm, pm)
+        now = datetime.now(timezone.utc)
+        arrival = parse_email_date(pm["arrival-date"])
+        self.assertLess(abs((now - arrival).total_seconds()), 300, pm)
+        self.assertEqual(sorted(a for _, a in dsn.final_recipients()), sorted(failed),
+                         dsn.per_recipient)
+        for kind, _ in dsn.final_recipients():
+            self.assertEqual(kind, "rfc822", dsn.per_recipient)
+        for address, status in failed.items():
+            block = dsn.recipient(address)
+            self.assertEqual(block.get("action", "").lower(), "failed", block)
+            self.assertRegex(block.get("status", ""), rf"^{status}$", block)
+            self.assertRegex(block.get("status", ""), r"^[45]\.\d{1,3}\.\d{1,3}$", block)
+            self.assertTrue(block.get("diagnostic-code"), f"no Diagnostic-Code: {block}")
+            self.assertIn("last-attempt-date", block, block)
+            last = parse_email_date(block["last-attempt-date"])
+            self.assertLess(abs((now - last).total_seconds()), 300, block)
+            self.assertGreaterEqual(last, arrival - timedelta(seconds=1))
+        if subject is not None:
+            self.assertEqual(_unfold(dsn.original_headers.get("Subject", "")), subject,
+                             dsn.original_headers.items())
+        return dsn
+
+    def assertRelayedCopy(self, data, original, server, qid):
+        """data is the copy `server` stored for qid and sent on: its own Received: on top of
+        the original bytes, exactly as many octets as the message's size column (a relay may
+        free the body once every recipient is done; while it is kept, equal to it)."""
+        prefix = self.assertStoredEndsWith(data, original)
+        fields = header_fields(prefix)
+        self.assertEqual([n for n, _ in fields], ["received"], prefix)
+        self.assertIn(f"by {server.hostname}".encode(), fields[0][1], prefix)
+        size = server.scalar("SELECT size FROM message WHERE queue_id = ?", (qid,))
+        self.assertEqual(len(data), size, "the copy sent on differs in size from the stored one")
+        body = server.body(qid)
+        if body:
+            self.assertEqual(data, body, "the copy sent on differs from the stored one")
+        return prefix

@@ -1,0 +1,446 @@
+// An outbound SMTP client session (RFC 5321) over Asio coroutines: see smtp_client.hpp.
+//
+// Deadlines: every socket operation is raced against one steady_timer with awaitable
+// operator ||; the loser is cancelled. A reply must arrive whole within its timeout (a server
+// that drips one octet a minute gains nothing); a write must make progress within its
+// timeout on each write_some (RFC 5321 4.5.3.2.5 counts the data block per send, so a large
+// message on a slow but moving link is not cut off). Name resolution goes through the system
+// resolver, which cannot be cancelled: it is bounded by the resolver's own timeouts
+// (resolv.conf), and connect_timeout applies to each address tried.
+//
+// Failure: anything that leaves the session out of step (EOF, reset, timeout, a reply that
+// cannot be read within the parser's limits) closes the connection and throws
+// smtp_client_error naming the peer and what was awaited. Replies, even 4xx and 5xx, are
+// values: the caller decides what they mean for each recipient.
+//
+// Coroutines here take class-type arguments by const reference only, and keep the result of
+// co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
+#include "smtp_client.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "ascii.hpp"
+#include "dot_stuffing.hpp"
+#include "smtp_reply_parser.hpp"
+
+namespace missive {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+// Octets asked of the socket per read; replies are small.
+constexpr std::size_t read_chunk = 4096;
+// The output buffer is released after a message larger than this, not kept for the next.
+constexpr std::size_t keep_output_capacity = 1 << 20;
+// RFC 5321 4.1.1.10 asks us to wait for the reply to QUIT; not for long, nothing depends on it.
+constexpr std::chrono::seconds quit_timeout{5};
+
+bool positive(const smtp_reply& reply) { return reply.code / 100 == 2; }
+bool intermediate(const smtp_reply& reply) { return reply.code / 100 == 3; }
+
+// "host[addr]:port", as logs show a peer.
+std::string format_peer(const std::string& host, const asio::ip::tcp::endpoint& endpoint) {
+  return fmt::format("{}[{}]:{}", host, endpoint.address().to_string(), endpoint.port());
+}
+
+// What was awaited, for error messages.
+std::string awaited(const char* verb) {
+  return verb == nullptr ? std::string("greeting") : fmt::format("reply to {}", verb);
+}
+
+// Why a reply could not be read, in words.
+const char* describe(reply_error error) {
+  switch (error) {
+    case reply_error::line_too_long: return "a reply line over 512 octets";
+    case reply_error::too_many_lines: return "too many reply lines";
+    case reply_error::malformed: return "a malformed reply line";
+    case reply_error::none: break;
+  }
+  return "no error";
+}
+
+// An address must not smuggle a line end into the command (it would be a second command).
+void check_address(const std::string& address) {
+  if (address.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    throw std::invalid_argument("SMTP address contains CR, LF or NUL");
+  }
+}
+
+// The value of SIZE: the limit in octets, 0 when absent or unreadable (no fixed limit).
+std::uint64_t parse_size(std::string_view value) {
+  std::uint64_t size = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
+  return ec == std::errc() && end == value.data() + value.size() ? size : 0;
+}
+
+// Adds AUTH mechanisms, uppercased, once each.
+void add_auth(smtp_extensions& extensions, std::string_view mechanism) {
+  if (mechanism.empty()) return;
+  std::string upper(mechanism);
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](char c) { return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c; });
+  if (std::find(extensions.auth.begin(), extensions.auth.end(), upper) == extensions.auth.end()) {
+    extensions.auth.push_back(std::move(upper));
+  }
+}
+
+// Takes one EHLO keyword line, "KEYWORD param..." (RFC 5321 4.1.1.1), case-insensitive.
+void take_ehlo_line(smtp_extensions& extensions, std::string_view line) {
+  std::vector<std::string_view> words;
+  while (!line.empty()) {
+    auto start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) break;
+    line.remove_prefix(start);
+    auto end = std::min(line.find_first_of(" \t"), line.size());
+    words.push_back(line.substr(0, end));
+    line.remove_prefix(end);
+  }
+  if (words.empty()) return;
+  std::string_view keyword = words[0];
+  if (iequals(keyword, "PIPELINING")) {
+    extensions.pipelining = true;
+  } else if (iequals(keyword, "SIZE")) {
+    extensions.size = words.size() > 1 ? parse_size(words[1]) : 0;  // RFC 1870 4
+  } else if (iequals(keyword, "8BITMIME")) {
+    extensions.eight_bit_mime = true;
+  } else if (iequals(keyword, "SMTPUTF8")) {
+    extensions.smtputf8 = true;
+  } else if (iequals(keyword, "STARTTLS")) {
+    extensions.starttls = true;
+  } else if (iequals(keyword, "ENHANCEDSTATUSCODES")) {
+    extensions.enhanced_status_codes = true;
+  } else if (iequals(keyword, "AUTH") || istarts_with(keyword, "AUTH=")) {
+    // "AUTH=PLAIN LOGIN" is how pre-RFC 4954 servers spell it; many still send both forms.
+    if (keyword.size() > 5) add_auth(extensions, keyword.substr(5));
+    for (std::size_t i = 1; i < words.size(); ++i) add_auth(extensions, words[i]);
+  }
+}
+
+// What an EHLO reply's text offers: its first line is the server's greeting, each further
+// line one extension.
+smtp_extensions parse_ehlo(std::string_view text) {
+  smtp_extensions extensions;
+  extensions.esmtp = true;
+  auto newline = text.find('\n');
+  while (newline != std::string_view::npos) {
+    text.remove_prefix(newline + 1);
+    newline = text.find('\n');
+    take_ehlo_line(extensions, text.substr(0, newline));
+  }
+  return extensions;
+}
+
+// "MAIL FROM:<sender>" with the parameters the server offered (RFC 1870, 6152, 6531).
+std::string mail_command(const smtp_envelope& envelope, std::size_t size,
+                         const smtp_extensions& extensions) {
+  std::string line = "MAIL FROM:<" + envelope.sender + ">";
+  if (extensions.size) line += fmt::format(" SIZE={}", size);
+  if (envelope.eight_bit && extensions.eight_bit_mime) line += " BODY=8BITMIME";
+  if (envelope.smtputf8 && extensions.smtputf8) line += " SMTPUTF8";
+  line += "\r\n";
+  return line;
+}
+
+}  // namespace
+
+struct smtp_client::impl {
+  impl(asio::any_io_executor executor_, smtp_client_options options_)
+      : executor(std::move(executor_)),
+        options(std::move(options_)),
+        socket(executor),
+        timer(executor),
+        parser(options.max_reply_lines) {}
+
+  // Closes the connection and throws `message`.
+  [[noreturn]] void fail(const std::string& message) {
+    close();
+    throw smtp_client_error(message);
+  }
+
+  // Closes the connection (idempotent).
+  void close() {
+    std::error_code ignored;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // Tries one address within connect_timeout; returns why it failed, or "" when connected.
+  asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
+    timer.expires_after(options.connect_timeout);
+    std::error_code ec;
+    std::error_code timer_ec;
+    auto result = co_await (socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
+                            timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    if (result.index() == 1) {
+      close();
+      co_return fmt::format("timeout connecting to {}", peer);
+    }
+    if (ec) {
+      close();
+      if (ec == asio::error::connection_refused) co_return "connection refused by " + peer;
+      co_return fmt::format("cannot connect to {}: {}", peer, ec.message());
+    }
+    co_return std::string();
+  }
+
+  // Sends `output`, each write making progress within `timeout`; `verb` names it in errors.
+  asio::awaitable<void> write_output(const char* verb, const std::chrono::seconds& timeout) {
+    if (!socket.is_open()) fail(fmt::format("not connected: cannot send {} to {}", verb, peer));
+    std::size_t sent = 0;
+    while (sent < output.size()) {
+      timer.expires_after(timeout);
+      std::error_code ec;
+      std::error_code timer_ec;
+      auto result = co_await (
+          socket.async_write_some(asio::buffer(output.data() + sent, output.size() - sent),
+                                  asio::redirect_error(asio::use_awaitable, ec)) ||
+          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+      if (result.index() == 1) fail(fmt::format("timeout sending {} to {}", verb, peer));
+      if (ec) fail(fmt::format("cannot send {} to {}: {}", verb, peer, ec.message()));
+      sent += std::get<0>(result);
+    }
+    output.clear();
+    if (output.capacity() > keep_output_capacity) std::string().swap(output);
+  }
+
+  // Reads one whole reply within `timeout`; `verb` is the command answered (null: greeting).
+  asio::awaitable<smtp_reply> read_reply(const char* verb, const std::chrono::seconds& timeout) {
+    timer.expires_after(timeout);
+    for (;;) {
+      input_start += parser.feed(std::string_view(input).substr(input_start));
+      if (input_start == input.size()) {
+        input.clear();
+        input_start = 0;
+      }
+      if (parser.error() != reply_error::none) {
+        fail(fmt::format("unreadable {} from {}: {}", awaited(verb), peer,
+                         describe(parser.error())));
+      }
+      if (parser.done()) {
+        smtp_reply reply = parser.reply();
+        parser.next();
+        co_return reply;
+      }
+      // The parser took everything buffered (it stops early only at a reply's end).
+      if (!socket.is_open()) fail(fmt::format("not connected: no {} from {}", awaited(verb), peer));
+      input.resize(read_chunk);
+      std::error_code ec;
+      std::error_code timer_ec;
+      auto result = co_await (
+          socket.async_read_some(asio::buffer(input), asio::redirect_error(asio::use_awaitable, ec)) ||
+          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+      if (result.index() == 1) {
+        input.clear();
+        fail(fmt::format("timeout waiting for {} from {}", awaited(verb), peer));
+      }
+      input.resize(std::get<0>(result));
+      if (ec == asio::error::eof) {
+        fail(fmt::format("connection closed by {} while waiting for {}", peer, awaited(verb)));
+      }
+      if (ec == asio::error::connection_reset) {
+        fail(fmt::format("connection reset by {} while waiting for {}", peer, awaited(verb)));
+      }
+      if (ec) fail(fmt::format("cannot read {} from {}: {}", awaited(verb), peer, ec.message()));
+    }
+  }
+
+  // Sends the command line in `output` and reads its reply, both within command_timeout.
+  asio::awaitable<smtp_reply> command(const char* verb) {
+    co_await write_output(verb, options.command_timeout);
+    auto reply = co_await read_reply(verb, options.command_timeout);
+    co_return reply;
+  }
+
+  // RFC 2920: MAIL, every RCPT and DATA in one write, then their replies in order.
+  asio::awaitable<void> send_pipelined(const smtp_envelope& envelope, const std::string& content,
+                                       smtp_transaction_result& result) {
+    output = mail_command(envelope, content.size(), extensions);
+    for (const auto& recipient : envelope.recipients) output += "RCPT TO:<" + recipient + ">\r\n";
+    output += "DATA\r\n";
+    co_await write_output("MAIL, RCPT and DATA", options.command_timeout);
+    result.mail = co_await read_reply("MAIL", options.command_timeout);
+    const bool mail_ok = positive(result.mail);
+    bool any_recipient = false;
+    for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
+      auto reply = co_await read_reply("RCPT", options.command_timeout);
+      any_recipient = any_recipient || positive(reply);
+      // After a refused MAIL the RCPT replies only say "bad sequence": the MAIL reply is
+      // the one that applies to every recipient, so they are not reported.
+      if (mail_ok) result.recipients.push_back(std::move(reply));
+    }
+    auto data = co_await read_reply("DATA", options.command_timeout);
+    result.data_command = data;
+    if (!intermediate(data)) co_return;
+    if (!mail_ok || !any_recipient) {
+      // RFC 2920 3.1: DATA was accepted though nobody can receive the message; end the
+      // empty data at once. Whatever the server answers, nothing was delivered, and
+      // data_end stays empty (the MAIL or RCPT replies say why).
+      output = ".\r\n";
+      co_await write_output("end of DATA", options.command_timeout);
+      auto ignored = co_await read_reply("end of DATA", options.command_timeout);
+      (void)ignored;
+      co_return;
+    }
+    co_await send_content(content, result);
+  }
+
+  // Without pipelining: one command at a time, stopping as soon as the rest is pointless.
+  asio::awaitable<void> send_in_turn(const smtp_envelope& envelope, const std::string& content,
+                                     smtp_transaction_result& result) {
+    output = mail_command(envelope, content.size(), extensions);
+    result.mail = co_await command("MAIL");
+    if (!positive(result.mail)) co_return;
+    bool any_recipient = false;
+    for (const auto& recipient : envelope.recipients) {
+      output = "RCPT TO:<" + recipient + ">\r\n";
+      auto reply = co_await command("RCPT");
+      any_recipient = any_recipient || positive(reply);
+      result.recipients.push_back(std::move(reply));
+    }
+    if (!any_recipient) co_return;
+    output = "DATA\r\n";
+    auto data = co_await command("DATA");
+    result.data_command = data;
+    if (!intermediate(data)) co_return;
+    co_await send_content(content, result);
+  }
+
+  // After 354: the content dot-stuffed with its terminating ".", then the final reply
+  // within data_timeout (RFC 5321 4.5.3.2.6).
+  asio::awaitable<void> send_content(const std::string& content, smtp_transaction_result& result) {
+    output.clear();
+    append_dot_stuffed(output, content);
+    co_await write_output("message data", options.command_timeout);
+    result.data_end = co_await read_reply("end of DATA", options.data_timeout);
+  }
+
+  asio::any_io_executor executor;
+  smtp_client_options options;
+  asio::ip::tcp::socket socket;
+  asio::steady_timer timer;   // the deadline of the current read, write or connect
+  smtp_reply_parser parser;
+  std::string input;          // read from the socket, not yet taken by the parser
+  std::size_t input_start = 0;
+  std::string output;         // what the next write sends
+  smtp_extensions extensions;
+  std::string peer;
+};
+
+smtp_client::smtp_client(asio::any_io_executor executor, smtp_client_options options)
+    : impl_(std::make_unique<impl>(std::move(executor), std::move(options))) {}
+smtp_client::smtp_client(smtp_client&&) noexcept = default;
+smtp_client& smtp_client::operator=(smtp_client&&) noexcept = default;
+smtp_client::~smtp_client() = default;
+
+asio::awaitable<smtp_reply> smtp_client::connect(const std::string& host, std::uint16_t port) {
+  auto& s = *impl_;
+  s.close();
+  s.input.clear();
+  s.input_start = 0;
+  s.parser = smtp_reply_parser(s.options.max_reply_lines);
+  s.extensions = smtp_extensions();
+  s.peer = fmt::format("{}:{}", host, port);
+
+  asio::ip::tcp::resolver resolver(s.executor);
+  std::error_code ec;
+  const std::string service = std::to_string(port);
+  auto endpoints = co_await resolver.async_resolve(host, service,
+                                                   asio::ip::resolver_base::numeric_service,
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) throw smtp_client_error(fmt::format("cannot resolve {}: {}", host, ec.message()));
+  std::string failures;
+  for (const auto& entry : endpoints) {
+    const asio::ip::tcp::endpoint endpoint = entry.endpoint();
+    s.peer = format_peer(host, endpoint);
+    auto failure = co_await s.connect_to(endpoint);
+    if (failure.empty()) {
+      auto greeting = co_await s.read_reply(nullptr, s.options.command_timeout);
+      co_return greeting;
+    }
+    failures += failures.empty() ? failure : "; " + failure;
+  }
+  if (failures.empty()) failures = fmt::format("no address found for {}", host);
+  throw smtp_client_error(failures);
+}
+
+asio::awaitable<smtp_reply> smtp_client::hello() {
+  auto& s = *impl_;
+  s.extensions = smtp_extensions();
+  s.output = "EHLO " + s.options.helo_name + "\r\n";
+  auto reply = co_await s.command("EHLO");
+  if (positive(reply)) {
+    s.extensions = parse_ehlo(reply.text);
+    co_return reply;
+  }
+  // RFC 5321 3.2: a server that does not know EHLO refuses it (500, 502, 504, 550 are
+  // seen); any 5xx gets HELO. A 4xx is the server's answer as it stands.
+  if (reply.code / 100 != 5) co_return reply;
+  s.output = "HELO " + s.options.helo_name + "\r\n";
+  auto helo = co_await s.command("HELO");
+  co_return helo;
+}
+
+const smtp_extensions& smtp_client::extensions() const { return impl_->extensions; }
+
+asio::awaitable<smtp_transaction_result> smtp_client::send(const smtp_envelope& envelope,
+                                                           const std::string& content) {
+  auto& s = *impl_;
+  check_address(envelope.sender);
+  for (const auto& recipient : envelope.recipients) check_address(recipient);
+  smtp_transaction_result result;
+  const auto& limit = s.extensions.size;
+  if (limit && *limit > 0 && content.size() > *limit) {
+    // RFC 1870 6: the server declared a fixed maximum; sending would only be refused with
+    // 552 after the whole transfer. Nothing is sent; the answer is the one the server
+    // would give, a permanent failure for every recipient.
+    result.mail = smtp_reply{552, "5.3.4",
+                             fmt::format("message size {} exceeds the next hop's limit of {} octets",
+                                         content.size(), *limit)};
+    co_return result;
+  }
+  if (s.extensions.pipelining) {
+    co_await s.send_pipelined(envelope, content, result);
+  } else {
+    co_await s.send_in_turn(envelope, content, result);
+  }
+  co_return result;
+}
+
+asio::awaitable<smtp_reply> smtp_client::reset() {
+  auto& s = *impl_;
+  s.output = "RSET\r\n";
+  auto reply = co_await s.command("RSET");
+  co_return reply;
+}
+
+asio::awaitable<void> smtp_client::quit() {
+  if (!impl_) co_return;
+  auto& s = *impl_;
+  if (s.socket.is_open()) {
+    try {
+      const std::chrono::seconds timeout = std::min(s.options.command_timeout, quit_timeout);
+      s.output = "QUIT\r\n";
+      co_await s.write_output("QUIT", timeout);
+      auto reply = co_await s.read_reply("QUIT", timeout);
+      (void)reply;
+    } catch (...) {
+      // The session ends either way: a missing or odd reply to QUIT changes nothing.
+    }
+  }
+  s.close();
+  s.output.clear();
+}
+
+const std::string& smtp_client::peer() const { return impl_->peer; }
+
+}  // namespace missive

@@ -1,0 +1,101 @@
+// An outbound SMTP client session (RFC 5321) over Asio coroutines: used by the relay to
+// deliver to the next hop and by `missive send` to submit. Every read and write has a
+// deadline; replies are read with limits (smtp_reply_parser).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp_reply.hpp"
+
+namespace missive {
+
+// The connection failed, timed out, or the server sent something unreadable: every
+// recipient not yet answered is "try again later".
+class smtp_client_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// How the client behaves.
+struct smtp_client_options {
+  std::string helo_name = "localhost";                 // our name in EHLO/HELO
+  std::chrono::seconds connect_timeout{30};
+  // RFC 5321 4.5.3.2: client timeouts per command; one value for simplicity, plus DATA's.
+  std::chrono::seconds command_timeout{300};
+  std::chrono::seconds data_timeout{600};              // 4.5.3.2.6: the final "." reply
+  std::size_t max_reply_lines = 100;
+};
+
+// What the server offered in its EHLO reply (RFC 5321 4.1.1.1).
+struct smtp_extensions {
+  bool esmtp = false;   // EHLO was accepted (else HELO was used)
+  bool pipelining = false;
+  bool eight_bit_mime = false;
+  bool smtputf8 = false;
+  bool starttls = false;
+  bool enhanced_status_codes = false;
+  std::optional<std::uint64_t> size;   // SIZE n; 0 means no fixed limit
+  std::vector<std::string> auth;       // AUTH mechanisms, uppercased
+};
+
+// One message to send: envelope and content (CRLF line endings, not dot-stuffed).
+struct smtp_envelope {
+  std::string sender;                  // "" for the null reverse-path <>
+  std::vector<std::string> recipients;
+  bool eight_bit = false;              // send BODY=8BITMIME when offered
+  bool smtputf8 = false;               // send SMTPUTF8 when offered (needed for UTF-8 addresses)
+};
+
+// What the server answered for one message.
+struct smtp_transaction_result {
+  smtp_reply mail;                     // reply to MAIL FROM
+  std::vector<smtp_reply> recipients;  // reply to each RCPT TO, in order
+  // Reply to the final "." (only when DATA got 354); empty when the data was not sent
+  // because MAIL or every RCPT failed, or DATA was refused (then `data_command` tells).
+  std::optional<smtp_reply> data_command;
+  std::optional<smtp_reply> data_end;
+};
+
+// A client session with one server. Move-only; the connection closes when destroyed.
+class smtp_client {
+ public:
+  smtp_client(asio::any_io_executor executor, smtp_client_options options);
+  smtp_client(smtp_client&&) noexcept;
+  smtp_client& operator=(smtp_client&&) noexcept;
+  ~smtp_client();
+
+  // Connects to host:port (a name or literal; all resolved addresses are tried in order) and
+  // reads the greeting, which is returned. Throws smtp_client_error when no connection.
+  asio::awaitable<smtp_reply> connect(const std::string& host, std::uint16_t port);
+  // Sends EHLO, or HELO if EHLO is refused with 5xx (RFC 5321 3.2); returns the final reply.
+  asio::awaitable<smtp_reply> hello();
+  // The extensions the server offered (valid after hello()).
+  const smtp_extensions& extensions() const;
+  // Sends one message: MAIL, each RCPT, DATA, the dot-stuffed content, "." — pipelined
+  // (RFC 2920) when offered, with SIZE= when offered. Throws smtp_client_error on a broken
+  // connection or timeout.
+  asio::awaitable<smtp_transaction_result> send(const smtp_envelope& envelope,
+                                                const std::string& content);
+  // Sends RSET (between messages on one connection).
+  asio::awaitable<smtp_reply> reset();
+  // Sends QUIT and closes; never throws.
+  asio::awaitable<void> quit();
+  // The address actually connected to, "host[addr]:port", for logs.
+  const std::string& peer() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace missive

@@ -1,0 +1,20 @@
+// `missived queue list|show|flush|retry|delete`: queue administration on the database file,
+// while the relay runs (it is woken with SIGUSR1 when recipients are made due).
+#pragma once
+
+#include <string>
+
+namespace missive {
+
+struct server_config;
+
+// The queue subcommand to run and its argument.
+struct queue_command {
+  std::string action;  // "list", "show", "flush", "retry" or "delete"
+  std::string queue_id;
+};
+
+// Runs a queue subcommand; returns the process exit status.
+int run_queue_command(const server_config& config, const queue_command& command);
+
+}  // namespace missive

@@ -1,0 +1,368 @@
+// The queue's SQL: see queue_store.hpp.
+#include "queue_store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <random>
+
+#include "ascii.hpp"
+#include "bounce_message.hpp"
+#include "db.hpp"
+#include "mail_store.hpp"
+#include "queue_id.hpp"
+#include "user_store.hpp"
+
+namespace missive {
+
+namespace {
+
+// How long mail for a postmaster without a mailbox waits before it is looked at again.
+constexpr std::int64_t postmaster_retry_seconds = 60;
+
+std::chrono::system_clock::time_point from_unix(std::int64_t seconds) {
+  return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(seconds));
+}
+
+void add_event(db::connection& db, std::int64_t message_id, std::string_view recipient,
+               std::string_view kind, std::string_view detail) {
+  auto& insert = db.prepare(
+      "INSERT INTO event(message_id, at, recipient, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  insert.bind(1, message_id).bind(2, unix_now());
+  if (recipient.empty()) insert.bind_null(3);
+  else insert.bind(3, recipient);
+  insert.bind(4, kind).bind(5, detail).run();
+}
+
+void set_state(db::connection& db, std::int64_t recipient_id, std::string_view state,
+               std::string_view reply, std::int64_t next_attempt_at) {
+  db.prepare(
+        "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
+        "last_attempt_at = ?4, next_attempt_at = ?5, in_flight = 0 WHERE id = ?1")
+      .bind(1, recipient_id)
+      .bind(2, state)
+      .bind(3, reply)
+      .bind(4, unix_now())
+      .bind(5, next_attempt_at)
+      .run();
+}
+
+bool is_local_address(const queue_policy& policy, std::string_view address) {
+  auto at = address.rfind('@');
+  if (at == std::string_view::npos) return false;
+  std::string domain = lowercase_ascii(address.substr(at + 1));
+  return std::find(policy.local_domains.begin(), policy.local_domains.end(), domain) !=
+         policy.local_domains.end();
+}
+
+// The RFC 3463 status a reply carries ("5.1.1"), or one made from its code.
+std::string status_of(std::string_view reply, bool permanent) {
+  // Replies are recorded as "550 5.1.1 text": the enhanced code is the second word.
+  auto space = reply.find(' ');
+  if (space != std::string_view::npos) {
+    std::string_view rest = reply.substr(space + 1);
+    auto end = rest.find(' ');
+    std::string_view code = rest.substr(0, end);
+    if (code.size() >= 5 && (code[0] == '4' || code[0] == '5') && code[1] == '.') {
+      std::string status(code);
+      status[0] = permanent ? '5' : status[0];
+      return status;
+    }
+  }
+  return permanent ? "5.0.0" : "4.0.0";
+}
+
+// A recipient given up on, for the bounce.
+struct given_up {
+  std::string address;
+  std::string status;
+  std::string diagnostic;
+  bool remote_reply = true;
+};
+
+// Sends the envelope sender one DSN for the recipients of a message given up on (RFC 3464).
+// Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce).
+void bounce(db::connection& db, std::int64_t message_id, const std::vector<given_up>& failed,
+            const queue_policy& policy) {
+  if (failed.empty()) return;
+  auto& query = db.prepare("SELECT queue_id, sender, received_at, body FROM message WHERE id = ?1");
+  query.bind(1, message_id);
+  if (!query.step()) {
+    query.reset();
+    return;
+  }
+  std::string queue_id = query.column_text(0);
+  std::string sender = query.column_text(1);
+  std::int64_t received_at = query.column_int(2);
+  std::string original(query.column_view(3));
+  query.reset();
+  if (sender.empty()) {
+    add_event(db, message_id, "", "bounce_suppressed", "the sender is <>: no bounce for a bounce");
+    return;
+  }
+  bounce_details details;
+  details.reporting_mta = policy.hostname;
+  details.queue_id = queue_id;
+  details.original_sender = sender;
+  details.arrival = from_unix(received_at);
+  details.now = std::chrono::system_clock::now();
+  for (const auto& f : failed) {
+    details.recipients.push_back({f.address, f.status, f.diagnostic, f.remote_reply, details.now});
+  }
+  details.original_message = original;
+  std::string bounce_id = make_queue_id();
+  details.message_id = fmt::format("<{}.bounce@{}>", bounce_id, policy.hostname);
+  details.boundary = fmt::format("{}=_missive-report", bounce_id);
+
+  incoming_message dsn;
+  dsn.queue_id = bounce_id;
+  dsn.sender = "";
+  dsn.client = "MAILER-DAEMON";
+  dsn.body = compose_bounce(details);
+  dsn.recipients.push_back({sender, is_local_address(policy, sender)});
+  insert_message(db, dsn);
+  add_event(db, message_id, "", "bounced", fmt::format("DSN {} sent to <{}>", bounce_id, sender));
+}
+
+// Frees the body of a message nothing needs any more (every recipient done, no mailbox holds
+// it); the row and its event history stay for `queue show`.
+void retire_if_finished(db::connection& db, std::int64_t message_id) {
+  db.prepare(
+        "UPDATE message SET body = x'' WHERE id = ?1 AND length(body) > 0 "
+        "AND NOT EXISTS (SELECT 1 FROM mailbox_entry WHERE message_id = ?1) "
+        "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
+        "                AND state IN ('queued', 'deferred'))")
+      .bind(1, message_id)
+      .run();
+}
+
+}  // namespace
+
+std::int64_t unix_now() { return std::time(nullptr); }
+
+void insert_message(db::connection& db, const incoming_message& message) {
+  auto& insert = db.prepare(
+      "INSERT INTO message(queue_id, sender, size, received_at, client, body) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  insert.bind(1, message.queue_id)
+      .bind(2, message.sender)
+      .bind(3, static_cast<std::int64_t>(message.body.size()))
+      .bind(4, unix_now())
+      .bind(5, message.client)
+      .bind_blob(6, message.body)
+      .run();
+  std::int64_t message_id = db.last_insert_rowid();
+  add_event(db, message_id, "", "accepted",
+            fmt::format("from=<{}> client={} size={} nrcpt={}", message.sender, message.client,
+                        message.body.size(), message.recipients.size()));
+  auto& add_recipient = db.prepare(
+      "INSERT INTO recipient(message_id, address, is_local, state, next_attempt_at) "
+      "VALUES (?1, ?2, ?3, 'queued', ?4)");
+  for (const auto& recipient : message.recipients) {
+    add_recipient.bind(1, message_id)
+        .bind(2, recipient.address)
+        .bind(3, std::int64_t{recipient.is_local})
+        .bind(4, unix_now())
+        .run();
+  }
+}
+
+namespace {
+
+// A local recipient that is due, with what its delivery needs.
+struct due_local {
+  std::int64_t id;
+  std::int64_t message_id;
+  std::string address;
+  std::string queue_id;
+  std::int64_t received_at;
+  std::int64_t attempts;
+};
+
+std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
+  auto& query = db.prepare(
+      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
+      "ORDER BY r.id LIMIT ?2");
+  query.bind(1, unix_now()).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<due_local> due;
+  while (query.step()) {
+    due.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
+                   query.column_text(3), query.column_int(4), query.column_int(5)});
+  }
+  query.reset();
+  return due;
+}
+
+// Delivers one recipient: the mailbox entry and the recipient's new state are written in
+// the same transaction, so a crash neither loses nor duplicates the delivery.
+delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
+                             std::vector<given_up>& failed) {
+  delivery_outcome outcome{recipient.queue_id, recipient.address, "local", "bounced",
+                           unix_now() - recipient.received_at, recipient.attempts + 1, ""};
+  auto user = find_user(db, recipient.address);
+  std::string_view local_part(recipient.address);
+  local_part = local_part.substr(0, local_part.rfind('@'));
+  if (!user && iequals(local_part, "postmaster")) {
+    // Accepted for postmaster (RFC 5321 4.5.1) with no such mailbox yet: keep it queued
+    // until an operator adds the user.
+    outcome.status = "deferred";
+    outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
+    set_state(db, recipient.id, "deferred", outcome.detail, unix_now() + postmaster_retry_seconds);
+    add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
+    return outcome;
+  }
+  if (!user) {
+    // The user was deleted after the message was accepted.
+    outcome.detail = "550 5.1.1 no such local user";
+    set_state(db, recipient.id, "failed", outcome.detail, unix_now());
+    add_event(db, recipient.message_id, recipient.address, "failed", outcome.detail);
+    failed.push_back({recipient.address, "5.1.1", "no such local user", false});
+    return outcome;
+  }
+  db.prepare(
+        "INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, user->id)
+      .bind(2, recipient.message_id)
+      .bind(3, fmt::format("{}.{}", recipient.queue_id, recipient.id))
+      .bind(4, unix_now())
+      .run();
+  outcome.status = "sent";
+  outcome.detail = "delivered to mailbox";
+  set_state(db, recipient.id, "delivered", "2.0.0 " + outcome.detail, unix_now());
+  add_event(db, recipient.message_id, recipient.address, "delivered", "local mailbox");
+  return outcome;
+}
+
+}  // namespace
+
+std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limit,
+                                            const queue_policy& policy) {
+  std::vector<delivery_outcome> outcomes;
+  std::map<std::int64_t, std::vector<given_up>> failed_by_message;
+  for (const auto& recipient : select_due_local(db, limit)) {
+    outcomes.push_back(deliver_one(db, recipient, failed_by_message[recipient.message_id]));
+  }
+  for (const auto& [message_id, failed] : failed_by_message) {
+    bounce(db, message_id, failed, policy);
+    retire_if_finished(db, message_id);
+  }
+  return outcomes;
+}
+
+std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit) {
+  auto& query = db.prepare(
+      "SELECT r.id, r.message_id, m.queue_id, m.sender, r.address, r.attempts, m.received_at "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 0 AND r.in_flight = 0 "
+      "AND r.next_attempt_at <= ?1 ORDER BY r.next_attempt_at, r.id LIMIT ?2");
+  query.bind(1, unix_now()).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<remote_recipient> claimed;
+  while (query.step()) {
+    claimed.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
+                       query.column_text(3), query.column_text(4), query.column_int(5),
+                       query.column_int(6)});
+  }
+  query.reset();
+  auto& claim = db.prepare("UPDATE recipient SET in_flight = 1 WHERE id = ?1");
+  for (const auto& r : claimed) claim.bind(1, r.id).run();
+  return claimed;
+}
+
+std::vector<delivery_outcome> record_attempts(db::connection& db,
+                                              const std::vector<attempt_result>& results,
+                                              const queue_policy& policy) {
+  thread_local std::mt19937 random{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  std::vector<delivery_outcome> outcomes;
+  std::map<std::int64_t, std::vector<given_up>> failed_by_message;
+  std::int64_t now = unix_now();
+  for (const auto& result : results) {
+    const auto& r = result.recipient;
+    delivery_outcome outcome{r.queue_id, r.address, result.relay, "",
+                             now - r.received_at, r.attempts + 1, result.reply};
+    if (result.fate == attempt_fate::delivered) {
+      outcome.status = "sent";
+      set_state(db, r.id, "delivered", result.reply, now);
+      add_event(db, r.message_id, r.address, "delivered",
+                fmt::format("relay={} {}", result.relay, result.reply));
+    } else if (result.fate == attempt_fate::permanent) {
+      outcome.status = "bounced";
+      set_state(db, r.id, "failed", result.reply, now);
+      add_event(db, r.message_id, r.address, "failed",
+                fmt::format("relay={} {}", result.relay, result.reply));
+      failed_by_message[r.message_id].push_back(
+          {r.address, status_of(result.reply, true), result.reply, result.relay != "none"});
+    } else if (now >= r.received_at + policy.retry.lifetime.count()) {
+      // RFC 3463 4.4.7: delivery time expired; the last reason goes in the bounce.
+      outcome.status = "expired";
+      set_state(db, r.id, "failed", result.reply, now);
+      add_event(db, r.message_id, r.address, "expired",
+                fmt::format("gave up after {} attempts: {}", r.attempts + 1, result.reply));
+      failed_by_message[r.message_id].push_back(
+          {r.address, "4.4.7",
+           fmt::format("delivery time expired; last attempt: {}", result.reply), false});
+    } else {
+      outcome.status = "deferred";
+      auto delay = retry_delay(policy.retry, static_cast<std::uint32_t>(r.attempts + 1),
+                               jitter(random));
+      set_state(db, r.id, "deferred", result.reply, now + delay.count());
+      add_event(db, r.message_id, r.address, "deferred",
+                fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
+                            delay.count()));
+    }
+    outcomes.push_back(std::move(outcome));
+    failed_by_message[r.message_id];  // every message touched is looked at below
+  }
+  for (const auto& [message_id, failed] : failed_by_message) {
+    bounce(db, message_id, failed, policy);
+    retire_if_finished(db, message_id);
+  }
+  return outcomes;
+}
+
+std::optional<std::int64_t> next_due_time(db::connection& db) {
+  auto& query = db.prepare(
+      "SELECT min(next_attempt_at) FROM recipient "
+      "WHERE state IN ('queued', 'deferred') AND in_flight = 0");
+  std::optional<std::int64_t> due;
+  if (query.step() && !query.column_is_null(0)) due = query.column_int(0);
+  query.reset();
+  return due;
+}
+
+void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids) {
+  auto& release = db.prepare("UPDATE recipient SET in_flight = 0 WHERE id = ?1");
+  for (auto id : recipient_ids) release.bind(1, id).run();
+}
+
+void release_all_claims(db::connection& db) {
+  db.exec("UPDATE recipient SET in_flight = 0 WHERE in_flight = 1");
+}
+
+std::string message_body(db::connection& db, std::int64_t message_id) {
+  auto& query = db.prepare("SELECT body FROM message WHERE id = ?1");
+  query.bind(1, message_id);
+  if (!query.step()) {
+    query.reset();
+    throw std::runtime_error(fmt::format("message {} is gone", message_id));
+  }
+  std::string body(query.column_view(0));
+  query.reset();
+  return body;
+}
+
+void collect_message(db::connection& db, std::int64_t message_id) {
+  db.prepare(
+        "DELETE FROM message WHERE id = ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM mailbox_entry WHERE message_id = ?1) "
+        "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
+        "                AND state IN ('queued', 'deferred'))")
+      .bind(1, message_id)
+      .run();
+}
+
+}  // namespace missive

@@ -1,0 +1,167 @@
+// Delivery to a next hop by SMTP: see remote_delivery.hpp.
+#include "remote_delivery.hpp"
+
+#include <asio/this_coro.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "log.hpp"
+#include "mail_store.hpp"
+
+namespace missive {
+
+namespace {
+
+// A reply as it is recorded and shown: "550 5.1.1 text" on one line.
+std::string describe(const smtp_reply& reply) {
+  std::string text = reply.text;
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return reply.enhanced.empty() ? fmt::format("{} {}", reply.code, text)
+                                : fmt::format("{} {} {}", reply.code, reply.enhanced, text);
+}
+
+bool has_eight_bit(const std::string& content) {
+  return std::any_of(content.begin(), content.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+bool has_non_ascii(const std::vector<std::string>& addresses) {
+  return std::any_of(addresses.begin(), addresses.end(),
+                     [](const std::string& a) { return has_eight_bit(a); });
+}
+
+// Every recipient in `recipients` gets the same fate and reason.
+void settle_all(const std::vector<remote_recipient>& recipients, attempt_fate fate,
+                const std::string& reply, const std::string& relay,
+                std::vector<attempt_result>& results) {
+  for (const auto& r : recipients) results.push_back({r, fate, reply, relay});
+}
+
+// The fate of each recipient of one transaction, from the server's replies.
+std::vector<attempt_result> settle(const std::vector<remote_recipient>& recipients,
+                                   const smtp_transaction_result& answer, const std::string& relay) {
+  std::vector<attempt_result> results;
+  if (fate_of(answer.mail.code) != attempt_fate::delivered) {
+    settle_all(recipients, fate_of(answer.mail.code), describe(answer.mail), relay, results);
+    return results;
+  }
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    const smtp_reply* reply = i < answer.recipients.size() ? &answer.recipients[i] : nullptr;
+    if (!reply) {
+      results.push_back({recipients[i], attempt_fate::retry, "no reply to RCPT", relay});
+    } else if (fate_of(reply->code) != attempt_fate::delivered) {
+      results.push_back({recipients[i], fate_of(reply->code), describe(*reply), relay});
+    } else if (answer.data_end) {
+      results.push_back({recipients[i], fate_of(answer.data_end->code), describe(*answer.data_end), relay});
+    } else if (answer.data_command) {
+      results.push_back(
+          {recipients[i], fate_of(answer.data_command->code), describe(*answer.data_command), relay});
+    } else {
+      results.push_back({recipients[i], attempt_fate::retry, "message data not sent", relay});
+    }
+  }
+  return results;
+}
+
+// Records results and logs them; a storage failure is logged (the claim is released at the
+// next start, and the recipients are tried again then: at least once).
+asio::awaitable<void> record(mail_store& store, std::vector<attempt_result>& results) {
+  if (results.empty()) co_return;
+  try {
+    auto outcomes = co_await store.record_attempts(std::move(results));
+    log_outcomes(outcomes);
+  } catch (const std::exception& e) {
+    log::error("delivery", "event=record_failed reason=\"{}\"", e.what());
+  }
+  results.clear();
+}
+
+}  // namespace
+
+attempt_fate fate_of(int code) {
+  if (code >= 200 && code < 300) return attempt_fate::delivered;
+  if (code >= 500 && code < 600) return attempt_fate::permanent;
+  return attempt_fate::retry;
+}
+
+void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
+  for (const auto& o : outcomes) {
+    log::info(o.queue_id, "to=<{}>, relay={}, delay={}, attempts={}, status={} ({})", o.recipient,
+              o.relay, o.delay_seconds, o.attempts, o.status, o.detail);
+  }
+}
+
+asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& store,
+                                       const smtp_client_options& options) {
+  std::vector<attempt_result> results;
+  auto executor = co_await asio::this_coro::executor;
+  smtp_client client(executor, options);
+  std::string failure = "no host to try";
+  bool connected = false;
+  for (const auto& hop : job.hops) {
+    // Greeting and EHLO must both be 2xx, else the next host is tried (RFC 5321 5.1).
+    smtp_reply refusal;
+    client = smtp_client(executor, options);  // a fresh session for each host
+    try {
+      smtp_reply greeting = co_await client.connect(hop.host, hop.port);
+      if (greeting.code == 220) {
+        smtp_reply hello = co_await client.hello();
+        if (hello.code == 250) connected = true;
+        else refusal = hello;
+      } else {
+        refusal = greeting;
+      }
+    } catch (const smtp_client_error& e) {
+      failure = e.what();
+      continue;
+    }
+    if (connected) break;
+    failure = fmt::format("{} refused us: {}", client.peer(), describe(refusal));
+    co_await client.quit();
+  }
+  if (!connected) {
+    settle_all(job.recipients, attempt_fate::retry, failure, "none", results);
+    co_await record(store, results);
+    co_return;
+  }
+
+  // One transaction per message, in the order claimed.
+  auto begin = job.recipients.begin();
+  bool first = true;
+  while (begin != job.recipients.end()) {
+    auto end = std::find_if(begin, job.recipients.end(), [&](const remote_recipient& r) {
+      return r.message_id != begin->message_id;
+    });
+    std::vector<remote_recipient> group(begin, end);
+    begin = end;
+    std::string broken;
+    try {
+      if (!first) co_await client.reset();
+      first = false;
+      std::string content = co_await store.queued_body(group.front().message_id);
+      smtp_envelope envelope;
+      envelope.sender = group.front().sender;
+      for (const auto& r : group) envelope.recipients.push_back(r.address);
+      envelope.eight_bit = has_eight_bit(content);
+      envelope.smtputf8 = has_non_ascii(envelope.recipients) || has_eight_bit(envelope.sender);
+      auto answer = co_await client.send(envelope, content);
+      results = settle(group, answer, client.peer());
+    } catch (const std::exception& e) {
+      broken = e.what();
+    }
+    if (!broken.empty()) {
+      // The connection broke: this message and the rest are tried again later. A message
+      // whose final reply was lost may arrive twice (RFC 5321 6.1 allows that, not loss).
+      settle_all(group, attempt_fate::retry, broken, client.peer(), results);
+      settle_all(std::vector<remote_recipient>(begin, job.recipients.end()), attempt_fate::retry,
+                 broken, client.peer(), results);
+      co_await record(store, results);
+      co_return;
+    }
+    co_await record(store, results);
+  }
+  co_await client.quit();
+}
+
+}  // namespace missive

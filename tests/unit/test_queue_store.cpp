@@ -1,0 +1,171 @@
+// Unit tests for the queue's bookkeeping on a real schema: claiming, each recipient's fate
+// from its reply, backoff, expiry, and one bounce per message (never for a bounce).
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "db.hpp"
+#include "mail_store.hpp"
+#include "queue_store.hpp"
+#include "router.hpp"
+
+using namespace missive;
+
+namespace {
+
+// A relay database in a fresh temporary directory, removed afterwards.
+struct temp_queue {
+  std::filesystem::path dir;
+  std::unique_ptr<db::connection> db;
+  queue_policy policy{"mx.a.test", {"a.test"}, {std::chrono::seconds(10), std::chrono::seconds(40),
+                                                std::chrono::seconds(3600)}};
+
+  temp_queue() {
+    static int counter = 0;
+    dir = std::filesystem::temp_directory_path() /
+          ("missive-queue-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    prepare_database(dir / "missive.db");
+    db = std::make_unique<db::connection>((dir / "missive.db").string());
+    db->exec("PRAGMA foreign_keys = ON");
+  }
+  ~temp_queue() {
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void accept(const std::string& queue_id, const std::string& sender,
+              const std::vector<std::string>& remote) {
+    incoming_message m;
+    m.queue_id = queue_id;
+    m.sender = sender;
+    m.client = "test [127.0.0.1]";
+    m.body = "Subject: test\r\n\r\nbody\r\n";
+    for (const auto& r : remote) m.recipients.push_back({r, false});
+    insert_message(*db, m);
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto& query = db->prepare(sql);
+    query.step();
+    auto n = query.column_int(0);
+    query.reset();
+    return n;
+  }
+};
+
+attempt_result result_for(const remote_recipient& r, attempt_fate fate, std::string reply) {
+  return {r, fate, std::move(reply), "b.test[127.0.0.1]:25"};
+}
+
+}  // namespace
+
+TEST_CASE("claimed recipients are not claimed twice until released") {
+  temp_queue q;
+  q.accept("Q1", "alice@a.test", {"bob@b.test", "carol@b.test"});
+  auto first = claim_due_remote(*q.db, 10);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].queue_id == "Q1");
+  CHECK(first[0].sender == "alice@a.test");
+  CHECK(claim_due_remote(*q.db, 10).empty());
+  CHECK_FALSE(next_due_time(*q.db).has_value());  // nothing waiting that is not in flight
+  release_all_claims(*q.db);
+  CHECK(claim_due_remote(*q.db, 10).size() == 2);
+}
+
+TEST_CASE("each recipient gets its own fate; permanent failures share one bounce") {
+  temp_queue q;
+  q.accept("Q1", "alice@a.test", {"bob@b.test", "carol@b.test", "dave@b.test", "erin@b.test"});
+  auto claimed = claim_due_remote(*q.db, 10);
+  REQUIRE(claimed.size() == 4);
+  auto outcomes = record_attempts(*q.db,
+                                  {result_for(claimed[0], attempt_fate::delivered, "250 2.0.0 Ok"),
+                                   result_for(claimed[1], attempt_fate::retry, "451 4.3.0 later"),
+                                   result_for(claimed[2], attempt_fate::permanent, "550 5.1.1 no"),
+                                   result_for(claimed[3], attempt_fate::permanent, "552 5.2.2 full")},
+                                  q.policy);
+  REQUIRE(outcomes.size() == 4);
+  CHECK(outcomes[0].status == "sent");
+  CHECK(outcomes[1].status == "deferred");
+  CHECK(outcomes[2].status == "bounced");
+  CHECK(outcomes[3].status == "bounced");
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'delivered'") == 1);
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'failed'") == 2);
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'deferred' AND attempts = 1 "
+                "AND in_flight = 0") == 1);
+  // The deferred one waits initial (10 s) +-20% jitter.
+  std::int64_t wait = q.count("SELECT next_attempt_at FROM recipient WHERE state = 'deferred'") - unix_now();
+  CHECK(wait >= 7);
+  CHECK(wait <= 12);
+  // One DSN from <> to alice, delivered locally (a.test is ours), naming both failures.
+  CHECK(q.count("SELECT count(*) FROM message WHERE sender = ''") == 1);
+  CHECK(q.count("SELECT count(*) FROM recipient r JOIN message m ON m.id = r.message_id "
+                "WHERE m.sender = '' AND r.address = 'alice@a.test' AND r.is_local = 1") == 1);
+  auto& body = q.db->prepare("SELECT body FROM message WHERE sender = ''");
+  REQUIRE(body.step());
+  std::string dsn(body.column_view(0));
+  body.reset();
+  CHECK(dsn.find("Final-Recipient: rfc822; dave@b.test") != std::string::npos);
+  CHECK(dsn.find("Final-Recipient: rfc822; erin@b.test") != std::string::npos);
+  CHECK(dsn.find("Status: 5.2.2") != std::string::npos);
+  CHECK(dsn.find("bob@b.test") == std::string::npos);
+}
+
+TEST_CASE("a bounce is never bounced: failures of a message from <> end quietly") {
+  temp_queue q;
+  q.accept("Q1", "", {"bob@b.test"});
+  auto claimed = claim_due_remote(*q.db, 10);
+  REQUIRE(claimed.size() == 1);
+  record_attempts(*q.db, {result_for(claimed[0], attempt_fate::permanent, "550 5.1.1 no")}, q.policy);
+  CHECK(q.count("SELECT count(*) FROM message") == 1);
+  CHECK(q.count("SELECT count(*) FROM event WHERE kind = 'bounce_suppressed'") == 1);
+}
+
+TEST_CASE("a recipient past max_lifetime expires with 4.4.7 instead of being deferred") {
+  temp_queue q;
+  q.accept("Q1", "alice@a.test", {"bob@b.test"});
+  q.db->exec("UPDATE message SET received_at = received_at - 7200");
+  auto claimed = claim_due_remote(*q.db, 10);
+  REQUIRE(claimed.size() == 1);
+  auto outcomes = record_attempts(
+      *q.db, {result_for(claimed[0], attempt_fate::retry, "connection refused")}, q.policy);
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].status == "expired");
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'bob@b.test' AND state = 'failed'") == 1);
+  auto& body = q.db->prepare("SELECT body FROM message WHERE sender = ''");
+  REQUIRE(body.step());
+  std::string dsn(body.column_view(0));
+  body.reset();
+  CHECK(dsn.find("Status: 4.4.7") != std::string::npos);
+}
+
+TEST_CASE("routes: an exact domain wins over the default route; none without either") {
+  std::vector<route> routes = {{"*", {"127.0.0.1", 2600}}, {"b.test", {"127.0.0.1", 2601}}};
+  router with_default(routes);
+  auto b = with_default.configured("b.test");
+  REQUIRE(b);
+  REQUIRE(b->hops.size() == 1);
+  CHECK(b->hops[0].port == 2601);
+  CHECK(b->destination == "127.0.0.1:2601");
+  auto other = with_default.configured("c.test");
+  REQUIRE(other);
+  CHECK(other->hops[0].port == 2600);
+  router only_b({{"b.test", {"127.0.0.1", 2601}}});
+  CHECK_FALSE(only_b.configured("c.test").has_value());
+}
+
+TEST_CASE("MX answers become plans (RFC 5321 5.1, RFC 7505)") {
+  mx_answer records{mx_answer::kind::records, {{10, "mx1.c.test"}, {20, "mx2.c.test"}}, ""};
+  auto plan = plan_from_mx("c.test", records);
+  CHECK(plan.outcome == route_plan::kind::hops);
+  REQUIRE(plan.hops.size() == 2);
+  CHECK(plan.hops[0].host == "mx1.c.test");
+  CHECK(plan.hops[1].port == 25);
+  auto implicit = plan_from_mx("c.test", {mx_answer::kind::no_records, {}, ""});
+  REQUIRE(implicit.hops.size() == 1);
+  CHECK(implicit.hops[0].host == "c.test");
+  CHECK(plan_from_mx("c.test", {mx_answer::kind::null_mx, {}, ""}).outcome == route_plan::kind::permanent);
+  CHECK(plan_from_mx("c.test", {mx_answer::kind::no_domain, {}, ""}).outcome == route_plan::kind::permanent);
+  CHECK(plan_from_mx("c.test", {mx_answer::kind::temporary, {}, "timeout"}).outcome == route_plan::kind::retry);
+}

@@ -60,6 +60,7 @@ void delivery_scheduler::stop() {
 }
 
 asio::awaitable<void> delivery_scheduler::run() {
+  running_ = true;
   while (!stopping_) {
     work_pending_ = false;
     bool waiting_for_slot = false;
@@ -81,6 +82,7 @@ asio::awaitable<void> delivery_scheduler::run() {
     if (work_pending_) continue;
     co_await sleep_until_due(waiting_for_slot);
   }
+  running_ = false;
 }
 
 asio::awaitable<void> delivery_scheduler::deliver_local_all() {

@@ -34,6 +34,8 @@ class delivery_scheduler {
   asio::awaitable<void> run();
   // Ends the loop at its next wake-up.
   void stop();
+  // Whether the loop has ended and no delivery is under way.
+  bool idle() const { return !running_ && active_total_ == 0; }
 
  private:
   asio::awaitable<void> deliver_local_all();
@@ -53,6 +55,7 @@ class delivery_scheduler {
   int active_total_ = 0;
   bool work_pending_ = false;
   bool stopping_ = false;
+  bool running_ = false;
 };
 
 }  // namespace missive

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <list>
 #include <memory>
@@ -28,6 +29,9 @@
 namespace missive {
 
 namespace {
+
+// How long outbound deliveries may go on after SIGTERM before the relay stops regardless.
+constexpr auto shutdown_grace = std::chrono::seconds(10);
 
 // The protocols a listener can speak.
 enum class protocol { smtp, pop3 };
@@ -63,6 +67,25 @@ auto log_escaped(std::string subject) {
       log::error(subject, "event=coroutine_failed reason=\"{}\"", e.what());
     }
   };
+}
+
+// After a stop signal: waits until no session is open and no delivery is under way, or
+// the grace period has passed, then stops the event loop.
+asio::awaitable<void> wait_until_quiet(asio::io_context& io, server_context& context,
+                                       delivery_scheduler& scheduler, bool& stopped_hard) {
+  auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
+  asio::steady_timer tick(io);
+  while (context.smtp_sessions.size() + context.pop3_sessions.size() > 0 || !scheduler.idle()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      log::warning("missived", "event=stopping_hard reason=\"deliveries still under way\"");
+      stopped_hard = true;
+      break;
+    }
+    tick.expires_after(std::chrono::milliseconds(20));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  io.stop();
 }
 
 template <typename Session>
@@ -126,6 +149,7 @@ int run_relay(const server_config& config) {
   // The signal handler is in place before the listening lines are printed, so a supervisor
   // that signals as soon as it reads them gets a graceful stop.
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  bool stopped_hard = false;
   asio::signal_set flush_signal(io, SIGUSR1);
   // `missived queue flush` and `queue retry` make recipients due, then send SIGUSR1.
   std::function<void(std::error_code, int)> on_flush = [&](std::error_code ec, int) {
@@ -148,6 +172,10 @@ int run_relay(const server_config& config) {
     context.smtp_sessions.close_all();
     context.pop3_sessions.close_all();
     scheduler.stop();
+    // Sessions end at once; outbound deliveries under way get a grace period to finish.
+    // After it the relay stops anyway: their recipients are still queued on disk and are
+    // retried after the restart.
+    asio::co_spawn(io, wait_until_quiet(io, context, scheduler, stopped_hard), log_escaped("shutdown"));
   });
 
   auto listen = [&](const std::vector<endpoint>& where, protocol kind) {
@@ -177,6 +205,13 @@ int run_relay(const server_config& config) {
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
 
   io.run();
+  if (stopped_hard) {
+    // Coroutines still suspended refer to state that is about to go; everything that matters
+    // is on disk, so leave without unwinding them (SQLite's journal keeps the file sound).
+    log::info("missived", "event=stopped");
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   log::info("missived", "event=stopped");
   return 0;
 }

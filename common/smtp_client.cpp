@@ -29,6 +29,7 @@
 #include <charconv>
 
 #include "ascii.hpp"
+#include "base64.hpp"
 #include "dot_stuffing.hpp"
 #include "smtp_reply_parser.hpp"
 
@@ -179,8 +180,9 @@ struct smtp_client::impl {
     timer.expires_after(options.connect_timeout);
     std::error_code ec;
     std::error_code timer_ec;
-    auto result = co_await (socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
-                            timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    auto result = co_await (
+        socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
+        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (result.index() == 1) {
       close();
       co_return fmt::format("timeout connecting to {}", peer);
@@ -237,7 +239,8 @@ struct smtp_client::impl {
       std::error_code ec;
       std::error_code timer_ec;
       auto result = co_await (
-          socket.async_read_some(asio::buffer(input), asio::redirect_error(asio::use_awaitable, ec)) ||
+          socket.async_read_some(asio::buffer(input),
+                                 asio::redirect_error(asio::use_awaitable, ec)) ||
           timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
       if (result.index() == 1) {
         input.clear();
@@ -403,9 +406,10 @@ asio::awaitable<smtp_transaction_result> smtp_client::send(const smtp_envelope& 
     // RFC 1870 6: the server declared a fixed maximum; sending would only be refused with
     // 552 after the whole transfer. Nothing is sent; the answer is the one the server
     // would give, a permanent failure for every recipient.
-    result.mail = smtp_reply{552, "5.3.4",
-                             fmt::format("message size {} exceeds the next hop's limit of {} octets",
-                                         content.size(), *limit)};
+    result.mail = smtp_reply{
+        552, "5.3.4",
+        fmt::format("message size {} exceeds the next hop's limit of {} octets", content.size(),
+                    *limit)};
     co_return result;
   }
   if (s.extensions.pipelining) {
@@ -442,5 +446,39 @@ asio::awaitable<void> smtp_client::quit() {
 }
 
 const std::string& smtp_client::peer() const { return impl_->peer; }
+
+asio::awaitable<smtp_reply> smtp_client::authenticate(const std::string& user,
+                                                      const std::string& password) {
+  auto& s = *impl_;
+  const auto& mechanisms = s.extensions.auth;
+  auto offered = [&](std::string_view name) {
+    return std::find(mechanisms.begin(), mechanisms.end(), name) != mechanisms.end();
+  };
+  if (offered("PLAIN")) {
+    // RFC 4954 4: the initial response on the AUTH line; "authzid NUL authcid NUL passwd".
+    std::string message;
+    message += '\0';
+    message += user;
+    message += '\0';
+    message += password;
+    s.output = "AUTH PLAIN " + base64_encode(message) + "\r\n";
+    auto reply = co_await s.command("AUTH");
+    co_return reply;
+  }
+  if (!offered("LOGIN")) {
+    throw smtp_client_error(fmt::format("{} offers neither AUTH PLAIN nor AUTH LOGIN", s.peer));
+  }
+  // AUTH LOGIN (draft-murchison-sasl-login): the user name and the password, each asked for
+  // with a 334 challenge.
+  s.output = "AUTH LOGIN\r\n";
+  auto reply = co_await s.command("AUTH");
+  if (reply.code != 334) co_return reply;
+  s.output = base64_encode(user) + "\r\n";
+  reply = co_await s.command("AUTH");
+  if (reply.code != 334) co_return reply;
+  s.output = base64_encode(password) + "\r\n";
+  reply = co_await s.command("AUTH");
+  co_return reply;
+}
 
 }  // namespace missive

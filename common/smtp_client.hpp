@@ -7,6 +7,7 @@
 #include <asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,8 +59,11 @@ struct smtp_envelope {
 
 // What the server answered for one message.
 struct smtp_transaction_result {
-  smtp_reply mail;                     // reply to MAIL FROM
-  std::vector<smtp_reply> recipients;  // reply to each RCPT TO, in order
+  // Reply to MAIL FROM; when it is not 2xx it applies to every recipient. A message larger
+  // than the server's SIZE limit is not sent at all: this is then 552 5.3.4 (RFC 1870 6).
+  smtp_reply mail;
+  // Reply to each RCPT TO, in order; empty when MAIL was refused.
+  std::vector<smtp_reply> recipients;
   // Reply to the final "." (only when DATA got 354); empty when the data was not sent
   // because MAIL or every RCPT failed, or DATA was refused (then `data_command` tells).
   std::optional<smtp_reply> data_command;
@@ -92,6 +96,10 @@ class smtp_client {
   asio::awaitable<void> quit();
   // The address actually connected to, "host[addr]:port", for logs.
   const std::string& peer() const;
+  // Authenticates (RFC 4954) after hello(): AUTH PLAIN (RFC 4616) with an initial response
+  // when offered, else AUTH LOGIN; returns the final reply (235 on success). Throws
+  // smtp_client_error on a broken connection or when neither mechanism is offered.
+  asio::awaitable<smtp_reply> authenticate(const std::string& user, const std::string& password);
 
  private:
   struct impl;

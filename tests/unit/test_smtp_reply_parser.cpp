@@ -225,7 +225,8 @@ TEST_CASE("smtp_reply_parser: RFC 5321 4.5.3.1.5 line limit of 512 octets with C
   check_all_splits(longest + "y\r\n", failed(reply_error::line_too_long, max));
   check_all_splits(longest + "yz\n", failed(reply_error::line_too_long, max));
   // A 10,000-octet line is refused after 512 octets, not read to its end.
-  check_all_splits("250 " + std::string(10'000, 'x') + "\r\n", failed(reply_error::line_too_long, max));
+  check_all_splits("250 " + std::string(10'000, 'x') + "\r\n",
+                   failed(reply_error::line_too_long, max));
   // So is a line that never ends, and a long continuation line of a reply.
   const std::string endless(100'000, 'x');
   missive::smtp_reply_parser parser;

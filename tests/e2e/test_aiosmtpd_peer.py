@@ -81,9 +81,8 @@ class AiosmtpdPeerTest(RelayTestCase):
         self.assertEqual(attempts, 1)
         [(_, _, detail)] = [e for e in self.a.events(qid) if e[0] == "delivered"]
         self.assertIn("250 2.0.0 Message accepted for delivery", detail)
-        self.assertTrue(self.a.delivery_log_match(
-            qid, "xavier@x.test", "sent", relay=rf"127\.0\.0\.1\[127\.0\.0\.1\]:{self.port}",
-            attempts="1"))
+        self.a.wait_delivery_log(qid, "xavier@x.test", "sent",
+                                 relay=rf"127\.0\.0\.1\[127\.0\.0\.1\]:{self.port}", attempts="1")
 
     def test_several_recipients_each_once(self):
         rcpts = ["one@x.test", "two@x.test", "three@x.test"]

@@ -34,8 +34,7 @@ class BounceTest(RelayTestCase):
         [(_, rcpt, detail)] = [e for e in a.events(qid) if e[0] == "failed"]
         self.assertEqual(rcpt, "nosuch@b.test")
         self.assertRegex(detail, r"550 5\.1\.1")
-        m = wait_until(lambda: a.delivery_log_match(qid, "nosuch@b.test", "bounced"), timeout=5,
-                       what="the status=bounced log line")
+        m = a.wait_delivery_log(qid, "nosuch@b.test", "bounced", attempts="1")
         self.assertIn("550 5.1.1", m.group("reason"))
 
         dsn_qid, raw = self.the_dsn(a)

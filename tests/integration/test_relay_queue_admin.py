@@ -7,7 +7,7 @@ import time
 import unittest
 
 from missive_harness import (RelayTestCase, free_port, make_message, smtp_send, utc_stamp,
-                             wait_for_mailbox_count)
+                             wait_for_mailbox_count, wait_until)
 
 ALICE = "alice@a.test"
 BOB = "bob@b.test"
@@ -119,6 +119,17 @@ class QueueAdminTest(RelayTestCase):
         wait_for_mailbox_count(self.b, BOB, 1)
         self.assertEqual(self.queue_ok("list").strip(), "queue is empty")
         self.queue_ok("flush")  # flushing an empty queue is no error
+
+    def test_flush_while_next_hop_still_down_makes_one_more_attempt(self):
+        qid = self.send_deferred("still down")
+        self.queue_ok("flush")
+        state, attempts, next_at, _ = self.a.wait_state(qid, BOB, "deferred")
+        wait_until(lambda: self.a.recipient(qid, BOB)[1] == 2, timeout=5,
+                   what="a second attempt after flush")
+        state, attempts, next_at, _ = self.a.recipient(qid, BOB)
+        self.assertEqual((state, attempts), ("deferred", 2))
+        self.assertGreater(next_at, time.time() + 1800, "back on the slow schedule")
+        self.assertEqual(len([e for e in self.a.events(qid) if e[0] == "deferred"]), 2)
 
     def test_retry_one_and_delete_another(self):
         q1 = self.send_deferred("retry me")

@@ -910,6 +910,15 @@ class RelayServer(MissiveServer):
                                        attempts=attempts, status=status)
         return re.search(pattern, self.read_log())
 
+    def wait_delivery_log(self, qid, rcpt, status, relay=r"\S+", attempts=r"\d+", timeout=5):
+        """Wait (bounded) for the log line of delivery_log_match; returns the match."""
+        try:
+            return wait_until(lambda: self.delivery_log_match(qid, rcpt, status, relay, attempts),
+                              timeout, what=f"log line {qid}: to=<{rcpt}> ... status={status}")
+        except HarnessError as e:
+            lines = [l for l in self.read_log().splitlines() if qid in l]
+            raise HarnessError(f"{e}; lines with {qid}:\n" + "\n".join(lines)) from None
+
 
 def received_count(msg):
     return sum(1 for n, _ in header_fields(msg) if n == "received")
@@ -947,9 +956,14 @@ class FakeSmtpServer:
 
     CLOSE = "close"
 
-    def __init__(self, port=0, rcpt_reply=None, data_reply=None, name="fake.x.test"):
+    def __init__(self, port=0, rcpt_reply=None, data_reply=None, name="fake.x.test",
+                 ehlo_reply=None, features=("PIPELINING", "8BITMIME", "SIZE 52428800",
+                                             "ENHANCEDSTATUSCODES"), on_connect=None):
         self.rcpt_reply = rcpt_reply or (lambda addr, n: None)
         self.data_reply = data_reply or (lambda n: None)
+        self.ehlo_reply = ehlo_reply      # None: the EHLO reply from name and features
+        self.features = list(features)
+        self.on_connect = on_connect      # on_connect(conn, index) -> True: it served it all
         self.name = name
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -993,6 +1007,8 @@ class FakeSmtpServer:
         def send(line):
             conn.sendall(line.encode() + b"\r\n")
         try:
+            if self.on_connect is not None and self.on_connect(conn, index):
+                return
             send(f"220 {self.name} ESMTP fake")
             mail_from, rcpts = None, []
             while True:
@@ -1004,8 +1020,12 @@ class FakeSmtpServer:
                 with self.lock:
                     self.commands.append((index, line))
                 if verb == "EHLO":
-                    send(f"250-{self.name}\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                         f"250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES")
+                    if self.ehlo_reply is not None:
+                        send(self.ehlo_reply)
+                    else:
+                        lines = [self.name] + self.features
+                        send("\r\n".join(f"250{' ' if i == len(lines) - 1 else '-'}{l}"
+                                          for i, l in enumerate(lines)))
                 elif verb == "HELO":
                     send(f"250 {self.name}")
                 elif verb == "MAIL":

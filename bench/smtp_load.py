@@ -123,6 +123,13 @@ def main():
             if proc:
                 proc.terminate()
                 proc.wait(10)
+                # Group commit at work: how many storage transactions all of that took.
+                with open(os.path.join(data_dir, "missived.log"), encoding="utf-8", errors="replace") as log:
+                    batches = re.findall(r"event=stopped write_batches=(\d+)", log.read())
+                if batches:
+                    total = args.rounds * args.concurrency * args.messages
+                    print(f"writer transactions: {batches[-1]} for {total} messages "
+                          f"(accepting and delivering: {2 * total / int(batches[-1]):.1f} jobs per commit)")
     return 0
 
 

@@ -212,7 +212,7 @@ int run_relay(const server_config& config) {
     std::fflush(nullptr);
     std::_Exit(0);
   }
-  log::info("missived", "event=stopped");
+  log::info("missived", "event=stopped write_batches={}", store.write_batches());
   return 0;
 }
 

@@ -194,6 +194,11 @@ int run_relay(const server_config& config) {
     }
   };
   listen(config.smtp.listen, protocol::smtp);
+  if (!config.smtp.submission.empty()) {
+    // Submission (RFC 6409) requires AUTH, which arrives with TLS; until then it is not opened
+    // rather than opened without authentication.
+    log::warning("missived", "event=submission_not_started reason=\"AUTH is not available yet\"");
+  }
   listen(config.pop3.listen, protocol::pop3);
   std::fflush(stdout);
   log::info("missived", "event=started hostname={} data_dir={} domains={}", config.hostname,

@@ -13,8 +13,10 @@ namespace missive {
 
 namespace {
 
-// Bytes asked of the socket per read; large enough that a 25 MiB message is few reads.
-constexpr std::size_t read_chunk = 64 * 1024;
+// Bytes asked of the socket per read: small for command lines, so an idle connection holds
+// little memory; large for message data, so a 25 MiB message is few reads.
+constexpr std::size_t command_read_chunk = 4 * 1024;
+constexpr std::size_t data_read_chunk = 64 * 1024;
 
 }  // namespace
 
@@ -67,21 +69,23 @@ asio::awaitable<void> connection_io::watchdog() {
 void connection_io::consume(std::size_t count) {
   start_ += count;
   if (start_ == input_.size()) {
+    // Drained: give back a large buffer (after DATA) so idle sessions stay small.
+    if (input_.capacity() > data_read_chunk) std::string().swap(input_);
     input_.clear();
     start_ = 0;
   }
 }
 
-asio::awaitable<bool> connection_io::fill() {
+asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
   if (start_ > 0 && start_ * 2 >= input_.size()) {
     input_.erase(0, start_);
     start_ = 0;
   }
   std::size_t old_size = input_.size();
-  input_.resize(old_size + read_chunk);
+  input_.resize(old_size + chunk);
   std::error_code ec;
   std::size_t n = co_await socket_.async_read_some(
-      asio::buffer(input_.data() + old_size, read_chunk),
+      asio::buffer(input_.data() + old_size, chunk),
       asio::redirect_error(asio::use_awaitable, ec));
   input_.resize(old_size + n);
   co_return !ec && n > 0;
@@ -110,7 +114,7 @@ asio::awaitable<connection_io::read_status> connection_io::read_line(std::string
       overflow = true;
       consume(data.size());
     }
-    bool more = co_await fill();
+    bool more = co_await fill(command_read_chunk);
     if (!more) co_return read_status::closed;
   }
 }
@@ -121,7 +125,7 @@ asio::awaitable<bool> connection_io::read_data(data_reader& reader,
     consume(reader.feed(buffered()));
     if (reader.done()) co_return true;
     set_timeout(per_read);
-    bool more = co_await fill();
+    bool more = co_await fill(data_read_chunk);
     if (!more) co_return false;
   }
 }

@@ -62,7 +62,8 @@ class connection_io {
   bool peer_is_loopback() const { return loopback_; }
 
  private:
-  asio::awaitable<bool> fill();
+  // Reads up to `chunk` more bytes into the input buffer; false when the connection ended.
+  asio::awaitable<bool> fill(std::size_t chunk);
   std::string_view buffered() const { return std::string_view(input_).substr(start_); }
   void consume(std::size_t count);
 

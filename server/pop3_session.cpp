@@ -140,7 +140,9 @@ asio::awaitable<void> pop3_session::on_pass(const pop3_command& command) {
   if (user_name_.empty()) co_return err("Send USER first");
   if (command.arguments.size() != 1) co_return err("Syntax: PASS password");
   std::string name = std::exchange(user_name_, {});
-  co_await log_in(name, std::string(command.arguments[0]));
+  // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
+  std::string password(command.arguments[0]);
+  co_await log_in(name, password);
 }
 
 asio::awaitable<void> pop3_session::on_auth(const pop3_command& command) {

@@ -131,7 +131,9 @@ asio::awaitable<void> smtp_session::serve() {
       reply(bad_characters);
       continue;
     }
-    smtp_reply answer = co_await dispatch(parse_smtp_command(line));
+    // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
+    smtp_command command = parse_smtp_command(line);
+    smtp_reply answer = co_await dispatch(command);
     if (answer.code == connection_lost.code) {
       log::info(id_, "event=disconnect reason=closed_in_data");
       co_return;

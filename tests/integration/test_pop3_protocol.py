@@ -19,6 +19,19 @@ class Pop3ProtocolTest(MissiveTestCase):
         cls.pool = unique_users(cls.server, "p", 22)
         cls.sent = {}
 
+    def test_long_password_with_spaces(self):
+        # Long enough to live on the heap, with spaces (RFC 1939 7: PASS takes the rest of the line).
+        password = "a long pass phrase with spaces, well over sixteen octets"
+        user = f"long.password.user@{DOMAIN}"
+        self.server.add_user(user, password=password)
+        with self.server.pop3() as p:
+            self.assertOk(p.login(user, password))
+        with self.server.pop3() as p:
+            self.assertOk(p.auth_plain(user, password))
+        with self.server.pop3() as p:
+            p.cmd(f"USER {user}")
+            self.assertTrue(p.cmd(f"PASS {password[:-1]}").startswith("-ERR [AUTH]"))
+
     def user_with(self, count):
         """A fresh user whose maildrop holds `count` distinct messages; returns (user, msgs)."""
         user = self.pool.pop()

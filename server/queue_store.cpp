@@ -309,8 +309,9 @@ std::vector<delivery_outcome> record_attempts(db::connection& db,
       outcome.status = "deferred";
       auto delay = retry_delay(policy.retry, static_cast<std::uint32_t>(r.attempts + 1),
                                jitter(random));
-      // Times are whole seconds: the extra second keeps a retry from coming early.
-      set_state(db, r.id, "deferred", result.reply, now + delay.count() + 1);
+      // Times are whole seconds, so at seconds-scale settings a retry may come up to a
+      // second early; at the minutes of real schedules that does not matter.
+      set_state(db, r.id, "deferred", result.reply, now + delay.count());
       add_event(db, r.message_id, r.address, "deferred",
                 fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
                             delay.count()));

@@ -1,0 +1,160 @@
+// The client's local store: see local_store.hpp.
+#include "local_store.hpp"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "message_headers.hpp"
+#include "migration.hpp"
+#include "mime_encoding.hpp"
+#include "mime_parse.hpp"
+
+namespace missive::schema {
+extern const std::vector<db::migration> client_migrations;
+}
+
+namespace missive::client {
+
+namespace {
+
+std::int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Opens the database file, creating its folder (mode 0700: mail is private).
+std::string prepare_path(const std::string& data_dir) {
+  std::filesystem::create_directories(data_dir);
+  ::chmod(data_dir.c_str(), 0700);
+  return (std::filesystem::path(data_dir) / "missive-client.db").string();
+}
+
+}  // namespace
+
+local_store::local_store(const std::string& data_dir) : db_(prepare_path(data_dir)) {
+  db_.exec("PRAGMA journal_mode = WAL");
+  // A message is stored durably before the next is fetched (kill -9 at any moment).
+  db_.exec("PRAGMA synchronous = FULL");
+  db_.exec("PRAGMA foreign_keys = ON");
+  db::migrate(db_, schema::client_migrations, "client store");
+}
+
+std::set<std::string> local_store::known_uids(const std::string& account) {
+  auto& stmt = db_.prepare("SELECT uid FROM messages WHERE account = ?1");
+  stmt.bind(1, account);
+  std::set<std::string> out;
+  while (stmt.step()) out.insert(stmt.column_text(0));
+  stmt.reset();
+  return out;
+}
+
+std::optional<std::int64_t> local_store::insert(const std::string& account, const std::string& uid,
+                                                const std::string& raw) {
+  auto fields = mime::parse_header_fields(header_section(raw));
+  auto field = [&](std::string_view name) {
+    auto value = mime::find_field(fields, name);
+    return value ? mime::decode_header_value(*value) : std::string();
+  };
+  const std::string date = field("Date");
+  const std::int64_t fetched = now_unix();
+  const std::int64_t date_unix = mime::parse_rfc5322_date(date).value_or(fetched);
+  db::transaction txn(db_);
+  auto& stmt = db_.prepare(
+      "INSERT OR IGNORE INTO messages (account, uid, fetched_at, date, date_unix, from_address, "
+      "subject, size, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  stmt.bind(1, account).bind(2, uid).bind(3, fetched).bind(4, date).bind(5, date_unix);
+  stmt.bind(6, field("From")).bind(7, field("Subject"));
+  stmt.bind(8, static_cast<std::int64_t>(raw.size())).bind_blob(9, raw);
+  stmt.run();
+  bool inserted = db_.changes() == 1;
+  std::int64_t id = db_.last_insert_rowid();
+  txn.commit();
+  if (!inserted) return std::nullopt;
+  return id;
+}
+
+std::vector<stored_summary> local_store::list() {
+  auto& stmt = db_.prepare(
+      "SELECT id, date_unix, from_address, subject, size, seen FROM messages "
+      "WHERE deleted_locally = 0 ORDER BY date_unix DESC, id DESC");
+  std::vector<stored_summary> out;
+  while (stmt.step()) {
+    out.push_back({stmt.column_int(0), stmt.column_int(1), stmt.column_text(2),
+                   stmt.column_text(3), stmt.column_int(4), stmt.column_int(5) != 0});
+  }
+  stmt.reset();
+  return out;
+}
+
+std::optional<stored_message> local_store::find(std::int64_t id) {
+  auto& stmt = db_.prepare(
+      "SELECT id, uid, raw, seen FROM messages WHERE id = ?1 AND deleted_locally = 0");
+  stmt.bind(1, id);
+  std::optional<stored_message> out;
+  if (stmt.step()) {
+    out = stored_message{stmt.column_int(0), stmt.column_text(1),
+                         std::string(stmt.column_view(2)), stmt.column_int(3) != 0};
+  }
+  stmt.reset();
+  return out;
+}
+
+void local_store::mark_seen(std::int64_t id) {
+  db::transaction txn(db_);
+  db_.prepare("UPDATE messages SET seen = 1 WHERE id = ?1").bind(1, id).run();
+  txn.commit();
+}
+
+bool local_store::delete_locally(std::int64_t id) {
+  db::transaction txn(db_);
+  auto& find = db_.prepare("SELECT account, uid FROM messages WHERE id = ?1 AND deleted_locally = 0");
+  find.bind(1, id);
+  if (!find.step()) {
+    find.reset();
+    return false;
+  }
+  std::string account = find.column_text(0);
+  std::string uid = find.column_text(1);
+  find.reset();
+  // The row stays as a tombstone (without its content) so that the next poll does not
+  // download the message again before its deletion reaches the server.
+  db_.prepare("UPDATE messages SET deleted_locally = 1, raw = X'' WHERE id = ?1").bind(1, id).run();
+  db_.prepare("INSERT OR IGNORE INTO pending_deletions (account, uid, requested_at) "
+              "VALUES (?1, ?2, ?3)")
+      .bind(1, account)
+      .bind(2, uid)
+      .bind(3, now_unix())
+      .run();
+  txn.commit();
+  return true;
+}
+
+std::set<std::string> local_store::pending_deletions(const std::string& account) {
+  auto& stmt = db_.prepare("SELECT uid FROM pending_deletions WHERE account = ?1");
+  stmt.bind(1, account);
+  std::set<std::string> out;
+  while (stmt.step()) out.insert(stmt.column_text(0));
+  stmt.reset();
+  return out;
+}
+
+void local_store::deletions_done(const std::string& account, const std::set<std::string>& uids) {
+  if (uids.empty()) return;
+  db::transaction txn(db_);
+  for (const auto& uid : uids) {
+    db_.prepare("DELETE FROM pending_deletions WHERE account = ?1 AND uid = ?2")
+        .bind(1, account)
+        .bind(2, uid)
+        .run();
+    db_.prepare("DELETE FROM messages WHERE account = ?1 AND uid = ?2 AND deleted_locally = 1")
+        .bind(1, account)
+        .bind(2, uid)
+        .run();
+  }
+  txn.commit();
+}
+
+}  // namespace missive::client

@@ -30,7 +30,7 @@ struct sendmail_options {
 int run_send(const client_config& config, const send_options& options);
 // Submits the RFC 5322 message on stdin as /usr/sbin/sendmail would.
 int run_sendmail(const client_config& config, const sendmail_options& options);
-// One poll; prints "N new messages".
+// One poll; prints "N new messages" ("1 new message").
 int run_fetch(const client_config& config, bool delete_fetched);
 // The inbox table (after a poll unless `offline`).
 int run_inbox(const client_config& config, bool offline);

@@ -136,7 +136,8 @@ asio::awaitable<int> watch_loop(const client_config& config, const std::string& 
 int run_fetch(const client_config& config, bool delete_fetched) {
   local_store store(config.data_dir);
   auto result = poll_once(config, store, delete_fetched);
-  std::cout << result.stored.size() << " new messages\n";
+  std::size_t count = result.stored.size();
+  std::cout << count << (count == 1 ? " new message\n" : " new messages\n");
   return exit_code::ok;
 }
 

@@ -4,6 +4,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <asio/ssl.hpp>
 
 #include <cstring>
 
@@ -20,8 +21,10 @@ constexpr std::size_t data_read_chunk = 64 * 1024;
 
 }  // namespace
 
-connection_io::connection_io(asio::ip::tcp::socket socket)
-    : socket_(std::move(socket)), watchdog_timer_(socket_.get_executor()) {
+connection_io::connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls)
+    : stream_(std::move(socket), tls),
+      socket_(stream_.next_layer()),
+      watchdog_timer_(socket_.get_executor()) {
   std::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -84,9 +87,11 @@ asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
   std::size_t old_size = input_.size();
   input_.resize(old_size + chunk);
   std::error_code ec;
-  std::size_t n = co_await socket_.async_read_some(
-      asio::buffer(input_.data() + old_size, chunk),
-      asio::redirect_error(asio::use_awaitable, ec));
+  auto buffer = asio::buffer(input_.data() + old_size, chunk);
+  auto token = asio::redirect_error(asio::use_awaitable, ec);
+  std::size_t n = 0;
+  if (encrypted_) n = co_await stream_.async_read_some(buffer, token);
+  else n = co_await socket_.async_read_some(buffer, token);
   input_.resize(old_size + n);
   co_return !ec && n > 0;
 }
@@ -137,8 +142,9 @@ void connection_io::discard_input() { consume(buffered().size()); }
 asio::awaitable<bool> connection_io::flush() {
   if (output_.empty()) co_return true;
   std::error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(output_),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  auto token = asio::redirect_error(asio::use_awaitable, ec);
+  if (encrypted_) co_await asio::async_write(stream_, asio::buffer(output_), token);
+  else co_await asio::async_write(socket_, asio::buffer(output_), token);
   output_.clear();
   co_return !ec;
 }
@@ -147,8 +153,21 @@ void connection_io::flush_now() {
   if (output_.empty() || !socket_.is_open()) return;
   std::error_code ec;
   socket_.non_blocking(true, ec);
-  socket_.write_some(asio::buffer(output_), ec);
+  // Best effort: one attempt that never blocks; inside TLS the record may not fit at once.
+  if (encrypted_) stream_.write_some(asio::buffer(output_), ec);
+  else socket_.write_some(asio::buffer(output_), ec);
   output_.clear();
+}
+
+asio::awaitable<bool> connection_io::start_tls(const std::chrono::seconds& timeout) {
+  discard_input();
+  set_timeout(timeout);
+  std::error_code ec;
+  co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  encrypted_ = true;
+  co_return true;
 }
 
 void connection_io::close() {

@@ -6,6 +6,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
@@ -16,10 +17,18 @@ namespace missive {
 
 class data_reader;
 
-// Buffered reading and writing on one TCP connection, with a deadline.
+// Buffered reading and writing on one TCP connection, plain or TLS, with a deadline.
 class connection_io {
  public:
-  explicit connection_io(asio::ip::tcp::socket socket);
+  // A connection that may switch to TLS with `tls` (a server context) later.
+  connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls);
+
+  // Performs the server side of a TLS handshake within `timeout`; false if it failed. Any
+  // input buffered before it is discarded: commands pipelined in plaintext behind STARTTLS
+  // or STLS must not be executed inside the encrypted session (CVE-2011-0411).
+  asio::awaitable<bool> start_tls(const std::chrono::seconds& timeout);
+  // Whether the connection is encrypted.
+  bool encrypted() const { return encrypted_; }
 
   // What a line read produced.
   enum class read_status {
@@ -67,7 +76,9 @@ class connection_io {
   std::string_view buffered() const { return std::string_view(input_).substr(start_); }
   void consume(std::size_t count);
 
-  asio::ip::tcp::socket socket_;
+  asio::ssl::stream<asio::ip::tcp::socket> stream_;
+  asio::ip::tcp::socket& socket_;  // the stream's TCP layer
+  bool encrypted_ = false;
   std::string input_;
   std::size_t start_ = 0;
   std::string output_;

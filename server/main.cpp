@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <system_error>
 
@@ -15,6 +16,7 @@
 #include "mail_address.hpp"
 #include "relay_server.hpp"
 #include "server_config.hpp"
+#include "tls.hpp"
 
 namespace {
 
@@ -99,6 +101,16 @@ int main(int argc, char** argv) {
     sub->add_option("id", queue_cmd.queue_id, "queue id")->required();
     sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
   }
+  auto* tls = app.add_subcommand("tls", "TLS certificates");
+  tls->require_subcommand(1);
+  auto* selfsigned = tls->add_subcommand("selfsigned", "write a self-signed certificate and key for development");
+  std::string cert_file, key_file, cert_host;
+  int cert_days = 365;
+  selfsigned->add_option("--cert", cert_file, "certificate file (default DATA_DIR/cert.pem)");
+  selfsigned->add_option("--key", key_file, "private key file (default DATA_DIR/key.pem)");
+  selfsigned->add_option("--host", cert_host, "host name in the certificate (default: the hostname)");
+  selfsigned->add_option("--days", cert_days, "validity in days")->check(CLI::Range(1, 3650));
+
   app.require_subcommand(0, 1);
 
   try {
@@ -113,11 +125,23 @@ int main(int argc, char** argv) {
     server_config config = build_config(flags);
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
+    if (tls->parsed()) {
+      std::filesystem::create_directories(config.data_dir);
+      std::filesystem::path cert = cert_file.empty() ? config.data_dir / "cert.pem" : std::filesystem::path(cert_file);
+      std::filesystem::path key = key_file.empty() ? config.data_dir / "key.pem" : std::filesystem::path(key_file);
+      write_self_signed(cert, key, cert_host.empty() ? config.hostname : cert_host, cert_days);
+      std::cout << fmt::format("wrote {} and {}; in the config:\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+                               cert.string(), key.string(), cert.string(), key.string());
+      return exit_code::ok;
+    }
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {
     std::cerr << "missived: configuration error: " << e.what() << "\n";
     return exit_code::config;
+  } catch (const tls_error& e) {
+    std::cerr << "missived: " << e.what() << "\n";
+    return exit_code::os_error;
   } catch (const db::schema_too_new& e) {
     std::cerr << "missived: " << e.what() << "\n";
     return exit_code::config;

@@ -26,11 +26,14 @@ namespace {
 
 // A failed login is answered only after this pause, to slow down password guessing.
 constexpr auto failed_login_delay = std::chrono::seconds(1);
+// How long a TLS handshake may take.
+constexpr std::chrono::seconds tls_handshake_timeout{30};
 
 }  // namespace
 
-pop3_session::pop3_session(asio::ip::tcp::socket socket, server_context& context, std::string id)
-    : io_(std::move(socket)), context_(context), id_(std::move(id)) {}
+pop3_session::pop3_session(asio::ip::tcp::socket socket, server_context& context,
+                           listener_role role, std::string id)
+    : io_(std::move(socket), context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
 pop3_session::~pop3_session() {
   if (locked_) context_.locks.unlock(user_->id);
@@ -45,9 +48,11 @@ void pop3_session::err(std::string_view text) {
 }
 
 asio::awaitable<void> pop3_session::run() {
-  log::info(id_, "event=connect client=[{}]", io_.peer());
+  log::info(id_, "event=connect client=[{}] service={}", io_.peer(), role_.name());
   try {
-    co_await (serve() || io_.watchdog());
+    bool ready = true;
+    if (role_.implicit_tls) ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
+    if (ready) co_await (serve() || io_.watchdog());
     if (io_.timed_out()) {
       log::info(id_, "event=disconnect reason=timeout");
       err("Autologout: idle for too long");
@@ -97,7 +102,14 @@ asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
     default: break;
   }
   if (state_ == state::authorization) {
+    bool login_verb = command.verb == pop3_verb::user || command.verb == pop3_verb::pass ||
+                      command.verb == pop3_verb::auth;
+    if (login_verb && !plaintext_login_allowed()) {
+      // RFC 2595 4: with TLS available, no password crosses the network in the clear.
+      co_return err("[AUTH] Plaintext authentication is disabled here: use STLS first");
+    }
     switch (command.verb) {
+      case pop3_verb::stls: co_return co_await on_stls();
       case pop3_verb::user:
         if (args.size() != 1) co_return err("Syntax: USER name");
         // Nothing is said about whether the user exists (RFC 1939 13).
@@ -121,19 +133,44 @@ asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
   }
 }
 
+bool pop3_session::plaintext_login_allowed() const {
+  return io_.encrypted() || !context_.tls_enabled || io_.peer_is_loopback();
+}
+
 void pop3_session::on_capa() {
-  // RFC 2449 5: the capabilities, one per line.
-  io_.write(
-      "+OK Capability list follows\r\n"
-      "USER\r\n"
-      "SASL PLAIN\r\n"
+  // RFC 2449 5: the capabilities, one per line, those of the AUTHORIZATION state in both
+  // states; login methods only where they may be used.
+  std::string out = "+OK Capability list follows\r\n";
+  if (context_.tls_enabled && !io_.encrypted() && state_ == state::authorization) {
+    out += "STLS\r\n";
+  }
+  if (plaintext_login_allowed()) out += "USER\r\nSASL PLAIN\r\n";
+  out +=
       "TOP\r\n"
       "UIDL\r\n"
       "RESP-CODES\r\n"
       "AUTH-RESP-CODE\r\n"
       "PIPELINING\r\n"
       "IMPLEMENTATION Missive\r\n"
-      ".\r\n");
+      ".\r\n";
+  io_.write(out);
+}
+
+asio::awaitable<void> pop3_session::on_stls() {
+  if (!context_.tls_enabled) co_return err("STLS is not available");
+  if (io_.encrypted()) co_return err("TLS is already active");
+  // RFC 2595 4: +OK, then the handshake; what the client sent before it is discarded.
+  ok("Begin TLS negotiation");
+  bool sent = co_await io_.flush();
+  if (!sent) co_return;
+  bool secured = co_await io_.start_tls(tls_handshake_timeout);
+  if (!secured) {
+    log::info(id_, "event=disconnect reason=tls_handshake_failed");
+    state_ = state::closing;
+    co_return;
+  }
+  user_name_.clear();
+  log::info(id_, "event=tls");
 }
 
 asio::awaitable<void> pop3_session::on_pass(const pop3_command& command) {

@@ -12,6 +12,7 @@
 #include "connection_io.hpp"
 #include "mail_store.hpp"
 #include "pop3_command.hpp"
+#include "server_context.hpp"
 
 namespace missive {
 
@@ -20,7 +21,8 @@ struct server_context;
 // Serves one POP3 connection from greeting to close.
 class pop3_session {
  public:
-  pop3_session(asio::ip::tcp::socket socket, server_context& context, std::string id);
+  pop3_session(asio::ip::tcp::socket socket, server_context& context, listener_role role,
+               std::string id);
   ~pop3_session();
 
   // Runs the session to its end; never throws.
@@ -46,6 +48,9 @@ class pop3_session {
   asio::awaitable<void> on_retr(const pop3_command& command, bool top);
   asio::awaitable<void> on_quit();
   void on_capa();
+  asio::awaitable<void> on_stls();
+  // Whether USER/PASS and AUTH may be used now: over TLS, from loopback, or without [tls].
+  bool plaintext_login_allowed() const;
   void on_stat();
   void on_list_or_uidl(const pop3_command& command, bool uidl);
   void on_dele(const pop3_command& command);
@@ -57,6 +62,7 @@ class pop3_session {
 
   connection_io io_;
   server_context& context_;
+  listener_role role_;
   std::string id_;
   state state_ = state::authorization;
   std::string user_name_;  // from USER, until PASS

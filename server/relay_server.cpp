@@ -25,6 +25,7 @@
 #include "server_config.hpp"
 #include "server_context.hpp"
 #include "smtp_session.hpp"
+#include "tls.hpp"
 
 namespace missive {
 
@@ -32,11 +33,6 @@ namespace {
 
 // How long outbound deliveries may go on after SIGTERM before the relay stops regardless.
 constexpr auto shutdown_grace = std::chrono::seconds(10);
-
-// The protocols a listener can speak.
-enum class protocol { smtp, pop3 };
-
-const char* protocol_name(protocol p) { return p == protocol::smtp ? "smtp" : "pop3"; }
 
 asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& where) {
   asio::ip::tcp::endpoint bind_to(asio::ip::make_address(where.host), where.port);
@@ -90,18 +86,18 @@ asio::awaitable<void> wait_until_quiet(asio::io_context& io, server_context& con
 
 template <typename Session>
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, server_context& context,
-                                  session_registry& registry, std::string id) {
-  Session session(std::move(socket), context, std::move(id));
+                                  listener_role role, session_registry& registry, std::string id) {
+  Session session(std::move(socket), context, role, std::move(id));
   auto handle = registry.add([&session] { session.close(); });
   co_await session.run();
   registry.remove(handle);
 }
 
-asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, protocol kind,
+asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_role role,
                                   server_context& context) {
-  auto& registry = kind == protocol::smtp ? context.smtp_sessions : context.pop3_sessions;
-  std::size_t cap = kind == protocol::smtp ? context.config.smtp.max_connections
-                                           : context.config.pop3.max_connections;
+  bool smtp = role.proto == listener_role::protocol::smtp;
+  auto& registry = smtp ? context.smtp_sessions : context.pop3_sessions;
+  std::size_t cap = smtp ? context.config.smtp.max_connections : context.config.pop3.max_connections;
   auto executor = acceptor.get_executor();
   while (acceptor.is_open()) {
     std::error_code ec;
@@ -109,28 +105,46 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, protocol ki
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
     if (ec) {
       // EMFILE and friends: pause a moment rather than spin, then keep accepting.
-      log::warning(protocol_name(kind), "event=accept_failed reason=\"{}\"", ec.message());
+      log::warning(role.name(), "event=accept_failed reason=\"{}\"", ec.message());
       asio::steady_timer pause(executor, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     if (registry.size() >= cap) {
-      log::warning(protocol_name(kind), "event=refused reason=too_many_connections");
-      refuse(socket, kind == protocol::smtp
-                         ? fmt::format("421 4.7.0 {} Error: too many connections, try later\r\n",
-                                       context.config.hostname)
-                         : std::string("-ERR [SYS/TEMP] Too many connections, try later\r\n"));
+      log::warning(role.name(), "event=refused reason=too_many_connections");
+      if (!role.implicit_tls) {
+        refuse(socket, smtp ? fmt::format("421 4.7.0 {} Error: too many connections, try later\r\n",
+                                          context.config.hostname)
+                            : std::string("-ERR [SYS/TEMP] Too many connections, try later\r\n"));
+      }
       continue;
     }
-    std::string id = fmt::format("{}{}", kind == protocol::smtp ? "S" : "P", context.next_session_id++);
+    std::string id = fmt::format("{}{}", smtp ? "S" : "P", context.next_session_id++);
     auto on_exit = log_escaped(id);
-    if (kind == protocol::smtp) {
-      asio::co_spawn(executor, run_session<smtp_session>(std::move(socket), context, registry, id),
+    if (smtp) {
+      asio::co_spawn(executor,
+                     run_session<smtp_session>(std::move(socket), context, role, registry, id),
                      on_exit);
     } else {
-      asio::co_spawn(executor, run_session<pop3_session>(std::move(socket), context, registry, id),
+      asio::co_spawn(executor,
+                     run_session<pop3_session>(std::move(socket), context, role, registry, id),
                      on_exit);
     }
+  }
+}
+
+// The server TLS context from [tls], or an unused one when TLS is not configured.
+asio::ssl::context server_tls(const server_config& config) {
+  if (config.tls.cert.empty() && config.tls.key.empty()) {
+    return asio::ssl::context(asio::ssl::context::tls_server);
+  }
+  if (config.tls.cert.empty() || config.tls.key.empty()) {
+    throw config_error("[tls] needs both cert and key");
+  }
+  try {
+    return make_server_tls_context(config.tls.cert, config.tls.key);
+  } catch (const tls_error& e) {
+    throw config_error(fmt::format("[tls] {}", e.what()));
   }
 }
 
@@ -143,9 +157,11 @@ int run_relay(const server_config& config) {
   mail_store store(config.database_path(), policy);
   delivery_scheduler scheduler(io.get_executor(), store, config);
   pid_file pid(config.data_dir / "missived.pid");
-  server_context context{config, store, scheduler, {}, {}, {}, 1};
+  asio::ssl::context tls = server_tls(config);
+  bool tls_enabled = !config.tls.cert.empty();
+  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, 1};
 
-  std::list<std::pair<asio::ip::tcp::acceptor, protocol>> acceptors;
+  std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor
   // that signals as soon as it reads them gets a graceful stop.
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -165,7 +181,7 @@ int run_relay(const server_config& config) {
     log::info("missived", "event=stopping signal={}", signal);
     // Stop taking new work, then end open sessions; committed mail is safe in the queue,
     // and a message whose 250 was not yet sent will be sent again by its client.
-    for (auto& [acceptor, kind] : acceptors) {
+    for (auto& [acceptor, role] : acceptors) {
       std::error_code ignored;
       acceptor.close(ignored);
     }
@@ -178,34 +194,36 @@ int run_relay(const server_config& config) {
     asio::co_spawn(io, wait_until_quiet(io, context, scheduler, stopped_hard), log_escaped("shutdown"));
   });
 
-  auto listen = [&](const std::vector<endpoint>& where, protocol kind) {
+  auto listen = [&](const std::vector<endpoint>& where, listener_role role) {
+    if (role.implicit_tls && !where.empty() && !tls_enabled) {
+      throw config_error(fmt::format("{} listeners need [tls] cert and key", role.name()));
+    }
     for (const auto& e : where) {
       asio::ip::tcp::acceptor opened(io);
       try {
         opened = open_acceptor(io, e);
       } catch (const std::system_error& failure) {
         throw std::system_error(failure.code(), fmt::format("cannot listen for {} on {}",
-                                                            protocol_name(kind), e.str()));
+                                                            role.name(), e.str()));
       }
-      auto& [acceptor, p] = acceptors.emplace_back(std::move(opened), kind);
+      auto& [acceptor, r] = acceptors.emplace_back(std::move(opened), role);
       auto bound = acceptor.local_endpoint();
       endpoint shown{bound.address().to_string(), bound.port()};
-      std::printf("missived: %s listening on %s\n", protocol_name(kind), shown.str().c_str());
+      std::printf("missived: %s listening on %s\n", role.name(), shown.str().c_str());
     }
   };
-  listen(config.smtp.listen, protocol::smtp);
-  if (!config.smtp.submission.empty()) {
-    // Submission (RFC 6409) requires AUTH, which arrives with TLS; until then it is not opened
-    // rather than opened without authentication.
-    log::warning("missived", "event=submission_not_started reason=\"AUTH is not available yet\"");
-  }
-  listen(config.pop3.listen, protocol::pop3);
+  using proto = listener_role::protocol;
+  listen(config.smtp.listen, {proto::smtp, false, false});
+  listen(config.smtp.submission, {proto::smtp, false, true});
+  listen(config.smtp.submissions, {proto::smtp, true, true});
+  listen(config.pop3.listen, {proto::pop3, false, false});
+  listen(config.pop3.pop3s, {proto::pop3, true, false});
   std::fflush(stdout);
   log::info("missived", "event=started hostname={} data_dir={} domains={}", config.hostname,
             config.data_dir.string(), fmt::join(config.domains, ","));
 
-  for (auto& [acceptor, kind] : acceptors) {
-    asio::co_spawn(io, accept_loop(acceptor, kind, context), log_escaped(protocol_name(kind)));
+  for (auto& [acceptor, role] : acceptors) {
+    asio::co_spawn(io, accept_loop(acceptor, role, context), log_escaped(role.name()));
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
 

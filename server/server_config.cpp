@@ -124,13 +124,14 @@ class config_reader {
 };
 
 void read_smtp(const config_reader& reader, const toml::table& table, smtp_settings& smtp) {
-  reader.check_keys(table, "smtp.", {"listen", "submission", "trusted_networks",
+  reader.check_keys(table, "smtp.", {"listen", "submission", "submissions", "trusted_networks",
                                      "max_message_size", "max_recipients", "plaintext_auth",
                                      "command_timeout", "data_timeout", "max_connections"});
   for (auto&& [key, node] : table) {
     std::string name = "smtp." + std::string(key.str());
     if (key == "listen") smtp.listen = reader.endpoints(node, name);
     else if (key == "submission") smtp.submission = reader.endpoints(node, name);
+    else if (key == "submissions") smtp.submissions = reader.endpoints(node, name);
     else if (key == "max_message_size") smtp.max_message_size = reader.positive(node, name);
     else if (key == "max_recipients") smtp.max_recipients = reader.positive(node, name);
     else if (key == "command_timeout") smtp.command_timeout = reader.duration(node, name);
@@ -155,10 +156,11 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
 }
 
 void read_pop3(const config_reader& reader, const toml::table& table, pop3_settings& pop3) {
-  reader.check_keys(table, "pop3.", {"listen", "idle_timeout", "max_connections"});
+  reader.check_keys(table, "pop3.", {"listen", "pop3s", "idle_timeout", "max_connections"});
   for (auto&& [key, node] : table) {
     std::string name = "pop3." + std::string(key.str());
     if (key == "listen") pop3.listen = reader.endpoints(node, name);
+    else if (key == "pop3s") pop3.pop3s = reader.endpoints(node, name);
     else if (key == "idle_timeout") pop3.idle_timeout = reader.duration(node, name);
     else if (key == "max_connections") pop3.max_connections = reader.positive(node, name);
   }

@@ -33,7 +33,8 @@ endpoint parse_endpoint(std::string_view text, std::string_view where);
 // SMTP listener settings ([smtp]).
 struct smtp_settings {
   std::vector<endpoint> listen{{"127.0.0.1", 2525}};
-  std::vector<endpoint> submission;
+  std::vector<endpoint> submission;   // RFC 6409: AUTH required
+  std::vector<endpoint> submissions;  // RFC 8314: submission over implicit TLS
   std::vector<ip_network> trusted_networks;  // defaults filled in by the loader
   std::uint64_t max_message_size = 26214400;
   std::size_t max_recipients = 100;
@@ -48,6 +49,7 @@ struct smtp_settings {
 // POP3 listener settings ([pop3]).
 struct pop3_settings {
   std::vector<endpoint> listen{{"127.0.0.1", 2110}};
+  std::vector<endpoint> pop3s;  // RFC 8314: POP3 over implicit TLS
   // RFC 1939 3: the inactivity autologout timer is at least 10 minutes.
   std::chrono::seconds idle_timeout{600};
   std::size_t max_connections = 1000;

@@ -2,6 +2,8 @@
 // scheduler, and the registry that lets shutdown reach every open session.
 #pragma once
 
+#include <asio/ssl/context.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -11,6 +13,21 @@
 namespace missive {
 
 struct server_config;
+
+// What a listener is for: the protocol, whether TLS starts at once (RFC 8314), and whether
+// it is the submission service (RFC 6409: AUTH required, MAIL FROM must be the user's).
+struct listener_role {
+  enum class protocol { smtp, pop3 } proto = protocol::smtp;
+  bool implicit_tls = false;
+  bool submission = false;
+
+  // The name printed at start and used in logs: smtp, submission, submissions, pop3, pop3s.
+  const char* name() const {
+    if (proto == protocol::pop3) return implicit_tls ? "pop3s" : "pop3";
+    if (submission) return implicit_tls ? "submissions" : "submission";
+    return "smtp";
+  }
+};
 class mail_store;
 class delivery_scheduler;
 
@@ -52,6 +69,10 @@ class maildrop_locks {
 // Everything sessions share. All of it is used from the one network thread.
 struct server_context {
   const server_config& config;
+  // The server TLS context; `tls_enabled` says whether [tls] configured a certificate
+  // (otherwise the context only satisfies the stream's constructor and is never used).
+  asio::ssl::context& tls;
+  bool tls_enabled = false;
   mail_store& store;
   delivery_scheduler& scheduler;
   session_registry smtp_sessions;

@@ -40,8 +40,6 @@ const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"}
 const smtp_reply storage_failed{451, "4.3.0", "Error: could not store message, try again later"};
 const smtp_reply smuggling{554, "5.6.0",
                            "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
-// Not a reply: the connection ended while a command was being served.
-const smtp_reply connection_lost{0, "", ""};
 const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};
 
 smtp_reply syntax(std::string_view usage) {
@@ -80,8 +78,9 @@ bool valid_helo_argument(std::string_view name) {
 
 }  // namespace
 
-smtp_session::smtp_session(asio::ip::tcp::socket socket, server_context& context, std::string id)
-    : io_(std::move(socket)), context_(context), id_(std::move(id)) {}
+smtp_session::smtp_session(asio::ip::tcp::socket socket, server_context& context,
+                           listener_role role, std::string id)
+    : io_(std::move(socket), context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
 void smtp_session::enter_state(state next) {
   if (next == state_) return;
@@ -96,9 +95,11 @@ void smtp_session::reply(const smtp_reply& r) {
 }
 
 asio::awaitable<void> smtp_session::run() {
-  log::info(id_, "event=connect client=[{}]", io_.peer());
+  log::info(id_, "event=connect client=[{}] service={}", io_.peer(), role_.name());
   try {
-    co_await (serve() || io_.watchdog());
+    bool ready = true;
+    if (role_.implicit_tls) ready = co_await switch_to_tls();  // RFC 8314 3.3
+    if (ready) co_await (serve() || io_.watchdog());
     if (io_.timed_out()) {
       log::info(id_, "event=disconnect reason=timeout");
       reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});
@@ -139,6 +140,13 @@ asio::awaitable<void> smtp_session::serve() {
       co_return;
     }
     reply(answer);
+    if (tls_requested_) {
+      tls_requested_ = false;
+      bool sent = co_await io_.flush();
+      if (!sent) co_return;
+      bool secured = co_await switch_to_tls();
+      if (!secured) co_return;
+    }
   }
   co_await io_.flush();
   log::info(id_, "event=disconnect reason=quit");
@@ -164,9 +172,9 @@ asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) 
       co_return smtp_reply{214, "2.0.0",
                            "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n"
                            "See RFC 5321"};
+    case smtp_verb::starttls: co_return on_starttls(command);
+    case smtp_verb::auth: co_return co_await on_auth(command);
     case smtp_verb::expn:
-    case smtp_verb::starttls:
-    case smtp_verb::auth:
     case smtp_verb::bdat: co_return not_implemented;
     case smtp_verb::unknown: break;
   }
@@ -186,6 +194,9 @@ smtp_reply smtp_session::on_helo(const smtp_command& command, bool extended) {
   if (extended) {
     text += fmt::format("\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8",
                         context_.config.smtp.max_message_size);
+    if (context_.tls_enabled && !io_.encrypted()) text += "\nSTARTTLS";
+    // RFC 4954 4: AUTH is offered only where it may be used (not after success).
+    if (auth_allowed() && authenticated_user_.empty()) text += "\nAUTH PLAIN LOGIN";
   }
   return {250, "", text};
 }
@@ -205,6 +216,14 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   }
   // RFC 1870 6: refuse up front what will not fit.
   if (args.size && *args.size > context_.config.smtp.max_message_size) return too_big;
+  if (role_.submission) {
+    // RFC 6409 4.3, 6.1: submission is for authenticated users, sending as themselves.
+    if (authenticated_user_.empty()) return {530, "5.7.0", "Error: authentication required"};
+    if (!iequals(args.sender.str(), authenticated_user_)) {
+      return {553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by {}",
+                                        args.sender.str(), authenticated_user_)};
+    }
+  }
   transaction_ = {};
   transaction_.sender = std::move(args.sender);
   transaction_.smtputf8 = args.smtputf8;
@@ -214,6 +233,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
 }
 
 bool smtp_session::client_may_relay() const {
+  if (!authenticated_user_.empty()) return true;
   const auto& networks = context_.config.smtp.trusted_networks;
   return std::any_of(networks.begin(), networks.end(),
                      [&](const ip_network& n) { return n.contains(io_.peer_bytes()); });
@@ -305,8 +325,7 @@ smtp_reply smtp_session::on_rset(const smtp_command& command) {
 
 std::string smtp_session::trace_headers(const std::string& queue_id, std::string_view data) const {
   auto now = std::chrono::system_clock::now();
-  // RFC 6531 3.7.3 names the protocol of an SMTPUTF8 transaction UTF8SMTP.
-  std::string_view protocol = !extended_ ? "SMTP" : transaction_.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  std::string_view protocol = received_protocol();
   std::string headers = fmt::format("Received: from {} ([{}])\r\n\tby {} (Missive) with {} id {}",
                                     helo_name_, io_.peer(), context_.config.hostname, protocol,
                                     queue_id);

@@ -5,6 +5,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "mail_address.hpp"
 #include "smtp_command.hpp"
 #include "smtp_reply.hpp"
+#include "server_context.hpp"
 
 namespace missive {
 
@@ -20,7 +22,8 @@ struct server_context;
 // Serves one SMTP connection from greeting to close.
 class smtp_session {
  public:
-  smtp_session(asio::ip::tcp::socket socket, server_context& context, std::string id);
+  smtp_session(asio::ip::tcp::socket socket, server_context& context, listener_role role,
+               std::string id);
 
   // Runs the session to its end; never throws.
   asio::awaitable<void> run();
@@ -43,6 +46,9 @@ class smtp_session {
     }
   };
 
+  // Not a reply: the connection ended while a command was being served.
+  static inline const smtp_reply connection_lost{0, "", ""};
+
   asio::awaitable<void> serve();
   asio::awaitable<smtp_reply> dispatch(const smtp_command& command);
   smtp_reply on_helo(const smtp_command& command, bool extended);
@@ -51,6 +57,16 @@ class smtp_session {
   asio::awaitable<smtp_reply> on_data(const smtp_command& command);
   smtp_reply on_rset(const smtp_command& command);
   asio::awaitable<smtp_reply> store(const std::string& data);
+  // STARTTLS (RFC 3207) and AUTH (RFC 4954): smtp_session_auth.cpp.
+  smtp_reply on_starttls(const smtp_command& command);
+  asio::awaitable<smtp_reply> on_auth(const smtp_command& command);
+  asio::awaitable<std::optional<std::string>> read_auth_response(const std::string& challenge);
+  asio::awaitable<smtp_reply> check_credentials(const std::string& user, const std::string& password);
+  asio::awaitable<bool> switch_to_tls();
+  // Whether AUTH may be used on this connection now (TLS, or plaintext allowed by policy).
+  bool auth_allowed() const;
+  // The protocol name in the Received: header (RFC 3848, RFC 6531).
+  std::string_view received_protocol() const;
   std::string trace_headers(const std::string& queue_id, std::string_view data) const;
   bool client_may_relay() const;
   void enter_state(state next);
@@ -58,7 +74,10 @@ class smtp_session {
 
   connection_io io_;
   server_context& context_;
+  listener_role role_;
   std::string id_;
+  std::string authenticated_user_;  // empty until AUTH succeeds
+  bool tls_requested_ = false;      // STARTTLS answered 220: handshake after the reply
   state state_ = state::connected;
   std::string helo_name_;
   bool extended_ = false;  // EHLO rather than HELO

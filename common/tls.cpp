@@ -1,0 +1,97 @@
+// TLS contexts and self-signed certificates: see tls.hpp.
+#include "tls.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace missive {
+
+namespace {
+
+// TLS 1.2 or newer only; no compression (CRIME), no session renegotiation by the client.
+void harden(asio::ssl::context& context) {
+  context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression);
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+}
+
+}  // namespace
+
+asio::ssl::context make_server_tls_context(const std::filesystem::path& cert,
+                                           const std::filesystem::path& key) {
+  asio::ssl::context context(asio::ssl::context::tls_server);
+  harden(context);
+  std::error_code ec;
+  context.use_certificate_chain_file(cert.string(), ec);
+  if (ec) throw tls_error(fmt::format("cannot use the certificate {}: {}", cert.string(), ec.message()));
+  context.use_private_key_file(key.string(), asio::ssl::context::pem, ec);
+  if (ec) throw tls_error(fmt::format("cannot use the private key {}: {}", key.string(), ec.message()));
+  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+    throw tls_error(fmt::format("the key {} does not match the certificate {}", key.string(),
+                                cert.string()));
+  }
+  return context;
+}
+
+asio::ssl::context make_client_tls_context(tls_verify verify, const std::filesystem::path& ca_file) {
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  harden(context);
+  if (verify == tls_verify::none) {
+    context.set_verify_mode(asio::ssl::verify_none);
+    return context;
+  }
+  std::error_code ec;
+  if (ca_file.empty()) context.set_default_verify_paths(ec);
+  else context.load_verify_file(ca_file.string(), ec);
+  if (ec) throw tls_error(fmt::format("cannot load trusted certificates: {}", ec.message()));
+  context.set_verify_mode(asio::ssl::verify_peer);
+  return context;
+}
+
+void write_self_signed(const std::filesystem::path& cert, const std::filesystem::path& key,
+                       const std::string& host, int days) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_RSA_gen(2048), EVP_PKEY_free);
+  if (!pkey) throw tls_error("cannot generate an RSA key");
+  std::unique_ptr<X509, decltype(&X509_free)> x509(X509_new(), X509_free);
+  X509_set_version(x509.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x509.get()), static_cast<long>(std::time(nullptr)));
+  X509_gmtime_adj(X509_getm_notBefore(x509.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x509.get()), 86400L * days);
+  X509_set_pubkey(x509.get(), pkey.get());
+  X509_NAME* name = X509_get_subject_name(x509.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x509.get(), name);
+  // Clients check the subjectAltName, not the CN (RFC 6125).
+  std::string san = "DNS:" + host;
+  X509V3_CTX v3{};
+  X509V3_set_ctx(&v3, x509.get(), x509.get(), nullptr, nullptr, 0);
+  if (X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())) {
+    X509_add_ext(x509.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  if (X509_sign(x509.get(), pkey.get(), EVP_sha256()) == 0) throw tls_error("cannot sign the certificate");
+
+  auto write = [](const std::filesystem::path& path, mode_t mode, auto&& writer) {
+    FILE* file = std::fopen(path.c_str(), "w");
+    if (!file) throw tls_error(fmt::format("cannot write {}", path.string()));
+    ::fchmod(fileno(file), mode);
+    bool ok = writer(file);
+    std::fclose(file);
+    if (!ok) throw tls_error(fmt::format("cannot write {}", path.string()));
+  };
+  write(key, 0600, [&](FILE* f) {
+    return PEM_write_PrivateKey(f, pkey.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  });
+  write(cert, 0644, [&](FILE* f) { return PEM_write_X509(f, x509.get()) == 1; });
+}
+
+}  // namespace missive

@@ -35,7 +35,8 @@ DEFAULT_WAIT = 10.0
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _DEFAULT_BINARY = os.path.normpath(os.path.join(_HERE, "..", "..", "build", "server", "missived"))
 
-LISTEN_RE = re.compile(r"^missived: (smtp|pop3|submission) listening on 127\.0\.0\.1:(\d+)$")
+LISTEN_RE = re.compile(
+    r"^missived: (smtp|pop3|submission|submissions|pop3s) listening on 127\.0\.0\.1:(\d+)$")
 QUEUED_RE = re.compile(r"^Ok: queued as ([A-Z0-9]+)$")
 
 
@@ -181,6 +182,17 @@ class MissiveServer:
         self.smtp_port = self._listen_lines["smtp"]
         self.pop3_port = self._listen_lines["pop3"]
         return self
+
+    def port(self, service, timeout=DEFAULT_WAIT):
+        """The port a listener of `service` (e.g. "submission", "pop3s") announced."""
+        deadline = time.monotonic() + timeout
+        with self._listen_cond:
+            while service not in self._listen_lines:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise HarnessError(f"missived announced no {service} listener")
+                self._listen_cond.wait(min(remaining, 0.1))
+            return self._listen_lines[service]
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

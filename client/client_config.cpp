@@ -65,6 +65,35 @@ std::uint16_t port_value(const std::string& file, const toml::node& node, std::s
   return static_cast<std::uint16_t>(value);
 }
 
+// `tls`: "none" | "starttls" | "required".
+tls_policy tls_value(const std::string& file, const toml::node& node, std::string_view key) {
+  std::string value = string_value(file, node, key);
+  if (value == "none") return tls_policy::none;
+  if (value == "starttls") return tls_policy::starttls;
+  if (value == "required") return tls_policy::required;
+  config_fail(file, node, key, "expected \"none\", \"starttls\" or \"required\"");
+}
+
+// `tls_verify`: "peer" | "none".
+tls_verify verify_value(const std::string& file, const toml::node& node, std::string_view key) {
+  std::string value = string_value(file, node, key);
+  if (value == "peer") return tls_verify::peer;
+  if (value == "none") return tls_verify::none;
+  config_fail(file, node, key, "expected \"peer\" or \"none\"");
+}
+
+// `ca_file`: a readable file, relative to the config file's folder.
+std::string ca_file_value(const std::string& file, const toml::node& node, std::string_view key) {
+  std::filesystem::path path = string_value(file, node, key);
+  if (path.empty()) config_fail(file, node, key, "expected a file name");
+  if (path.is_relative()) path = std::filesystem::path(file).parent_path() / path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    config_fail(file, node, key, fmt::format("{} is not a readable file", path.string()));
+  }
+  return path.string();
+}
+
 void read_file(const std::string& file, client_config& config) {
   toml::table table;
   try {
@@ -82,13 +111,10 @@ void read_file(const std::string& file, client_config& config) {
     else if (name == "user") config.user = string_value(file, node, name);
     else if (name == "password_command") config.password_command = string_value(file, node, name);
     else if (name == "data_dir") config.data_dir = string_value(file, node, name);
-    else if (name == "tls") {
-      config.tls = string_value(file, node, name);
-      if (config.tls != "none") {
-        // STARTTLS/STLS arrive with the relay's TLS support; until then refusing is honest.
-        config_fail(file, node, name, "only \"none\" is supported for now (no TLS yet)");
-      }
-    } else {
+    else if (name == "tls") config.tls = tls_value(file, node, name);
+    else if (name == "tls_verify") config.verify = verify_value(file, node, name);
+    else if (name == "ca_file") config.ca_file = ca_file_value(file, node, name);
+    else {
       throw client_error(exit_code::config, fmt::format("configuration error: {}:{}: unknown key '{}'",
                                                         file, key.source().begin.line, name));
     }

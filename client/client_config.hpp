@@ -6,7 +6,16 @@
 #include <optional>
 #include <string>
 
+#include "tls.hpp"
+
 namespace missive::client {
+
+// Whether `missive` protects its connections with STARTTLS (SMTP) and STLS (POP3).
+enum class tls_policy {
+  none,      // "none": never, even when offered
+  starttls,  // "starttls" (default): when the server offers it
+  required,  // "required": never send or fetch without it (exit 69 when not offered)
+};
 
 // Everything `missive` needs to reach its server and keep its store.
 struct client_config {
@@ -15,7 +24,11 @@ struct client_config {
   std::uint16_t pop3_port = 2110;
   std::string user;              // login address; empty: no authentication
   std::string password_command;  // run with /bin/sh -c; the first line of its output
-  std::string tls = "none";      // only "none" for now: the relay has no TLS yet
+  tls_policy tls = tls_policy::starttls;
+  // "peer" (default): the certificate must be trusted (ca_file, else the system's CA store)
+  // and name the server; "none": encryption without checking who is at the other end.
+  tls_verify verify = tls_verify::peer;  // config key `tls_verify`
+  std::string ca_file;           // PEM file of trusted certificates; relative to the config file
   std::string data_dir;          // the local store's folder
 };
 

@@ -102,6 +102,11 @@ asio::awaitable<int> watch_loop(const client_config& config, const std::string& 
     std::string why;
     try {
       result = co_await poll_mailbox(config, password, store, delete_fetched);
+    } catch (const pop3_tls_error&) {
+      // TLS as configured cannot be had: waiting will not change that.
+      rethrow_poll_failure(config, std::current_exception());
+    } catch (const tls_error&) {
+      rethrow_poll_failure(config, std::current_exception());
     } catch (const pop3_client_error& e) {
       outcome = poll_outcome::unreachable;
       why = e.what();

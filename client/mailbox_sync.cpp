@@ -15,11 +15,28 @@
 
 namespace missive::client {
 
+namespace {
+
+// The STLS behaviour the configuration asks for.
+pop3_client_options::tls_mode stls_mode(tls_policy policy) {
+  switch (policy) {
+    case tls_policy::none: return pop3_client_options::tls_mode::none;
+    case tls_policy::required: return pop3_client_options::tls_mode::required;
+    case tls_policy::starttls: break;
+  }
+  return pop3_client_options::tls_mode::opportunistic;
+}
+
+}  // namespace
+
 asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std::string& password,
                                           local_store& store, const bool& delete_fetched) {
   pop3_client_options options;
   options.connect_timeout = std::chrono::seconds(15);
   options.command_timeout = std::chrono::seconds(120);
+  options.stls = stls_mode(config.tls);
+  options.verify = config.verify;
+  options.ca_file = config.ca_file;
   pop3_client client(co_await asio::this_coro::executor, options);
   co_await client.connect(config.server, config.pop3_port);
   auto capabilities = co_await client.capabilities();
@@ -89,6 +106,12 @@ std::string require_password(const client_config& config) {
 void rethrow_poll_failure(const client_config& config, std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
+  } catch (const tls_error& e) {
+    throw client_error(exit_code::config, fmt::format("cannot use TLS as configured: {}", e.what()));
+  } catch (const pop3_tls_error& e) {
+    // Not a temporary failure: the server and the configuration disagree about TLS.
+    throw client_error(exit_code::unavailable,
+                       fmt::format("cannot fetch securely from the mail server: {}", e.what()));
   } catch (const pop3_client_error& e) {
     throw client_error(exit_code::temp_failure,
                        fmt::format("cannot reach the mail server at {}:{} ({}); try again later",
@@ -110,6 +133,8 @@ poll_result poll_once(const client_config& config, local_store& store, bool dele
   asio::io_context context;
   try {
     return run_sync(context, poll_mailbox(config, password, store, delete_fetched));
+  } catch (const tls_error&) {
+    rethrow_poll_failure(config, std::current_exception());
   } catch (const pop3_client_error&) {
     rethrow_poll_failure(config, std::current_exception());
   } catch (const pop3_login_error&) {

@@ -31,7 +31,8 @@ struct poll_result {
 asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std::string& password,
                                           local_store& store, const bool& delete_fetched);
 
-// Runs one poll to completion, mapping failures to client_error (75, 77, 78).
+// Runs one poll to completion, mapping failures to client_error (69 TLS not to be had as
+// configured, 75, 77, 78).
 poll_result poll_once(const client_config& config, local_store& store, bool delete_fetched);
 
 // The password for POP3, which always needs one: client_error 78 when there is none.

@@ -68,6 +68,16 @@ int cli_main(int argc, char** argv) {
   CLI::App app{"missive: send mail, and read your mailbox at your own pace"};
   app.fallthrough();
   app.require_subcommand(1);
+  app.footer(
+      "Configuration file (TOML, ~/.config/missive/config.toml or --config):\n"
+      "  server, smtp_port, pop3_port, user, password_command, data_dir\n"
+      "  tls        = \"starttls\" (default: STARTTLS/STLS when the server offers it)\n"
+      "             | \"required\" (never send or fetch without TLS: exit 69 when not offered)\n"
+      "             | \"none\"     (never)\n"
+      "  tls_verify = \"peer\" (default: trusted certificate naming the server) | \"none\"\n"
+      "  ca_file    = PEM file of trusted certificates (default: the system's), relative to\n"
+      "               the configuration file\n"
+      "The password comes from MISSIVE_PASSWORD or password_command, never from a flag.");
   config_overrides overrides;
   app.add_option("--config", overrides.config_file, "TOML configuration file");
   app.add_option("--server", overrides.server, "mail server host");

@@ -17,6 +17,16 @@ namespace missive::client {
 
 namespace {
 
+// The STARTTLS behaviour the configuration asks for.
+smtp_client_options::tls_mode starttls_mode(tls_policy policy) {
+  switch (policy) {
+    case tls_policy::none: return smtp_client_options::tls_mode::none;
+    case tls_policy::required: return smtp_client_options::tls_mode::required;
+    case tls_policy::starttls: break;
+  }
+  return smtp_client_options::tls_mode::opportunistic;
+}
+
 // The exit status for a refusal: 4xx is "try later", 5xx "will not".
 int status_of(const smtp_reply& reply) {
   return reply.code / 100 == 4 ? exit_code::temp_failure : exit_code::unavailable;
@@ -54,6 +64,9 @@ asio::awaitable<outcome> run_submission(const client_config& config, const submi
   options.helo_name = host_name();
   options.connect_timeout = std::chrono::seconds(15);
   options.command_timeout = std::chrono::seconds(120);
+  options.starttls = starttls_mode(config.tls);
+  options.verify = config.verify;
+  options.ca_file = config.ca_file;
   smtp_client client(co_await asio::this_coro::executor, options);
   auto greeting = co_await client.connect(config.server, config.smtp_port);
   outcome result;
@@ -137,6 +150,12 @@ std::string submit(const client_config& config, const submission& message) {
   outcome result;
   try {
     result = run_sync(context, run_submission(config, message, password));
+  } catch (const tls_error& e) {
+    throw client_error(exit_code::config, fmt::format("cannot use TLS as configured: {}", e.what()));
+  } catch (const smtp_tls_error& e) {
+    // Not a temporary failure: the server and the configuration disagree about TLS.
+    throw client_error(exit_code::unavailable,
+                       fmt::format("cannot send securely to the mail server: {}", e.what()));
   } catch (const smtp_client_error& e) {
     throw client_error(exit_code::temp_failure,
                        fmt::format("cannot reach the mail server at {}:{} ({}); try again later",

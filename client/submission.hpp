@@ -18,7 +18,8 @@ struct submission {
 
 // Submits the message and returns the queue id from the final 250 reply (or its text when
 // it names none). Throws client_error: 75 server unreachable or 4xx, 77 bad credentials,
-// 69 refused (5xx), 78 password missing.
+// 69 refused (5xx) or TLS not to be had as configured, 78 password missing or TLS settings
+// unusable.
 std::string submit(const client_config& config, const submission& message);
 
 }  // namespace missive::client

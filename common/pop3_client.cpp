@@ -5,6 +5,9 @@
 // RETR body, where each read must make progress within it (a large message on a slow but
 // moving link is not cut off).
 //
+// TLS (RFC 2595 4): as in smtp_client.cpp, one asio::ssl::stream used through next_layer()
+// until the handshake; what the server sent behind its +OK to STLS is discarded unread.
+//
 // Coroutines here take class-type arguments by const reference only, and keep the result of
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "pop3_client.hpp"
@@ -12,12 +15,17 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <charconv>
+#include <optional>
 
 #include "ascii.hpp"
 #include "base64.hpp"
@@ -103,6 +111,9 @@ void pop3_response_parser::take_line(std::string_view line) {
 
 namespace {
 
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+using tls_mode = pop3_client_options::tls_mode;
+
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::chrono::seconds quit_timeout{10};
 
@@ -139,6 +150,48 @@ bool temporary_refusal(std::string_view text) {
          istarts_with(text, "[LOGIN-DELAY]");
 }
 
+// Whether the capabilities list STLS (RFC 2595 4), alone on its line.
+bool offers_stls(const std::vector<std::string>& capabilities) {
+  for (const auto& line : capabilities) {
+    std::string_view word = line;
+    while (!word.empty() && word.back() == ' ') word.remove_suffix(1);
+    if (iequals(word, "STLS")) return true;
+  }
+  return false;
+}
+
+// The context the session's TLS layer is made from; with STLS off it is never used, so it
+// checks nothing (and a bad ca_file does not matter).
+asio::ssl::context client_context(const pop3_client_options& options) {
+  if (options.stls == tls_mode::none) return make_client_tls_context(tls_verify::none);
+  return make_client_tls_context(options.verify, options.ca_file);
+}
+
+// Prepares a fresh TLS layer for `host`: SNI when it is a name (RFC 6066 3), and with
+// tls_verify::peer the name or address the certificate must carry (RFC 2595 2.4, 6125).
+void prepare_tls(tls_stream& stream, const std::string& host, tls_verify verify) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  const bool literal = !ec;
+  SSL* ssl = stream.native_handle();
+  if (!literal) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify != tls_verify::peer) return;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int set = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                          : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  if (set != 1) throw pop3_tls_error(fmt::format("cannot check a certificate for {}", host));
+}
+
+// Why a handshake failed: OpenSSL's reason, and the certificate check's verdict.
+std::string handshake_failure(tls_stream& stream, const std::error_code& ec) {
+  const long verdict = SSL_get_verify_result(stream.native_handle());
+  if (verdict != X509_V_OK) {
+    return fmt::format("{} ({})", ec.message(), X509_verify_cert_error_string(verdict));
+  }
+  return ec.message();
+}
+
 // A command argument must not smuggle a line end into the session.
 void check_argument(const std::string& text) {
   if (text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
@@ -152,7 +205,8 @@ struct pop3_client::impl {
   impl(asio::any_io_executor executor_, pop3_client_options options_)
       : executor(std::move(executor_)),
         options(options_),
-        socket(executor),
+        tls_context(client_context(options)),
+        stream(std::in_place, executor, tls_context),
         timer(executor),
         parser(options.limits) {}
 
@@ -161,17 +215,43 @@ struct pop3_client::impl {
     throw pop3_client_error(message);
   }
 
+  // Closes the connection (idempotent). No TLS close_notify: the session is over either way.
   void close() {
     std::error_code ignored;
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+  // The TCP connection under the TLS layer.
+  asio::ip::tcp::socket& socket() { return stream->next_layer(); }
+
+  // Closes and starts over with a fresh TLS layer for the next connection.
+  void reset_connection() {
+    close();
+    // emplace, not assignment: Asio 1.22's move assignment leaks the replaced SSL object.
+    stream.emplace(executor, tls_context);
+    encrypted = false;
+    input.clear();
+    input_start = 0;
+  }
+
+  // One read or write on the connection's current layer.
+  auto read_some(const asio::mutable_buffer& buffer, std::error_code& ec) {
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    return encrypted ? stream->async_read_some(buffer, token)
+                     : socket().async_read_some(buffer, token);
+  }
+  auto write_some(const asio::const_buffer& buffer, std::error_code& ec) {
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    return encrypted ? stream->async_write_some(buffer, token)
+                     : socket().async_write_some(buffer, token);
   }
 
   asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
     timer.expires_after(options.connect_timeout);
     std::error_code ec;
     std::error_code timer_ec;
-    auto result = co_await (socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
+    auto result = co_await (socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
                             timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (result.index() == 1) {
       close();
@@ -187,15 +267,14 @@ struct pop3_client::impl {
 
   // Sends `line` (which ends in CRLF) within command_timeout.
   asio::awaitable<void> write_line(const std::string& line, const char* what) {
-    if (!socket.is_open()) fail(fmt::format("not connected: cannot send {} to {}", what, peer));
+    if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", what, peer));
     std::size_t sent = 0;
     while (sent < line.size()) {
       timer.expires_after(options.command_timeout);
       std::error_code ec;
       std::error_code timer_ec;
       auto result = co_await (
-          socket.async_write_some(asio::buffer(line.data() + sent, line.size() - sent),
-                                  asio::redirect_error(asio::use_awaitable, ec)) ||
+          write_some(asio::buffer(line.data() + sent, line.size() - sent), ec) ||
           timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
       if (result.index() == 1) fail(fmt::format("timeout sending {} to {}", what, peer));
       if (ec) fail(fmt::format("cannot send {} to {}: {}", what, peer, ec.message()));
@@ -217,20 +296,21 @@ struct pop3_client::impl {
         fail(fmt::format("unreadable reply to {} from {}: {}", what, peer, describe(parser.error())));
       }
       if (parser.done()) co_return parser.take();
-      if (!socket.is_open()) fail(fmt::format("not connected: no reply to {} from {}", what, peer));
+      if (!socket().is_open()) fail(fmt::format("not connected: no reply to {} from {}", what, peer));
       if (progress) timer.expires_after(options.command_timeout);
       input.resize(read_chunk);
       std::error_code ec;
       std::error_code timer_ec;
       auto result = co_await (
-          socket.async_read_some(asio::buffer(input), asio::redirect_error(asio::use_awaitable, ec)) ||
+          read_some(asio::buffer(input), ec) ||
           timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
       if (result.index() == 1) {
         input.clear();
         fail(fmt::format("timeout waiting for the reply to {} from {}", what, peer));
       }
       input.resize(std::get<0>(result));
-      if (ec == asio::error::eof) fail(fmt::format("connection closed by {} during {}", peer, what));
+      // Over TLS a close without close_notify is "stream truncated": closed all the same.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) fail(fmt::format("connection closed by {} during {}", peer, what));
       if (ec) fail(fmt::format("cannot read the reply to {} from {}: {}", what, peer, ec.message()));
     }
   }
@@ -247,9 +327,63 @@ struct pop3_client::impl {
     throw pop3_login_error(fmt::format("{} refused the login: {}", peer, response.text), temporary);
   }
 
+  // CAPA: the capability lines, empty when the server does not know CAPA.
+  asio::awaitable<std::vector<std::string>> capa() {
+    const std::string line = "CAPA\r\n";
+    auto response = co_await command(line, "CAPA", true);
+    std::vector<std::string> out;
+    if (!response.ok()) co_return out;
+    std::string_view body = response.body;
+    while (!body.empty()) {
+      auto end = body.find("\r\n");
+      out.emplace_back(body.substr(0, end));
+      body.remove_prefix(std::min(body.size(), end + 2));
+    }
+    co_return out;
+  }
+
+  // RFC 2595 4: STLS, then the handshake within command_timeout. Returns false when an
+  // opportunistic session stays in plaintext (the server refused STLS); throws
+  // pop3_tls_error when TLS was required, or the handshake failed (the connection is then
+  // closed: it is out of step).
+  asio::awaitable<bool> start_tls() {
+    const std::string line = "STLS\r\n";
+    auto response = co_await command(line, "STLS", false);
+    if (!response.ok()) {
+      if (options.stls == tls_mode::required) {
+        close();
+        throw pop3_tls_error(
+            fmt::format("{} refused STLS, which is required: {}", peer, response.text));
+      }
+      co_return false;
+    }
+    // Anything the server sent after its +OK came in plaintext: dropped unread.
+    input.clear();
+    input_start = 0;
+    prepare_tls(*stream, host, options.verify);
+    timer.expires_after(options.command_timeout);
+    std::error_code ec;
+    std::error_code timer_ec;
+    auto result = co_await (
+        stream->async_handshake(asio::ssl::stream_base::client,
+                               asio::redirect_error(asio::use_awaitable, ec)) ||
+        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
+    if (ec) {
+      std::string why = handshake_failure(*stream, ec);
+      close();
+      throw pop3_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
+    }
+    encrypted = true;
+    co_return true;
+  }
+
   asio::any_io_executor executor;
   pop3_client_options options;
-  asio::ip::tcp::socket socket;
+  asio::ssl::context tls_context;
+  std::optional<tls_stream> stream;  // the connection: next_layer() until STLS, TLS after
+  bool encrypted = false;     // whether reads and writes go through the TLS layer
+  std::string host;           // as given to connect(): SNI and the certificate's name
   asio::steady_timer timer;
   pop3_response_parser parser;
   std::string input;
@@ -265,9 +399,8 @@ pop3_client::~pop3_client() = default;
 
 asio::awaitable<void> pop3_client::connect(const std::string& host, std::uint16_t port) {
   auto& s = *impl_;
-  s.close();
-  s.input.clear();
-  s.input_start = 0;
+  s.reset_connection();
+  s.host = host;
   s.peer = fmt::format("{}:{}", host, port);
   asio::ip::tcp::resolver resolver(s.executor);
   std::error_code ec;
@@ -294,18 +427,24 @@ asio::awaitable<void> pop3_client::connect(const std::string& host, std::uint16_
 
 asio::awaitable<std::vector<std::string>> pop3_client::capabilities() {
   auto& s = *impl_;
-  const std::string line = "CAPA\r\n";
-  auto response = co_await s.command(line, "CAPA", true);
-  std::vector<std::string> out;
-  if (!response.ok()) co_return out;
-  std::string_view body = response.body;
-  while (!body.empty()) {
-    auto end = body.find("\r\n");
-    out.emplace_back(body.substr(0, end));
-    body.remove_prefix(std::min(body.size(), end + 2));
+  auto capabilities = co_await s.capa();
+  const tls_mode mode = s.options.stls;
+  if (s.encrypted || mode == tls_mode::none) co_return capabilities;
+  if (!offers_stls(capabilities)) {
+    if (mode == tls_mode::required) {
+      s.close();
+      throw pop3_tls_error(fmt::format("{} does not offer STLS, which is required", s.peer));
+    }
+    co_return capabilities;
   }
-  co_return out;
+  const bool upgraded = co_await s.start_tls();
+  if (!upgraded) co_return capabilities;
+  // RFC 2595 4: the capabilities may differ over TLS (USER, SASL PLAIN); ask again.
+  auto again = co_await s.capa();
+  co_return again;
 }
+
+bool pop3_client::encrypted() const { return impl_ && impl_->encrypted; }
 
 asio::awaitable<void> pop3_client::login(const std::string& user, const std::string& password,
                                          const std::vector<std::string>& capabilities) {
@@ -383,7 +522,7 @@ asio::awaitable<bool> pop3_client::remove(const std::uint32_t& number) {
 
 asio::awaitable<bool> pop3_client::quit() {
   auto& s = *impl_;
-  if (!s.socket.is_open()) co_return false;
+  if (!s.socket().is_open()) co_return false;
   s.options.command_timeout = std::min(s.options.command_timeout, quit_timeout);
   const std::string line = "QUIT\r\n";
   auto response = co_await s.command(line, "QUIT", false);

@@ -1,6 +1,7 @@
 // The POP3 client side (RFC 1939, 2449 CAPA, 5034 SASL): a sans-IO response parser, and a
 // session over Asio coroutines for `missive fetch`. Every read and write has a deadline;
-// every line and every message has a limit.
+// every line and every message has a limit. STLS (RFC 2595 4) when offered, or required, as
+// configured.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -8,11 +9,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tls.hpp"
 
 namespace missive {
 
@@ -80,6 +84,13 @@ class pop3_client_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// TLS could not be had as configured: STLS is required but not offered or refused, or the
+// handshake failed (certificate not trusted, wrong host name, no common protocol).
+class pop3_tls_error : public pop3_client_error {
+ public:
+  using pop3_client_error::pop3_client_error;
+};
+
 // The server refused the login; `temporary` when it said so ([IN-USE], [SYS/TEMP],
 // RFC 2449 8), else the credentials were wrong.
 class pop3_login_error : public std::runtime_error {
@@ -98,6 +109,17 @@ struct pop3_client_options {
   // RFC 1939 3 gives servers a 10-minute idle timer; the client waits less for a reply.
   std::chrono::seconds command_timeout{120};
   pop3_parser_limits limits;
+  // When capabilities() upgrades the connection with STLS (RFC 2595 4).
+  enum class tls_mode {
+    none,           // never, even when offered
+    opportunistic,  // when offered; a refused STLS leaves the session in plaintext
+    required,       // when offered, else pop3_tls_error: no password is sent in plaintext
+  };
+  tls_mode stls = tls_mode::opportunistic;
+  // How the server's certificate is checked; with `peer`, against ca_file (PEM) when set,
+  // else the system's CA store, and the host name given to connect().
+  tls_verify verify = tls_verify::none;
+  std::filesystem::path ca_file;
 };
 
 // One message in the maildrop: its number in this session and its unique id (UIDL).
@@ -117,8 +139,13 @@ class pop3_client {
   // Connects (every resolved address in turn) and reads the greeting. Throws
   // pop3_client_error when no connection, or the greeting is not +OK.
   asio::awaitable<void> connect(const std::string& host, std::uint16_t port);
-  // CAPA (RFC 2449): the capability lines; empty if the server does not know CAPA.
+  // CAPA (RFC 2449): the capability lines; empty if the server does not know CAPA. Then, as
+  // options.stls asks and CAPA lists STLS: STLS, the TLS handshake, and CAPA again over TLS
+  // (RFC 2595 4: what was learned before is forgotten), whose lines are returned. Throws
+  // pop3_tls_error when TLS is required and cannot be had, or the handshake fails.
   asio::awaitable<std::vector<std::string>> capabilities();
+  // Whether the session runs over TLS (after capabilities() upgraded it), for logs.
+  bool encrypted() const;
   // Logs in: AUTH PLAIN (RFC 5034) when `capabilities` list "SASL ... PLAIN", else USER and
   // PASS. Throws pop3_login_error when refused.
   asio::awaitable<void> login(const std::string& user, const std::string& password,

@@ -13,6 +13,12 @@
 // smtp_client_error naming the peer and what was awaited. Replies, even 4xx and 5xx, are
 // values: the caller decides what they mean for each recipient.
 //
+// TLS (RFC 3207): the connection is one asio::ssl::stream, used through next_layer() until
+// the handshake and through the TLS layer after it (`encrypted`). The handshake has the
+// command deadline like any step. After it, whatever the server sent behind its 220 in
+// plaintext is discarded unread (a man in the middle could have put commands' replies
+// there: CVE-2011-0411 seen from the client's side), and the extensions are learned again.
+//
 // Coroutines here take class-type arguments by const reference only, and keep the result of
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "smtp_client.hpp"
@@ -20,13 +26,18 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "ascii.hpp"
 #include "base64.hpp"
@@ -45,6 +56,9 @@ constexpr std::size_t read_chunk = 4096;
 constexpr std::size_t keep_output_capacity = 1 << 20;
 // RFC 5321 4.1.1.10 asks us to wait for the reply to QUIT; not for long, nothing depends on it.
 constexpr std::chrono::seconds quit_timeout{5};
+
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+using tls_mode = smtp_client_options::tls_mode;
 
 bool positive(const smtp_reply& reply) { return reply.code / 100 == 2; }
 bool intermediate(const smtp_reply& reply) { return reply.code / 100 == 3; }
@@ -152,13 +166,48 @@ std::string mail_command(const smtp_envelope& envelope, std::size_t size,
   return line;
 }
 
+// The context the session's TLS layer is made from; with STARTTLS off it is never used, so
+// it checks nothing (and a bad ca_file does not matter).
+asio::ssl::context client_context(const smtp_client_options& options) {
+  if (options.starttls == tls_mode::none) return make_client_tls_context(tls_verify::none);
+  return make_client_tls_context(options.verify, options.ca_file);
+}
+
+// Prepares a fresh TLS layer for `host`: SNI when it is a name (RFC 6066 3 forbids
+// addresses there), and with tls_verify::peer the name or address the certificate must
+// carry (RFC 6125).
+void prepare_tls(tls_stream& stream, const std::string& host, tls_verify verify) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  const bool literal = !ec;
+  SSL* ssl = stream.native_handle();
+  if (!literal) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify != tls_verify::peer) return;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int set = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                          : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  if (set != 1) throw smtp_tls_error(fmt::format("cannot check a certificate for {}", host));
+}
+
+// Why a handshake failed, in words: OpenSSL's reason, and the certificate check's verdict
+// when that is what failed.
+std::string handshake_failure(tls_stream& stream, const std::error_code& ec) {
+  const long verdict = SSL_get_verify_result(stream.native_handle());
+  if (verdict != X509_V_OK) {
+    return fmt::format("{} ({})", ec.message(), X509_verify_cert_error_string(verdict));
+  }
+  return ec.message();
+}
+
 }  // namespace
 
 struct smtp_client::impl {
   impl(asio::any_io_executor executor_, smtp_client_options options_)
       : executor(std::move(executor_)),
         options(std::move(options_)),
-        socket(executor),
+        tls_context(client_context(options)),
+        stream(std::in_place, executor, tls_context),
         timer(executor),
         parser(options.max_reply_lines) {}
 
@@ -168,11 +217,38 @@ struct smtp_client::impl {
     throw smtp_client_error(message);
   }
 
-  // Closes the connection (idempotent).
+  // Closes the connection (idempotent). No TLS close_notify: the session is over either way.
   void close() {
     std::error_code ignored;
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+  // The TCP connection under the TLS layer.
+  asio::ip::tcp::socket& socket() { return stream->next_layer(); }
+
+  // Closes and starts over with a fresh TLS layer for the next connection.
+  void reset_connection() {
+    close();
+    // emplace, not assignment: Asio 1.22's move assignment leaks the replaced SSL object.
+    stream.emplace(executor, tls_context);
+    encrypted = false;
+    input.clear();
+    input_start = 0;
+    parser = smtp_reply_parser(options.max_reply_lines);
+    extensions = smtp_extensions();
+  }
+
+  // One read or write on the connection's current layer.
+  auto read_some(const asio::mutable_buffer& buffer, std::error_code& ec) {
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    return encrypted ? stream->async_read_some(buffer, token)
+                     : socket().async_read_some(buffer, token);
+  }
+  auto write_some(const asio::const_buffer& buffer, std::error_code& ec) {
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    return encrypted ? stream->async_write_some(buffer, token)
+                     : socket().async_write_some(buffer, token);
   }
 
   // Tries one address within connect_timeout; returns why it failed, or "" when connected.
@@ -181,7 +257,7 @@ struct smtp_client::impl {
     std::error_code ec;
     std::error_code timer_ec;
     auto result = co_await (
-        socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
+        socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
         timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (result.index() == 1) {
       close();
@@ -197,15 +273,14 @@ struct smtp_client::impl {
 
   // Sends `output`, each write making progress within `timeout`; `verb` names it in errors.
   asio::awaitable<void> write_output(const char* verb, const std::chrono::seconds& timeout) {
-    if (!socket.is_open()) fail(fmt::format("not connected: cannot send {} to {}", verb, peer));
+    if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", verb, peer));
     std::size_t sent = 0;
     while (sent < output.size()) {
       timer.expires_after(timeout);
       std::error_code ec;
       std::error_code timer_ec;
       auto result = co_await (
-          socket.async_write_some(asio::buffer(output.data() + sent, output.size() - sent),
-                                  asio::redirect_error(asio::use_awaitable, ec)) ||
+          write_some(asio::buffer(output.data() + sent, output.size() - sent), ec) ||
           timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
       if (result.index() == 1) fail(fmt::format("timeout sending {} to {}", verb, peer));
       if (ec) fail(fmt::format("cannot send {} to {}: {}", verb, peer, ec.message()));
@@ -234,20 +309,20 @@ struct smtp_client::impl {
         co_return reply;
       }
       // The parser took everything buffered (it stops early only at a reply's end).
-      if (!socket.is_open()) fail(fmt::format("not connected: no {} from {}", awaited(verb), peer));
+      if (!socket().is_open()) fail(fmt::format("not connected: no {} from {}", awaited(verb), peer));
       input.resize(read_chunk);
       std::error_code ec;
       std::error_code timer_ec;
       auto result = co_await (
-          socket.async_read_some(asio::buffer(input),
-                                 asio::redirect_error(asio::use_awaitable, ec)) ||
+          read_some(asio::buffer(input), ec) ||
           timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
       if (result.index() == 1) {
         input.clear();
         fail(fmt::format("timeout waiting for {} from {}", awaited(verb), peer));
       }
       input.resize(std::get<0>(result));
-      if (ec == asio::error::eof) {
+      // Over TLS a close without close_notify is "stream truncated": closed all the same.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
         fail(fmt::format("connection closed by {} while waiting for {}", peer, awaited(verb)));
       }
       if (ec == asio::error::connection_reset) {
@@ -327,9 +402,82 @@ struct smtp_client::impl {
     result.data_end = co_await read_reply("end of DATA", options.data_timeout);
   }
 
+  // RFC 3207: STARTTLS, then the handshake within command_timeout. Returns false when an
+  // opportunistic session stays in plaintext (the server refused STARTTLS); throws
+  // smtp_tls_error when TLS was required, or the handshake failed (the connection is then
+  // closed: it is out of step).
+  asio::awaitable<bool> start_tls() {
+    output = "STARTTLS\r\n";
+    auto reply = co_await command("STARTTLS");
+    if (reply.code != 220) {
+      if (options.starttls == tls_mode::required) {
+        close();
+        throw smtp_tls_error(fmt::format("{} refused STARTTLS, which is required: {} {}", peer,
+                                         reply.code, reply.text));
+      }
+      co_return false;
+    }
+    // RFC 3207 4.2: anything the server sent after its 220 came in plaintext: dropped.
+    input.clear();
+    input_start = 0;
+    parser = smtp_reply_parser(options.max_reply_lines);
+    prepare_tls(*stream, host, options.verify);
+    timer.expires_after(options.command_timeout);
+    std::error_code ec;
+    std::error_code timer_ec;
+    auto result = co_await (
+        stream->async_handshake(asio::ssl::stream_base::client,
+                               asio::redirect_error(asio::use_awaitable, ec)) ||
+        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
+    if (ec) {
+      std::string why = handshake_failure(*stream, ec);
+      close();
+      throw smtp_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
+    }
+    encrypted = true;
+    extensions = smtp_extensions();
+    co_return true;
+  }
+
+  // After a failed opportunistic handshake: the same address again, greeting and EHLO, and
+  // no STARTTLS this time. Returns the EHLO (or greeting, when not 2xx) reply.
+  asio::awaitable<smtp_reply> reconnect_without_tls() {
+    const std::string saved_peer = peer;
+    reset_connection();
+    peer = saved_peer;
+    auto failure = co_await connect_to(endpoint);
+    if (!failure.empty()) throw smtp_client_error(failure);
+    auto greeting = co_await read_reply(nullptr, options.command_timeout);
+    if (!positive(greeting)) co_return greeting;
+    auto reply = co_await greet();
+    co_return reply;
+  }
+
+  // EHLO, or HELO when EHLO is refused with 5xx; the extensions are what the reply offers.
+  asio::awaitable<smtp_reply> greet() {
+    extensions = smtp_extensions();
+    output = "EHLO " + options.helo_name + "\r\n";
+    auto reply = co_await command("EHLO");
+    if (positive(reply)) {
+      extensions = parse_ehlo(reply.text);
+      co_return reply;
+    }
+    // RFC 5321 3.2: a server that does not know EHLO refuses it (500, 502, 504, 550 are
+    // seen); any 5xx gets HELO. A 4xx is the server's answer as it stands.
+    if (reply.code / 100 != 5) co_return reply;
+    output = "HELO " + options.helo_name + "\r\n";
+    auto helo = co_await command("HELO");
+    co_return helo;
+  }
+
   asio::any_io_executor executor;
   smtp_client_options options;
-  asio::ip::tcp::socket socket;
+  asio::ssl::context tls_context;
+  std::optional<tls_stream> stream;  // the connection: next_layer() until STARTTLS, TLS after
+  bool encrypted = false;     // whether reads and writes go through the TLS layer
+  std::string host;           // as given to connect(): SNI and the certificate's name
+  asio::ip::tcp::endpoint endpoint;  // the address connected to
   asio::steady_timer timer;   // the deadline of the current read, write or connect
   smtp_reply_parser parser;
   std::string input;          // read from the socket, not yet taken by the parser
@@ -347,11 +495,8 @@ smtp_client::~smtp_client() = default;
 
 asio::awaitable<smtp_reply> smtp_client::connect(const std::string& host, std::uint16_t port) {
   auto& s = *impl_;
-  s.close();
-  s.input.clear();
-  s.input_start = 0;
-  s.parser = smtp_reply_parser(s.options.max_reply_lines);
-  s.extensions = smtp_extensions();
+  s.reset_connection();
+  s.host = host;
   s.peer = fmt::format("{}:{}", host, port);
 
   asio::ip::tcp::resolver resolver(s.executor);
@@ -367,6 +512,7 @@ asio::awaitable<smtp_reply> smtp_client::connect(const std::string& host, std::u
     s.peer = format_peer(host, endpoint);
     auto failure = co_await s.connect_to(endpoint);
     if (failure.empty()) {
+      s.endpoint = endpoint;
       auto greeting = co_await s.read_reply(nullptr, s.options.command_timeout);
       co_return greeting;
     }
@@ -378,20 +524,40 @@ asio::awaitable<smtp_reply> smtp_client::connect(const std::string& host, std::u
 
 asio::awaitable<smtp_reply> smtp_client::hello() {
   auto& s = *impl_;
-  s.extensions = smtp_extensions();
-  s.output = "EHLO " + s.options.helo_name + "\r\n";
-  auto reply = co_await s.command("EHLO");
-  if (positive(reply)) {
-    s.extensions = parse_ehlo(reply.text);
+  auto reply = co_await s.greet();
+  const tls_mode mode = s.options.starttls;
+  if (!positive(reply) || s.encrypted || mode == tls_mode::none) co_return reply;
+  if (!s.extensions.starttls) {
+    if (mode == tls_mode::required) {
+      s.close();
+      throw smtp_tls_error(fmt::format("{} does not offer STARTTLS, which is required", s.peer));
+    }
     co_return reply;
   }
-  // RFC 5321 3.2: a server that does not know EHLO refuses it (500, 502, 504, 550 are
-  // seen); any 5xx gets HELO. A 4xx is the server's answer as it stands.
-  if (reply.code / 100 != 5) co_return reply;
-  s.output = "HELO " + s.options.helo_name + "\r\n";
-  auto helo = co_await s.command("HELO");
-  co_return helo;
+  // Opportunistic encryption that checks nothing falls back to plaintext on a fresh
+  // connection when the handshake fails, as Postfix's "may" level does (RFC 7435 3): the
+  // alternative, no delivery at all, protects nothing. With tls_verify::peer a failed check
+  // is an answer, not an accident.
+  const bool fallback = mode == tls_mode::opportunistic && s.options.verify == tls_verify::none;
+  bool upgraded = false;
+  bool handshake_failed = false;
+  try {
+    upgraded = co_await s.start_tls();
+  } catch (const smtp_tls_error&) {
+    if (!fallback) throw;
+    handshake_failed = true;
+  }
+  if (handshake_failed) {
+    auto plain = co_await s.reconnect_without_tls();
+    co_return plain;
+  }
+  if (!upgraded) co_return reply;
+  // RFC 3207 4.2: everything learned before TLS is forgotten; EHLO again.
+  auto again = co_await s.greet();
+  co_return again;
 }
+
+bool smtp_client::encrypted() const { return impl_ && impl_->encrypted; }
 
 const smtp_extensions& smtp_client::extensions() const { return impl_->extensions; }
 
@@ -430,7 +596,7 @@ asio::awaitable<smtp_reply> smtp_client::reset() {
 asio::awaitable<void> smtp_client::quit() {
   if (!impl_) co_return;
   auto& s = *impl_;
-  if (s.socket.is_open()) {
+  if (s.socket().is_open()) {
     try {
       const std::chrono::seconds timeout = std::min(s.options.command_timeout, quit_timeout);
       s.output = "QUIT\r\n";

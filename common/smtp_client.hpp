@@ -1,6 +1,7 @@
 // An outbound SMTP client session (RFC 5321) over Asio coroutines: used by the relay to
 // deliver to the next hop and by `missive send` to submit. Every read and write has a
-// deadline; replies are read with limits (smtp_reply_parser).
+// deadline; replies are read with limits (smtp_reply_parser). STARTTLS (RFC 3207) when
+// offered, or required, as configured.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "smtp_reply.hpp"
+#include "tls.hpp"
 
 namespace missive {
 
@@ -27,6 +30,14 @@ class smtp_client_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// TLS could not be had as configured: STARTTLS is required but not offered or refused, or
+// the handshake failed (certificate not trusted, wrong host name, no common protocol).
+// Retrying the same server will not help until its configuration or ours changes.
+class smtp_tls_error : public smtp_client_error {
+ public:
+  using smtp_client_error::smtp_client_error;
+};
+
 // How the client behaves.
 struct smtp_client_options {
   std::string helo_name = "localhost";                 // our name in EHLO/HELO
@@ -35,6 +46,19 @@ struct smtp_client_options {
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds data_timeout{600};              // 4.5.3.2.6: the final "." reply
   std::size_t max_reply_lines = 100;
+  // When hello() upgrades the connection with STARTTLS (RFC 3207).
+  enum class tls_mode {
+    none,           // never, even when offered
+    // When offered (RFC 7435); a refused STARTTLS leaves the session in plaintext, and so
+    // does a failed handshake when verify is none (on a fresh connection, without STARTTLS).
+    opportunistic,
+    required,       // when offered, else smtp_tls_error: nothing is sent in plaintext
+  };
+  tls_mode starttls = tls_mode::opportunistic;
+  // How the server's certificate is checked; with `peer`, against ca_file (PEM) when set,
+  // else the system's CA store, and the host name given to connect().
+  tls_verify verify = tls_verify::none;
+  std::filesystem::path ca_file;
 };
 
 // What the server offered in its EHLO reply (RFC 5321 4.1.1.1).
@@ -82,7 +106,13 @@ class smtp_client {
   // reads the greeting, which is returned. Throws smtp_client_error when no connection.
   asio::awaitable<smtp_reply> connect(const std::string& host, std::uint16_t port);
   // Sends EHLO, or HELO if EHLO is refused with 5xx (RFC 5321 3.2); returns the final reply.
+  // Then, as options.starttls asks and the server offers: STARTTLS, the TLS handshake, and
+  // EHLO again over TLS (RFC 3207 4.2: what was learned before is forgotten), whose reply
+  // is returned. Throws smtp_tls_error when TLS is required and cannot be had, or the
+  // handshake fails; smtp_client_error on a broken connection or timeout.
   asio::awaitable<smtp_reply> hello();
+  // Whether the session runs over TLS (after hello() upgraded it), for logs.
+  bool encrypted() const;
   // The extensions the server offered (valid after hello()).
   const smtp_extensions& extensions() const;
   // Sends one message: MAIL, each RCPT, DATA, the dot-stuffed content, "." — pipelined

@@ -21,28 +21,36 @@ constexpr std::size_t data_read_chunk = 64 * 1024;
 
 }  // namespace
 
+std::array<std::uint8_t, 16> peer_address_of(const asio::ip::tcp::socket& socket) {
+  std::array<std::uint8_t, 16> bytes{};
+  std::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return bytes;
+  auto address = endpoint.address();
+  if (address.is_v4()) {
+    auto v4 = address.to_v4().to_bytes();
+    bytes[10] = bytes[11] = 0xff;
+    std::memcpy(bytes.data() + 12, v4.data(), 4);
+  } else {
+    auto v6 = address.to_v6().to_bytes();
+    std::memcpy(bytes.data(), v6.data(), 16);
+  }
+  return bytes;
+}
+
 connection_io::connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls)
     : stream_(std::move(socket), tls),
       socket_(stream_.next_layer()),
       watchdog_timer_(socket_.get_executor()) {
+  peer_bytes_ = peer_address_of(socket_);
   std::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
     auto address = endpoint.address();
+    peer_ = address.to_string();
     loopback_ = address.is_loopback();
-    if (address.is_v4()) {
-      auto v4 = address.to_v4().to_bytes();
-      peer_bytes_[10] = peer_bytes_[11] = 0xff;
-      std::memcpy(peer_bytes_.data() + 12, v4.data(), 4);
-      peer_ = address.to_string();
-    } else {
-      auto v6 = address.to_v6();
-      if (v6.is_v4_mapped()) {
-        loopback_ = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
-      }
-      auto bytes = v6.to_bytes();
-      std::memcpy(peer_bytes_.data(), bytes.data(), 16);
-      peer_ = address.to_string();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      loopback_ = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
     }
   }
   set_timeout(std::chrono::minutes(5));
@@ -136,6 +144,11 @@ asio::awaitable<bool> connection_io::read_data(data_reader& reader,
 }
 
 bool connection_io::line_buffered() const { return buffered().find('\n') != std::string_view::npos; }
+
+bool connection_io::input_pending() {
+  std::error_code ec;
+  return !buffered().empty() || socket_.available(ec) > 0;
+}
 
 void connection_io::discard_input() { consume(buffered().size()); }
 

@@ -9,13 +9,18 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace missive {
 
 class data_reader;
+
+// The peer's address of a socket in the 16-byte IPv4-mapped form; all zero if unknown.
+std::array<std::uint8_t, 16> peer_address_of(const asio::ip::tcp::socket& socket);
 
 // Buffered reading and writing on one TCP connection, plain or TLS, with a deadline.
 class connection_io {
@@ -44,6 +49,8 @@ class connection_io {
   asio::awaitable<bool> read_data(data_reader& reader, const std::chrono::seconds& per_read);
   // Whether a whole line is already buffered (the client pipelined commands).
   bool line_buffered() const;
+  // Whether the client has sent anything not yet read (buffered or waiting in the socket).
+  bool input_pending();
   // Drops everything buffered but not yet read.
   void discard_input();
 

@@ -220,9 +220,14 @@ asio::awaitable<void> pop3_session::log_in(const std::string& address, const std
   }
   if (!user) {
     log::info(id_, "event=auth_failed client=[{}]", io_.peer());
+    bool banned = context_.guard.login_failed(io_.peer_bytes());
     asio::steady_timer pause(co_await asio::this_coro::executor, failed_login_delay);
     std::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (banned) {
+      state_ = state::closing;
+      co_return err("[SYS/TEMP] Too many failed logins, try later");
+    }
     co_return err("[AUTH] Invalid username or password");
   }
   // RFC 2449 8.1.2: IN-USE when another session holds the maildrop.

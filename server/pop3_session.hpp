@@ -29,6 +29,8 @@ class pop3_session {
   asio::awaitable<void> run();
   // Ends the session from outside (shutdown). Nothing is deleted: there was no QUIT.
   void close() { io_.close(); }
+  // The client's address, as the abuse guard counts it.
+  const client_address& peer_bytes() const { return io_.peer_bytes(); }
 
  private:
   // RFC 1939 3: the session's states.

@@ -44,6 +44,12 @@ asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& wher
   return acceptor;
 }
 
+std::string remote_text(const asio::ip::tcp::socket& socket) {
+  std::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : endpoint.address().to_string();
+}
+
 // Refuses a connection beyond the cap with one line, without waiting for the client.
 void refuse(asio::ip::tcp::socket& socket, std::string_view line) {
   std::error_code ec;
@@ -91,6 +97,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, server_context& 
   auto handle = registry.add([&session] { session.close(); });
   co_await session.run();
   registry.remove(handle);
+  context.guard.disconnect(session.peer_bytes());
 }
 
 asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_role role,
@@ -110,7 +117,21 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    client_address peer = peer_address_of(socket);
+    if (context.guard.banned(peer) || !context.guard.try_connect(peer)) {
+      bool banned = context.guard.banned(peer);
+      log::warning(role.name(), "event=refused client=[{}] reason={}", remote_text(socket),
+                   banned ? "too_many_failed_logins" : "too_many_connections_from_address");
+      if (!role.implicit_tls) {
+        refuse(socket, smtp ? fmt::format("421 4.7.0 {} Error: {}, try later\r\n",
+                                          context.config.hostname,
+                                          banned ? "too many failed logins" : "too many connections from your address")
+                            : std::string("-ERR [SYS/TEMP] Too many connections or failed logins, try later\r\n"));
+      }
+      continue;
+    }
     if (registry.size() >= cap) {
+      context.guard.disconnect(peer);
       log::warning(role.name(), "event=refused reason=too_many_connections");
       if (!role.implicit_tls) {
         refuse(socket, smtp ? fmt::format("421 4.7.0 {} Error: too many connections, try later\r\n",
@@ -159,7 +180,9 @@ int run_relay(const server_config& config) {
   pid_file pid(config.data_dir / "missived.pid");
   asio::ssl::context tls = server_tls(config);
   bool tls_enabled = !config.tls.cert.empty();
-  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, 1};
+  abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
+                             std::chrono::seconds(600), config.smtp.auth_ban_time};
+  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, abuse_guard(limits), 1};
 
   std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor

@@ -126,7 +126,9 @@ class config_reader {
 void read_smtp(const config_reader& reader, const toml::table& table, smtp_settings& smtp) {
   reader.check_keys(table, "smtp.", {"listen", "submission", "submissions", "trusted_networks",
                                      "max_message_size", "max_recipients", "plaintext_auth",
-                                     "command_timeout", "data_timeout", "max_connections"});
+                                     "command_timeout", "data_timeout", "max_connections",
+                                     "max_connections_per_address", "auth_failure_limit",
+                                     "auth_ban_time", "greeting_delay"});
   for (auto&& [key, node] : table) {
     std::string name = "smtp." + std::string(key.str());
     if (key == "listen") smtp.listen = reader.endpoints(node, name);
@@ -137,7 +139,15 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
     else if (key == "command_timeout") smtp.command_timeout = reader.duration(node, name);
     else if (key == "data_timeout") smtp.data_timeout = reader.duration(node, name);
     else if (key == "max_connections") smtp.max_connections = reader.positive(node, name);
-    else if (key == "plaintext_auth") {
+    else if (key == "max_connections_per_address") {
+      smtp.max_connections_per_address = reader.positive(node, name);
+    } else if (key == "auth_failure_limit") smtp.auth_failure_limit = reader.positive(node, name);
+    else if (key == "auth_ban_time") smtp.auth_ban_time = reader.duration(node, name);
+    else if (key == "greeting_delay") {
+      auto delay = parse_duration_ms(reader.string(node, name));
+      if (!delay) reader.fail(node, name, "expected a duration such as \"100ms\" or \"0s\"");
+      smtp.greeting_delay = *delay;
+    } else if (key == "plaintext_auth") {
       smtp.plaintext_auth = reader.string(node, name);
       if (smtp.plaintext_auth != "never" && smtp.plaintext_auth != "loopback" &&
           smtp.plaintext_auth != "always") {

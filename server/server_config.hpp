@@ -44,6 +44,13 @@ struct smtp_settings {
   std::chrono::seconds data_timeout{180};
   std::size_t max_connections = 1000;
   std::string plaintext_auth = "loopback";
+  // Abuse limits (they apply to POP3 too): connections per client address; failed logins
+  // before the address is refused, and for how long.
+  std::size_t max_connections_per_address = 20;
+  std::size_t auth_failure_limit = 5;
+  std::chrono::seconds auth_ban_time{600};
+  // The pause before the greeting; a client that talks during it is refused (pregreet).
+  std::chrono::milliseconds greeting_delay{100};
 };
 
 // POP3 listener settings ([pop3]).

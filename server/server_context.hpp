@@ -8,6 +8,8 @@
 #include <functional>
 #include <list>
 #include <set>
+
+#include "abuse_guard.hpp"
 #include <string>
 
 namespace missive {
@@ -78,6 +80,7 @@ struct server_context {
   session_registry smtp_sessions;
   session_registry pop3_sessions;
   maildrop_locks locks;
+  abuse_guard guard;
   std::uint64_t next_session_id = 1;
 };
 

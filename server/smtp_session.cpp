@@ -2,6 +2,8 @@
 #include "smtp_session.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -72,6 +74,22 @@ bool has_control_characters(std::string_view line) {
   });
 }
 
+// Protocol errors in a row after which the session ends (a confused or hostile client).
+constexpr std::size_t max_protocol_errors = 3;
+
+// Whether a reply says the client broke the protocol (syntax, sequence, unknown command).
+bool is_protocol_error(int code) {
+  return code == 500 || code == 501 || code == 502 || code == 503 || code == 504 || code == 555;
+}
+
+// Whether a command line is an HTTP request line ("GET / HTTP/1.1", "CONNECT host:443 ...").
+bool is_http_request(std::string_view line) {
+  for (std::string_view verb : {"GET ", "POST ", "CONNECT ", "HEAD ", "PUT ", "OPTIONS "}) {
+    if (line.substr(0, verb.size()) == verb) return true;
+  }
+  return false;
+}
+
 bool valid_helo_argument(std::string_view name) {
   return !name.empty() && name.find(' ') == std::string_view::npos && name.size() <= 255;
 }
@@ -111,11 +129,30 @@ asio::awaitable<void> smtp_session::run() {
   io_.close();
 }
 
+asio::awaitable<bool> smtp_session::client_waited_for_greeting() {
+  auto delay = context_.config.smtp.greeting_delay;
+  // With implicit TLS the client speaks first by design (the handshake).
+  if (role_.implicit_tls || delay.count() == 0) co_return true;
+  asio::steady_timer pause(co_await asio::this_coro::executor, delay);
+  std::error_code ec;
+  co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return !io_.input_pending();
+}
+
 asio::awaitable<void> smtp_session::serve() {
   const auto& settings = context_.config.smtp;
+  bool polite = co_await client_waited_for_greeting();
+  if (!polite) {
+    // RFC 5321 4.3.1: the client waits for the greeting; one that does not is a spam engine.
+    log::info(id_, "event=disconnect reason=talked_before_greeting");
+    reply({554, "5.5.0", "Error: talked before the greeting"});
+    co_await io_.flush();
+    co_return;
+  }
   // RFC 5321 4.2: the greeting and EHLO/HELO replies carry no enhanced code (RFC 2034 3).
   reply({220, "", fmt::format("{} ESMTP Missive", context_.config.hostname)});
   std::string line;
+  std::size_t errors_in_a_row = 0;
   while (state_ != state::closing) {
     if (!io_.line_buffered() && !co_await io_.flush()) co_return;
     io_.set_timeout(settings.command_timeout);
@@ -124,22 +161,34 @@ asio::awaitable<void> smtp_session::serve() {
       log::info(id_, "event=disconnect reason=closed");
       co_return;
     }
+    smtp_reply answer;
     if (status == connection_io::read_status::too_long) {
-      reply(line_too_long);
-      continue;
-    }
-    if (has_control_characters(line)) {
-      reply(bad_characters);
-      continue;
-    }
-    // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
-    smtp_command command = parse_smtp_command(line);
-    smtp_reply answer = co_await dispatch(command);
-    if (answer.code == connection_lost.code) {
-      log::info(id_, "event=disconnect reason=closed_in_data");
+      answer = line_too_long;
+    } else if (has_control_characters(line)) {
+      answer = bad_characters;
+    } else if (is_http_request(line)) {
+      // A web client or proxy probe (cross-protocol attack): answer once and hang up.
+      log::info(id_, "event=disconnect reason=http_request");
+      reply({502, "5.5.1", "Error: this is an SMTP server, not HTTP"});
+      co_await io_.flush();
       co_return;
+    } else {
+      // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
+      smtp_command command = parse_smtp_command(line);
+      answer = co_await dispatch(command);
+      if (answer.code == connection_lost.code) {
+        log::info(id_, "event=disconnect reason=closed_in_data");
+        co_return;
+      }
     }
     reply(answer);
+    errors_in_a_row = is_protocol_error(answer.code) ? errors_in_a_row + 1 : 0;
+    if (errors_in_a_row >= max_protocol_errors) {
+      log::info(id_, "event=disconnect reason=too_many_errors");
+      reply({421, "4.7.0", fmt::format("{} Error: too many errors", context_.config.hostname)});
+      co_await io_.flush();
+      co_return;
+    }
     if (tls_requested_) {
       tls_requested_ = false;
       bool sent = co_await io_.flush();

@@ -29,6 +29,8 @@ class smtp_session {
   asio::awaitable<void> run();
   // Ends the session from outside (shutdown).
   void close() { io_.close(); }
+  // The client's address, as the abuse guard counts it.
+  const client_address& peer_bytes() const { return io_.peer_bytes(); }
 
  private:
   // Where the session stands in the command sequence (RFC 5321 4.1.4).
@@ -50,6 +52,8 @@ class smtp_session {
   static inline const smtp_reply connection_lost{0, "", ""};
 
   asio::awaitable<void> serve();
+  // Waits greeting_delay; false if the client talked meanwhile (pregreet).
+  asio::awaitable<bool> client_waited_for_greeting();
   asio::awaitable<smtp_reply> dispatch(const smtp_command& command);
   smtp_reply on_helo(const smtp_command& command, bool extended);
   smtp_reply on_mail(const smtp_command& command);

@@ -95,9 +95,14 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
   }
   if (!identity) {
     log::info(id_, "event=auth_failed client=[{}]", io_.peer());
+    bool banned = context_.guard.login_failed(io_.peer_bytes());
     asio::steady_timer pause(co_await asio::this_coro::executor, failed_auth_delay);
     std::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (banned) {
+      enter_state(state::closing);
+      co_return smtp_reply{421, "4.7.0", "Error: too many failed logins, try later"};
+    }
     co_return smtp_reply{535, "5.7.8", "Error: authentication credentials invalid"};
   }
   authenticated_user_ = identity->address;

@@ -21,6 +21,7 @@
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "pid_file.hpp"
+#include "privileges.hpp"
 #include "pop3_session.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
@@ -175,9 +176,11 @@ int run_relay(const server_config& config) {
   asio::io_context io(1);
   queue_policy policy{config.hostname, config.domains,
                       {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
+  std::optional<run_as_user> run_as = user_to_run_as(config);
   mail_store store(config.database_path(), policy);
+  // The database exists now: it and the rest of the data directory become the user's.
+  if (run_as) hand_over(config.data_dir, *run_as);
   delivery_scheduler scheduler(io.get_executor(), store, config);
-  pid_file pid(config.data_dir / "missived.pid");
   asio::ssl::context tls = server_tls(config);
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
@@ -242,6 +245,9 @@ int run_relay(const server_config& config) {
   listen(config.pop3.listen, {proto::pop3, false, false});
   listen(config.pop3.pop3s, {proto::pop3, true, false});
   std::fflush(stdout);
+  // Ports are bound and the TLS key is read: root is needed no more.
+  if (run_as) drop_privileges(*run_as);
+  pid_file pid(config.data_dir / "missived.pid");
   log::info("missived", "event=started hostname={} data_dir={} domains={}", config.hostname,
             config.data_dir.string(), fmt::join(config.domains, ","));
 

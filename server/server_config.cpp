@@ -224,11 +224,12 @@ server_config load_server_config(const std::filesystem::path& file) {
                                    e.description()));
   }
   config_reader reader(file.string());
-  reader.check_keys(root, "", {"hostname", "data_dir", "domains", "smtp", "pop3", "tls",
-                               "queue", "route"});
+  reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
+                               "tls", "queue", "route"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
+    else if (key == "run_as") config.run_as = reader.string(node, name);
     else if (key == "data_dir") config.data_dir = reader.string(node, name);
     else if (key == "domains") {
       config.domains.clear();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -86,6 +87,8 @@ struct server_config {
   std::string hostname;  // defaults to the machine's host name
   std::filesystem::path data_dir = "./missive-data";
   std::vector<std::string> domains{"localhost"};
+  // The user to run as when started as root (default "missive", if it exists).
+  std::optional<std::string> run_as;
   smtp_settings smtp;
   pop3_settings pop3;
   tls_settings tls;

@@ -66,8 +66,18 @@ std::size_t data_reader::take_run(std::string_view bytes) {
   } else {
     while (run < bytes.size() && !is_special(bytes[run])) ++run;
   }
-  add(bytes.substr(0, run));
-  count_line(run);
+  // The first problem seen is kept, as if the run came octet by octet: the line limit wins
+  // only when the run crosses it strictly before the size limit (at the same octet the size
+  // is checked first, as in step_in_line).
+  std::size_t line_room = line_length_ < max_line_octets ? max_line_octets - line_length_ : 0;
+  std::size_t size_room = size_ < max_size_ ? max_size_ - size_ : 0;
+  if (run > line_room && line_room < size_room) {
+    count_line(run);
+    add(bytes.substr(0, run));
+  } else {
+    add(bytes.substr(0, run));
+    count_line(run);
+  }
   return run;
 }
 

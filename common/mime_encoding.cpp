@@ -1,6 +1,8 @@
 // MIME encodings and charset conversion: see mime_encoding.hpp.
 #include "mime_encoding.hpp"
 
+#include <cstdint>
+
 #include <iconv.h>
 
 #include <cerrno>
@@ -157,6 +159,35 @@ void flush_words(std::string& out, decoded_word& run) {
   run = {};
 }
 
+// The text with every invalid UTF-8 sequence (RFC 3629 4: overlong forms, surrogates, code
+// points above U+10FFFF, stray continuation octets) replaced by U+FFFD.
+std::string valid_utf8_or_replaced(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = length != 0 && i + length <= text.size();
+    std::uint32_t code = length == 1 ? c : length == 2 ? c & 0x1F : length == 3 ? c & 0x0F : c & 0x07;
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      auto next = static_cast<unsigned char>(text[i + k]);
+      ok = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && code >= smallest[length] && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += replacement;
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_ascii(std::string_view text) {
@@ -209,7 +240,8 @@ std::string quoted_printable_encode(std::string_view text) {
     auto newline = text.find('\n', start);
     bool last_line = newline == std::string_view::npos;
     std::string_view line = text.substr(start, last_line ? std::string_view::npos : newline - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // A CR is part of the line break only when an LF follows it; a lone final CR is data.
+    if (!last_line && !line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (last_line && line.empty()) break;  // the text ended with a line break
     std::size_t column = 0;
     for (std::size_t i = 0; i < line.size(); ++i) {
@@ -476,7 +508,8 @@ std::optional<std::string> to_utf8(std::string_view bytes, std::string_view char
   iconv(cd, nullptr, nullptr, &dst, &dst_left);
   out.append(buffer.data(), buffer.size() - dst_left);
   iconv_close(cd);
-  return out;
+  // glibc passes code points above U+10FFFF through: keep the promise of valid UTF-8.
+  return valid_utf8_or_replaced(out);
 }
 
 }  // namespace missive::mime

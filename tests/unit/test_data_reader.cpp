@@ -247,3 +247,16 @@ TEST_CASE("data_reader: a large message in big chunks") {
   CHECK(reader.message() == text);
   CHECK(reader.size() == text.size());
 }
+
+TEST_CASE("data_reader: the first limit crossed is reported however the bytes arrive") {
+  // Found by fuzzing: a long line that also overflows the size limit. Octet by octet the
+  // line limit (octet 999) comes before the size limit (octet 1000).
+  std::string input(1993, 'b');
+  input += "\r\n.\r\n";
+  missive::data_reader whole(999);
+  whole.feed(input);
+  missive::data_reader octets(999);
+  for (char c : input) octets.feed(std::string_view(&c, 1));
+  CHECK(whole.error() == missive::data_error::line_too_long);
+  CHECK(octets.error() == missive::data_error::line_too_long);
+}

@@ -147,3 +147,12 @@ TEST_CASE("charset conversion") {
   CHECK(to_utf8("caf\xe9", "utf-8") == "caf\xEF\xBF\xBD");
   CHECK_FALSE(to_utf8("x", "no-such-charset").has_value());
 }
+
+TEST_CASE("found by fuzzing: a final lone CR survives quoted-printable; UTF-8 out is valid") {
+  CHECK(quoted_printable_encode("abc\r") == "abc=0D");
+  CHECK(quoted_printable_decode(quoted_printable_encode("\r")) == "\r");
+  // glibc's iconv lets code points above U+10FFFF through; they become U+FFFD.
+  CHECK(to_utf8("(\xf4\x90\x80\x80", "") == "(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(to_utf8("\xed\xa0\x80", "utf-8") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+  CHECK(to_utf8("ok \xf0\x9f\x93\xa7", "utf-8") == "ok \xf0\x9f\x93\xa7");
+}

@@ -102,13 +102,25 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
   for (const auto& hop : job.hops) {
     // Greeting and EHLO must both be 2xx, else the next host is tried (RFC 5321 5.1).
     smtp_reply refusal;
-    client = smtp_client(executor, options);  // a fresh session for each host
+    smtp_client_options hop_options = options;
+    hop_options.starttls = hop.tls == "required" ? smtp_client_options::tls_mode::required
+                           : hop.tls == "none"   ? smtp_client_options::tls_mode::none
+                                                 : smtp_client_options::tls_mode::opportunistic;
+    client = smtp_client(executor, hop_options);  // a fresh session for each host
     try {
       smtp_reply greeting = co_await client.connect(hop.host, hop.port);
       if (greeting.code == 220) {
         smtp_reply hello = co_await client.hello();
-        if (hello.code == 250) connected = true;
-        else refusal = hello;
+        if (hello.code != 250) {
+          refusal = hello;
+        } else if (!hop.user.empty()) {
+          // A smarthost that wants to know who relays through it (RFC 4954).
+          smtp_reply auth = co_await client.authenticate(hop.user, hop.password);
+          if (auth.code == 235) connected = true;
+          else refusal = auth;
+        } else {
+          connected = true;
+        }
       } else {
         refusal = greeting;
       }

@@ -17,7 +17,8 @@ std::optional<route_plan> router::configured(std::string_view domain) const {
   if (!fallback) return std::nullopt;
   route_plan plan;
   plan.outcome = route_plan::kind::hops;
-  plan.hops.push_back({fallback->host.host, fallback->host.port});
+  plan.hops.push_back({fallback->host.host, fallback->host.port, fallback->tls, fallback->user,
+                       fallback->password});
   plan.destination = fallback->host.str();
   return plan;
 }
@@ -28,12 +29,12 @@ route_plan plan_from_mx(const std::string& domain, const mx_answer& answer) {
   switch (answer.outcome) {
     case mx_answer::kind::records:
       plan.outcome = route_plan::kind::hops;
-      for (const auto& mx : answer.hosts) plan.hops.push_back({mx.host, 25});
+      for (const auto& mx : answer.hosts) plan.hops.push_back({mx.host, 25, "opportunistic", "", ""});
       break;
     case mx_answer::kind::no_records:
       // RFC 5321 5.1: no MX means the domain itself is the implicit MX.
       plan.outcome = route_plan::kind::hops;
-      plan.hops.push_back({domain, 25});
+      plan.hops.push_back({domain, 25, "opportunistic", "", ""});
       break;
     case mx_answer::kind::null_mx:
       plan.outcome = route_plan::kind::permanent;

@@ -13,10 +13,13 @@
 
 namespace missive {
 
-// A host to try, with its port.
+// A host to try, with its port, and how to talk to it.
 struct next_hop {
   std::string host;
   std::uint16_t port = 25;
+  std::string tls = "opportunistic";  // STARTTLS: "opportunistic", "required" or "none"
+  std::string user;                   // AUTH to a smarthost, when set
+  std::string password;
 };
 
 // The plan for a domain: hosts to try in order, or why there are none.

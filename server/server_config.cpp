@@ -200,7 +200,7 @@ void read_routes(const config_reader& reader, const toml::node& node, std::vecto
   if (!array) reader.fail(node, "route", "expected [[route]] tables");
   for (const auto& item : *array) {
     const toml::table& table = reader.table(item, "route");
-    reader.check_keys(table, "route.", {"domain", "host"});
+    reader.check_keys(table, "route.", {"domain", "host", "tls", "user", "password"});
     route entry;
     if (!table.contains("domain") || !table.contains("host")) {
       reader.fail(item, "route", "needs both 'domain' and 'host'");
@@ -208,6 +208,19 @@ void read_routes(const config_reader& reader, const toml::node& node, std::vecto
     entry.domain = lowercase_ascii(reader.string(*table.get("domain"), "route.domain"));
     const toml::node& host = *table.get("host");
     entry.host = reader.endpoints(toml::array{reader.string(host, "route.host")}, "route.host")[0];
+    if (const toml::node* tls = table.get("tls")) {
+      entry.tls = reader.string(*tls, "route.tls");
+      if (entry.tls != "opportunistic" && entry.tls != "required" && entry.tls != "none") {
+        reader.fail(*tls, "route.tls", "expected \"opportunistic\", \"required\" or \"none\"");
+      }
+    }
+    if (const toml::node* user = table.get("user")) entry.user = reader.string(*user, "route.user");
+    if (const toml::node* password = table.get("password")) {
+      entry.password = reader.string(*password, "route.password");
+    }
+    if (entry.user.empty() != entry.password.empty()) {
+      reader.fail(item, "route", "'user' and 'password' go together");
+    }
     routes.push_back(std::move(entry));
   }
 }

@@ -80,6 +80,11 @@ struct queue_settings {
 struct route {
   std::string domain;
   endpoint host;
+  // STARTTLS to this host: "opportunistic" (when offered), "required" or "none".
+  std::string tls = "opportunistic";
+  // Credentials for a smarthost that wants AUTH (RFC 4954); empty for none.
+  std::string user;
+  std::string password;
 };
 
 // Everything missived needs to know to run.

@@ -167,30 +167,6 @@ asio::ssl::context client_context(const pop3_client_options& options) {
   return make_client_tls_context(options.verify, options.ca_file);
 }
 
-// Prepares a fresh TLS layer for `host`: SNI when it is a name (RFC 6066 3), and with
-// tls_verify::peer the name or address the certificate must carry (RFC 2595 2.4, 6125).
-void prepare_tls(tls_stream& stream, const std::string& host, tls_verify verify) {
-  std::error_code ec;
-  asio::ip::make_address(host, ec);
-  const bool literal = !ec;
-  SSL* ssl = stream.native_handle();
-  if (!literal) SSL_set_tlsext_host_name(ssl, host.c_str());
-  if (verify != tls_verify::peer) return;
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  const int set = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
-                          : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
-  if (set != 1) throw pop3_tls_error(fmt::format("cannot check a certificate for {}", host));
-}
-
-// Why a handshake failed: OpenSSL's reason, and the certificate check's verdict.
-std::string handshake_failure(tls_stream& stream, const std::error_code& ec) {
-  const long verdict = SSL_get_verify_result(stream.native_handle());
-  if (verdict != X509_V_OK) {
-    return fmt::format("{} ({})", ec.message(), X509_verify_cert_error_string(verdict));
-  }
-  return ec.message();
-}
 
 // A command argument must not smuggle a line end into the session.
 void check_argument(const std::string& text) {
@@ -360,7 +336,9 @@ struct pop3_client::impl {
     // Anything the server sent after its +OK came in plaintext: dropped unread.
     input.clear();
     input_start = 0;
-    prepare_tls(*stream, host, options.verify);
+    if (!prepare_client_tls(stream->native_handle(), host, options.verify)) {
+      throw pop3_tls_error(fmt::format("cannot check a certificate for {}", host));
+    }
     timer.expires_after(options.command_timeout);
     std::error_code ec;
     std::error_code timer_ec;
@@ -370,7 +348,7 @@ struct pop3_client::impl {
         timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
-      std::string why = handshake_failure(*stream, ec);
+      std::string why = handshake_failure(stream->native_handle(), ec);
       close();
       throw pop3_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
     }

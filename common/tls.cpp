@@ -8,6 +8,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <asio/ip/address.hpp>
+
 #include <cstdio>
 #include <memory>
 
@@ -54,6 +56,27 @@ asio::ssl::context make_client_tls_context(tls_verify verify, const std::filesys
   if (ec) throw tls_error(fmt::format("cannot load trusted certificates: {}", ec.message()));
   context.set_verify_mode(asio::ssl::verify_peer);
   return context;
+}
+
+bool prepare_client_tls(SSL* ssl, const std::string& host, tls_verify verify) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  const bool literal = !ec;
+  if (!literal) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify != tls_verify::peer) return true;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int set = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                          : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  return set == 1;
+}
+
+std::string handshake_failure(SSL* ssl, const std::error_code& ec) {
+  const long verdict = SSL_get_verify_result(ssl);
+  if (verdict != X509_V_OK) {
+    return fmt::format("{} ({})", ec.message(), X509_verify_cert_error_string(verdict));
+  }
+  return ec.message();
 }
 
 void write_self_signed(const std::filesystem::path& cert, const std::filesystem::path& key,

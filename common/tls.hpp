@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace missive {
 
@@ -28,6 +29,15 @@ enum class tls_verify {
 
 // A client context: TLS 1.2 or newer, verifying as asked.
 asio::ssl::context make_client_tls_context(tls_verify verify, const std::filesystem::path& ca_file = {});
+
+// Prepares a client's TLS session for `host`: SNI when it is a name (RFC 6066 3 forbids
+// addresses there), and with tls_verify::peer the name or address the certificate must
+// carry (RFC 6125). False when the check cannot be set up.
+bool prepare_client_tls(SSL* ssl, const std::string& host, tls_verify verify);
+
+// Why a handshake failed, in words: OpenSSL's reason, and the certificate check's verdict
+// when that is what failed.
+std::string handshake_failure(SSL* ssl, const std::error_code& ec);
 
 // Writes a self-signed certificate and key (PEM, key readable by its owner only) for `host`,
 // valid for `days`, for development and tests (`missived tls selfsigned`).

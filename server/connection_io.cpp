@@ -58,23 +58,26 @@ connection_io::connection_io(asio::ip::tcp::socket socket, asio::ssl::context& t
 
 void connection_io::set_timeout(std::chrono::steady_clock::duration timeout) {
   deadline_ = std::chrono::steady_clock::now() + timeout;
-  // A later deadline is noticed when the timer fires; an earlier one must re-arm it.
-  if (watchdog_timer_.expiry() > deadline_) {
-    rearmed_ = true;
-    watchdog_timer_.expires_at(deadline_);
+  // A later deadline is noticed when the timer fires; an earlier one re-arms it now.
+  if (watchdog_timer_.expiry() > deadline_ ||
+      watchdog_timer_.expiry() == asio::steady_timer::time_point()) {
+    arm_watchdog();
   }
 }
 
-asio::awaitable<void> connection_io::watchdog() {
-  for (auto now = std::chrono::steady_clock::now(); deadline_ > now;
-       now = std::chrono::steady_clock::now()) {
-    watchdog_timer_.expires_at(deadline_);
-    rearmed_ = false;
-    std::error_code ec;
-    co_await watchdog_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec && !std::exchange(rearmed_, false)) co_return;  // cancelled: the session ended
-  }
-  timed_out_ = true;
+void connection_io::arm_watchdog() {
+  watchdog_timer_.expires_at(deadline_);  // cancels a wait already pending
+  watchdog_timer_.async_wait([this](std::error_code ec) {
+    // Cancelled (re-armed, or the connection is gone with `this`): touch nothing.
+    if (ec) return;
+    if (std::chrono::steady_clock::now() < deadline_) {
+      arm_watchdog();
+      return;
+    }
+    timed_out_ = true;
+    std::error_code ignored;
+    socket_.cancel(ignored);  // the pending read or write ends with operation_aborted
+  });
 }
 
 void connection_io::consume(std::size_t count) {
@@ -88,6 +91,7 @@ void connection_io::consume(std::size_t count) {
 }
 
 asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
+  if (timed_out_) co_return false;
   if (start_ > 0 && start_ * 2 >= input_.size()) {
     input_.erase(0, start_);
     start_ = 0;
@@ -153,6 +157,7 @@ bool connection_io::input_pending() {
 void connection_io::discard_input() { consume(buffered().size()); }
 
 asio::awaitable<bool> connection_io::flush() {
+  if (timed_out_) co_return false;
   if (output_.empty()) co_return true;
   std::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);

@@ -1,7 +1,7 @@
 // A connection's byte stream for a line-based protocol session: an input buffer from which
 // lines and message data are read, an output buffer that is flushed when the session is
 // ready to wait for the client (so pipelined replies go out together, RFC 2920), and one
-// deadline that a watchdog enforces on every read and write.
+// deadline that a timer enforces on every read and write.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -61,12 +61,10 @@ class connection_io {
   // Sends what is queued without waiting (a last reply before closing); never blocks.
   void flush_now();
 
-  // Sets the time by which the current read or write must finish.
+  // Sets the time by which the current read or write must finish. A timer enforces it: when
+  // it passes, the pending operation is cancelled and every later one fails at once.
   void set_timeout(std::chrono::steady_clock::duration timeout);
-  // Waits until the deadline passes, then cancels the pending operation; run it beside the
-  // session with awaitable operator ||, which ends it when the session ends.
-  asio::awaitable<void> watchdog();
-  // Whether the watchdog fired.
+  // Whether the deadline passed.
   bool timed_out() const { return timed_out_; }
 
   // Closes the connection (idempotent).
@@ -80,6 +78,8 @@ class connection_io {
  private:
   // Reads up to `chunk` more bytes into the input buffer; false when the connection ended.
   asio::awaitable<bool> fill(std::size_t chunk);
+  // (Re)starts the timer for deadline_.
+  void arm_watchdog();
   std::string_view buffered() const { return std::string_view(input_).substr(start_); }
   void consume(std::size_t count);
 
@@ -90,8 +90,9 @@ class connection_io {
   std::size_t start_ = 0;
   std::string output_;
   std::chrono::steady_clock::time_point deadline_;
+  // A plain callback timer, not a coroutine raced with `||`: Asio 1.22's parallel_group
+  // calls a freed cancellation handler when many sessions end at once (UBSan, under EMFILE).
   asio::steady_timer watchdog_timer_;
-  bool rearmed_ = false;  // set_timeout() moved the watchdog's timer earlier
   bool timed_out_ = false;
   std::string peer_;
   std::array<std::uint8_t, 16> peer_bytes_{};

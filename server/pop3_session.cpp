@@ -1,7 +1,6 @@
 // One POP3 session: see pop3_session.hpp.
 #include "pop3_session.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -19,8 +18,6 @@
 #include "server_context.hpp"
 
 namespace missive {
-
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -52,7 +49,7 @@ asio::awaitable<void> pop3_session::run() {
   try {
     bool ready = true;
     if (role_.implicit_tls) ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
-    if (ready) co_await (serve() || io_.watchdog());
+    if (ready) co_await serve();
     if (io_.timed_out()) {
       log::info(id_, "event=disconnect reason=timeout");
       err("Autologout: idle for too long");

@@ -1,7 +1,6 @@
 // One inbound SMTP session: see smtp_session.hpp.
 #include "smtp_session.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -21,8 +20,6 @@
 #include "server_context.hpp"
 
 namespace missive {
-
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -117,7 +114,7 @@ asio::awaitable<void> smtp_session::run() {
   try {
     bool ready = true;
     if (role_.implicit_tls) ready = co_await switch_to_tls();  // RFC 8314 3.3
-    if (ready) co_await (serve() || io_.watchdog());
+    if (ready) co_await serve();
     if (io_.timed_out()) {
       log::info(id_, "event=disconnect reason=timeout");
       reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});

@@ -58,33 +58,37 @@ struct parameter_pieces {
   std::map<int, std::pair<bool, std::string>> sections;  // number -> (extended, value)
 };
 
+// The value with comments removed and folding undone, quoted strings kept.
+std::string strip_comments(std::string_view value) {
+  std::string out;
+  bool quoted = false;
+  int comment = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\r' || c == '\n') continue;
+    if (quoted) {
+      out += c;
+      if (c == '\\' && i + 1 < value.size()) out += value[++i];
+      else if (c == '"') quoted = false;
+    } else if (comment > 0) {
+      if (c == '(') ++comment;
+      else if (c == ')') --comment;
+      else if (c == '\\') ++i;
+    } else if (c == '(') {
+      ++comment;
+    } else {
+      if (c == '"') quoted = true;
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Parses "type/subtype; a=b; c="d"" (also dispositions, which have no subtype).
 content_type parse_structured(std::string_view value, bool with_subtype) {
   content_type out;
-  std::string text;
   // Unfold and drop comments outside quoted strings (RFC 5322 3.2.2).
-  {
-    bool quoted = false;
-    int comment = 0;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      char c = value[i];
-      if (c == '\r' || c == '\n') continue;
-      if (quoted) {
-        text += c;
-        if (c == '\\' && i + 1 < value.size()) text += value[++i];
-        else if (c == '"') quoted = false;
-      } else if (comment > 0) {
-        if (c == '(') ++comment;
-        else if (c == ')') --comment;
-        else if (c == '\\') ++i;
-      } else if (c == '(') {
-        ++comment;
-      } else {
-        if (c == '"') quoted = true;
-        text += c;
-      }
-    }
-  }
+  std::string text = strip_comments(value);
   std::string_view rest = text;
   auto semicolon = rest.find(';');
   std::string_view head = trim(rest.substr(0, semicolon));
@@ -346,32 +350,6 @@ message_view parse_message(std::string_view raw) {
 namespace missive::mime {
 
 namespace {
-
-// The value with comments removed and folding undone, quoted strings kept.
-std::string strip_comments(std::string_view value) {
-  std::string out;
-  bool quoted = false;
-  int comment = 0;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    char c = value[i];
-    if (c == '\r' || c == '\n') continue;
-    if (quoted) {
-      out += c;
-      if (c == '\\' && i + 1 < value.size()) out += value[++i];
-      else if (c == '"') quoted = false;
-    } else if (comment > 0) {
-      if (c == '(') ++comment;
-      else if (c == ')') --comment;
-      else if (c == '\\') ++i;
-    } else if (c == '(') {
-      ++comment;
-    } else {
-      if (c == '"') quoted = true;
-      out += c;
-    }
-  }
-  return out;
-}
 
 // The address in one mailbox: inside <> when there are some, else the bare addr-spec.
 std::string mailbox_address(std::string_view item) {

@@ -145,6 +145,11 @@ std::int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_
 
 int connection::changes() const { return sqlite3_changes(db_); }
 
+bool connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+// Extended result codes are on: the primary code is the low byte.
+bool error::disk_full() const { return (code_ & 0xff) == SQLITE_FULL; }
+
 transaction::transaction(connection& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 
 transaction::~transaction() {

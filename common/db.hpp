@@ -20,6 +20,8 @@ class error : public std::runtime_error {
   error(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
   // The SQLite result code (SQLITE_FULL, SQLITE_BUSY, ...).
   int code() const { return code_; }
+  // The database or the disk under it is full (SQLITE_FULL, or a write that met ENOSPC).
+  bool disk_full() const;
 
  private:
   int code_;
@@ -80,6 +82,8 @@ class connection {
   std::int64_t last_insert_rowid() const;
   // Rows changed by the last statement.
   int changes() const;
+  // Whether a transaction is open (SQLite may roll one back by itself after an error).
+  bool in_transaction() const;
   // The raw handle, for the rare call this wrapper does not cover.
   sqlite3* handle() const { return db_; }
 

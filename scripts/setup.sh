@@ -10,6 +10,8 @@ packages=(
   libasio-dev libsqlite3-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks
+  # the fault suite: system-call tracing (250 only after fsync)
+  strace
 )
 
 missing=()

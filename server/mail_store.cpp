@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "ascii.hpp"
+#include "data_directory.hpp"
 #include "db.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
@@ -28,10 +29,7 @@ constexpr int reader_threads = 2;
 
 void prepare_database(const std::filesystem::path& database) {
   auto dir = database.parent_path();
-  if (!dir.empty() && !std::filesystem::exists(dir)) {
-    std::filesystem::create_directories(dir);
-    ::chmod(dir.c_str(), 0700);
-  }
+  prepare_data_directory(dir.empty() ? std::filesystem::path(".") : dir);
   db::connection db(database.string());
   ::chmod(database.c_str(), 0600);
   db.exec("PRAGMA journal_mode = WAL");

@@ -10,6 +10,7 @@
 
 #include "admin_queue.hpp"
 #include "admin_users.hpp"
+#include "data_directory.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
 #include "migration.hpp"
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
     if (tls->parsed()) {
-      std::filesystem::create_directories(config.data_dir);
+      prepare_data_directory(config.data_dir);
       std::filesystem::path cert = cert_file.empty() ? config.data_dir / "cert.pem" : std::filesystem::path(cert_file);
       std::filesystem::path key = key_file.empty() ? config.data_dir / "key.pem" : std::filesystem::path(key_file);
       write_self_signed(cert, key, cert_host.empty() ? config.hostname : cert_host, cert_days);
@@ -139,6 +140,9 @@ int main(int argc, char** argv) {
   } catch (const config_error& e) {
     std::cerr << "missived: configuration error: " << e.what() << "\n";
     return exit_code::config;
+  } catch (const data_directory_error& e) {
+    std::cerr << "missived: " << e.what() << "\n";
+    return exit_code::cant_create;
   } catch (const tls_error& e) {
     std::cerr << "missived: " << e.what() << "\n";
     return exit_code::os_error;

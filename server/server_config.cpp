@@ -89,6 +89,13 @@ class config_reader {
     return *node.value<std::int64_t>();
   }
 
+  std::int64_t non_negative(const toml::node& node, std::string_view key) const {
+    if (!node.is_integer() || *node.value<std::int64_t>() < 0) {
+      fail(node, key, "expected an integer, 0 or more");
+    }
+    return *node.value<std::int64_t>();
+  }
+
   std::chrono::seconds duration(const toml::node& node, std::string_view key) const {
     auto parsed = parse_duration(string(node, key));
     if (!parsed || parsed->count() == 0) {
@@ -128,7 +135,7 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
                                      "max_message_size", "max_recipients", "plaintext_auth",
                                      "command_timeout", "data_timeout", "max_connections",
                                      "max_connections_per_address", "auth_failure_limit",
-                                     "auth_ban_time", "greeting_delay"});
+                                     "auth_ban_time", "greeting_delay", "min_free_space"});
   for (auto&& [key, node] : table) {
     std::string name = "smtp." + std::string(key.str());
     if (key == "listen") smtp.listen = reader.endpoints(node, name);
@@ -136,6 +143,7 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
     else if (key == "submissions") smtp.submissions = reader.endpoints(node, name);
     else if (key == "max_message_size") smtp.max_message_size = reader.positive(node, name);
     else if (key == "max_recipients") smtp.max_recipients = reader.positive(node, name);
+    else if (key == "min_free_space") smtp.min_free_space = reader.non_negative(node, name);
     else if (key == "command_timeout") smtp.command_timeout = reader.duration(node, name);
     else if (key == "data_timeout") smtp.data_timeout = reader.duration(node, name);
     else if (key == "max_connections") smtp.max_connections = reader.positive(node, name);

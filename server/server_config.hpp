@@ -38,6 +38,11 @@ struct smtp_settings {
   std::vector<endpoint> submissions;  // RFC 8314: submission over implicit TLS
   std::vector<ip_network> trusted_networks;  // defaults filled in by the loader
   std::uint64_t max_message_size = 26214400;
+  // Below this much free space on the data directory's filesystem, MAIL gets 452 4.3.1,
+  // so the queue keeps room to deliver and bounce what it holds. Unset: twice
+  // max_message_size (min_free_bytes()); 0 turns the check off.
+  std::optional<std::uint64_t> min_free_space;
+  std::uint64_t min_free_bytes() const { return min_free_space.value_or(2 * max_message_size); }
   std::size_t max_recipients = 100;
   // RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for the next command.
   std::chrono::seconds command_timeout{300};

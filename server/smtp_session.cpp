@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "data_directory.hpp"
 #include "data_reader.hpp"
+#include "db.hpp"
 #include "delivery_scheduler.hpp"
 #include "limits.hpp"
 #include "log.hpp"
@@ -37,6 +39,9 @@ const smtp_reply unknown_parameter{555, "5.5.4", "Error: unsupported parameter"}
 const smtp_reply too_big{552, "5.3.4", "Error: message size exceeds fixed limit"};
 const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"};
 const smtp_reply storage_failed{451, "4.3.0", "Error: could not store message, try again later"};
+// RFC 3463 3.4 / RFC 5321 4.5.3.1.10: X.3.1, mail system full.
+const smtp_reply storage_full_at_mail{452, "4.3.1", "Error: insufficient system storage"};
+const smtp_reply storage_full_at_data{451, "4.3.1", "Error: insufficient system storage, try again later"};
 const smtp_reply smuggling{554, "5.6.0",
                            "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
 const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};
@@ -128,8 +133,9 @@ asio::awaitable<void> smtp_session::run() {
 
 asio::awaitable<bool> smtp_session::client_waited_for_greeting() {
   auto delay = context_.config.smtp.greeting_delay;
-  // With implicit TLS the client speaks first by design (the handshake).
-  if (role_.implicit_tls || delay.count() == 0) co_return true;
+  // With implicit TLS the client speaks first by design (the handshake). Trusted networks
+  // are our own hosts, greeted at once: the pause is for strangers.
+  if (role_.implicit_tls || delay.count() == 0 || client_is_trusted()) co_return true;
   asio::steady_timer pause(co_await asio::this_coro::executor, delay);
   std::error_code ec;
   co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -262,6 +268,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   }
   // RFC 1870 6: refuse up front what will not fit.
   if (args.size && *args.size > context_.config.smtp.max_message_size) return too_big;
+  if (!room_for(args.size.value_or(0))) return storage_full_at_mail;
   if (role_.submission) {
     // RFC 6409 4.3, 6.1: submission is for authenticated users, sending as themselves.
     if (authenticated_user_.empty()) return {530, "5.7.0", "Error: authentication required"};
@@ -278,8 +285,19 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   return ok("2.1.0");
 }
 
+bool smtp_session::room_for(std::uint64_t declared_size) const {
+  // RFC 1870 6.1: with SIZE, the server may answer 452 at MAIL when it lacks the storage.
+  std::uint64_t reserve = context_.config.smtp.min_free_bytes();
+  if (reserve == 0) return true;
+  auto available = free_space(context_.config.data_dir);
+  return !available || (*available >= reserve && *available - reserve >= declared_size);
+}
+
 bool smtp_session::client_may_relay() const {
-  if (!authenticated_user_.empty()) return true;
+  return !authenticated_user_.empty() || client_is_trusted();
+}
+
+bool smtp_session::client_is_trusted() const {
   const auto& networks = context_.config.smtp.trusted_networks;
   return std::any_of(networks.begin(), networks.end(),
                      [&](const ip_network& n) { return n.contains(io_.peer_bytes()); });
@@ -410,12 +428,17 @@ asio::awaitable<smtp_reply> smtp_session::store(const std::string& data) {
   std::size_t size = message.body.size();
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;
+  bool stored = false, disk_full = false;
   try {
     co_await context_.store.store_message(std::move(message));
+    stored = true;
+  } catch (const db::error& e) {
+    log::error(id_, "event=store_failed reason=\"{}\"", e.what());
+    disk_full = e.disk_full();
   } catch (const std::exception& e) {
     log::error(id_, "event=store_failed reason=\"{}\"", e.what());
-    co_return storage_failed;
   }
+  if (!stored) co_return disk_full ? storage_full_at_data : storage_failed;
   log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
             size, count, helo_name_, io_.peer());
   context_.scheduler.notify();

@@ -73,6 +73,10 @@ class smtp_session {
   std::string_view received_protocol() const;
   std::string trace_headers(const std::string& queue_id, std::string_view data) const;
   bool client_may_relay() const;
+  bool client_is_trusted() const;
+  // Whether the data directory has room for a message of `declared_size` octets and the
+  // reserve ([smtp] min_free_space) besides.
+  bool room_for(std::uint64_t declared_size) const;
   void enter_state(state next);
   void reply(const smtp_reply& r);
 

@@ -101,6 +101,9 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, com
           batch[i].first(db);
           db.exec("RELEASE job");
         } catch (...) {
+          // Some errors (SQLITE_FULL, an I/O error) make SQLite roll the whole transaction
+          // back: the jobs before this one are undone too, so the batch fails together.
+          if (!db.in_transaction()) throw;
           failures[i] = std::current_exception();
           db.exec("ROLLBACK TO job");
           db.exec("RELEASE job");

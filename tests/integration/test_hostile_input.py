@@ -534,10 +534,49 @@ class SlowClientTest(MissiveTestCase):
         self.assertGreater(done_meanwhile, 0, "no normal session ran while the slow one waited")
 
 
+class PregreetTest(MissiveTestCase):
+    """greeting_delay (default 100 ms) holds the greeting back from untrusted clients, and a
+    client that talks during it gets 554 5.5.0 and is closed; clients in trusted_networks
+    are greeted at once. Here loopback is made untrusted, then trusted again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_server(config='[smtp]\ntrusted_networks = ["10.0.0.0/8"]\n')
+
+    def client(self, port=None, timeout=3, read_greeting=True):
+        c = SmtpClient(port or self.server.smtp_port, timeout=timeout, read_greeting=read_greeting)
+        self.addCleanup(c.close)
+        return c
+
+    def test_talking_before_the_greeting_is_refused(self):
+        c = self.client(read_greeting=False)
+        c.send(b"EHLO early.example.test\r\n")
+        r = next_reply(c, 3)
+        self.assertNotIsInstance(r, str, f"no reply ({r})")
+        self.assertReply(r, 554, "5.5.0")
+        self.assertTrue(c.is_closed(3), "not closed after 554")
+
+    def test_the_greeting_waits_for_greeting_delay(self):
+        t0 = time.monotonic()
+        c = self.client()
+        elapsed = time.monotonic() - t0
+        self.assertEqual(c.greeting.code, 220, str(c.greeting))
+        self.assertGreater(elapsed, 0.09, "greeted before the default 100 ms greeting_delay")
+        self.assertLess(elapsed, 2)
+
+    def test_trusted_clients_are_greeted_at_once(self):
+        server = self.start_test_server()  # default trusted_networks: loopback
+        c = self.client(server.smtp_port, read_greeting=False)
+        c.send(b"EHLO early.example.test\r\n")  # no pause to break
+        r = next_reply(c, 3)
+        self.assertNotIsInstance(r, str, f"no greeting ({r})")
+        self.assertEqual(r.code, 220, str(r))
+        self.assertReply(c.reply(), 250)
+
+
 class AbuseLimitTest(MissiveTestCase):
     """The contract: three protocol errors in a row -> 421 4.7.0 and close; an HTTP request
-    line as the first command -> 502 5.5.1 and close; a client talking before the greeting
-    (sent after greeting_delay, default 100 ms) -> 554 5.5.0 and close; per-address connection
+    line as the first command -> 502 5.5.1 and close; per-address connection
     cap (max_connections_per_address, default 20) -> 421 4.7.0 and close; failed logins per
     address (auth_failure_limit, default 5) -> the address is refused for auth_ban_time."""
 
@@ -598,22 +637,6 @@ class AbuseLimitTest(MissiveTestCase):
                 self.assertNotIsInstance(r, str, f"{request}: no reply ({r})")
                 self.assertReply(r, 502, "5.5.1", msg=request)
                 self.assertTrue(c.is_closed(3), f"{request}: not closed after 502")
-
-    def test_talking_before_the_greeting_is_refused(self):
-        c = self.client(read_greeting=False)
-        c.send(b"EHLO early.example.test\r\n")
-        r = next_reply(c, 3)
-        self.assertNotIsInstance(r, str, f"no reply ({r})")
-        self.assertReply(r, 554, "5.5.0")
-        self.assertTrue(c.is_closed(3), "not closed after 554")
-
-    def test_the_greeting_waits_for_greeting_delay(self):
-        t0 = time.monotonic()
-        c = self.client()
-        elapsed = time.monotonic() - t0
-        self.assertEqual(c.greeting.code, 220, str(c.greeting))
-        self.assertGreater(elapsed, 0.09, "greeted before the default 100 ms greeting_delay")
-        self.assertLess(elapsed, 2)
 
     def assertConnectionCap(self, server, cap):
         admitted = [self.client(server.smtp_port, read_greeting=False) for _ in range(cap)]

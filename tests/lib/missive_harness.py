@@ -87,8 +87,12 @@ class MissiveServer:
     """One `missived serve` child process with its own (or a given) data directory."""
 
     def __init__(self, config=None, data_dir=None, domain=DOMAIN, hostname=HOSTNAME,
-                 extra_args=None, name="missived"):
+                 extra_args=None, name="missived", env=None, wrapper=None):
         self.config_text = config
+        # env: extra environment variables for the child (e.g. LD_PRELOAD of a fault shim);
+        # wrapper: a command prefix (e.g. strace), so the child is wrapper + command().
+        self.env = dict(env or {})
+        self.wrapper = list(wrapper or [])
         self.own_dir = data_dir is None
         self.base_dir = tempfile.mkdtemp(prefix="missive-test-") if data_dir is None else None
         self.data_dir = data_dir if data_dir is not None else os.path.join(self.base_dir, "data")
@@ -151,9 +155,9 @@ class MissiveServer:
         self.starts += 1
         self._log(f"===== start #{self.starts}: {' '.join(self.command())}\n")
         self._listen_lines = {}
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.wrapper + self.command(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     cwd=self.work_dir)
+                                     cwd=self.work_dir, env={**os.environ, **self.env})
         self._threads = [
             threading.Thread(target=self._drain, args=(self.proc.stdout, "out", True), daemon=True),
             threading.Thread(target=self._drain, args=(self.proc.stderr, "err", False), daemon=True),

@@ -140,8 +140,15 @@ TEST_CASE("a recipient past max_lifetime expires with 4.4.7 instead of being def
   CHECK(dsn.find("Status: 4.4.7") != std::string::npos);
 }
 
+route route_to(std::string domain, std::uint16_t port) {
+  route r;
+  r.domain = std::move(domain);
+  r.host = {"127.0.0.1", port};
+  return r;
+}
+
 TEST_CASE("routes: an exact domain wins over the default route; none without either") {
-  std::vector<route> routes = {{"*", {"127.0.0.1", 2600}}, {"b.test", {"127.0.0.1", 2601}}};
+  std::vector<route> routes = {route_to("*", 2600), route_to("b.test", 2601)};
   router with_default(routes);
   auto b = with_default.configured("b.test");
   REQUIRE(b);
@@ -151,7 +158,7 @@ TEST_CASE("routes: an exact domain wins over the default route; none without eit
   auto other = with_default.configured("c.test");
   REQUIRE(other);
   CHECK(other->hops[0].port == 2600);
-  router only_b({{"b.test", {"127.0.0.1", 2601}}});
+  router only_b({route_to("b.test", 2601)});
   CHECK_FALSE(only_b.configured("c.test").has_value());
 }
 

@@ -38,6 +38,12 @@ data_reader::data_reader(std::size_t max_size) : max_size_(max_size) {
   message_.reserve(std::min(max_size, initial_reserve));
 }
 
+void data_reader::expect(std::size_t declared_size) {
+  // A little over the declared size: the count is the client's estimate (RFC 1870 3).
+  std::size_t room = declared_size + declared_size / 16;
+  message_.reserve(std::min(room, max_size_));
+}
+
 std::size_t data_reader::feed(std::string_view bytes) {
   std::size_t pos = 0;
   while (pos < bytes.size() && state_ != state::done) {

@@ -25,6 +25,10 @@ class data_reader {
   // A reader that keeps at most `max_size` octets of message; more is counted and discarded.
   explicit data_reader(std::size_t max_size);
 
+  // Makes room for a message of about `declared_size` octets (RFC 1870 SIZE), so a large
+  // message is not copied again and again while it grows. Untouched room costs no memory.
+  void expect(std::size_t declared_size);
+
   // Consumes bytes up to and including the terminating ".\r\n" and returns how many it
   // consumed (fewer than given only when the end was reached).
   std::size_t feed(std::string_view bytes);

@@ -58,6 +58,11 @@ statement& statement::bind_blob(int index, std::string_view bytes) {
   return *this;
 }
 
+statement& statement::bind_zeroblob(int index, std::uint64_t size) {
+  check(sqlite3_bind_zeroblob64(stmt_, index, size), "bind");
+  return *this;
+}
+
 statement& statement::bind_null(int index) {
   check(sqlite3_bind_null(stmt_, index), "bind");
   return *this;
@@ -144,6 +149,25 @@ statement& connection::prepare(std::string_view sql) {
 std::int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 int connection::changes() const { return sqlite3_changes(db_); }
+
+void connection::write_blob(const char* table, const char* column, std::int64_t rowid,
+                            std::initializer_list<std::string_view> pieces) {
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db_, "main", table, column, rowid, 1, &blob);
+  int offset = 0;
+  for (auto piece : pieces) {
+    if (rc != SQLITE_OK) break;
+    rc = sqlite3_blob_write(blob, piece.data(), static_cast<int>(piece.size()), offset);
+    offset += static_cast<int>(piece.size());
+  }
+  std::string message = rc == SQLITE_OK ? "" : sqlite3_errmsg(db_);
+  int closed = sqlite3_blob_close(blob);
+  if (rc == SQLITE_OK && closed != SQLITE_OK) {
+    rc = closed;
+    message = sqlite3_errmsg(db_);
+  }
+  if (rc != SQLITE_OK) throw error(fmt::format("write blob {}.{}: {}", table, column, message), rc);
+}
 
 bool connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

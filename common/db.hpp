@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +40,9 @@ class statement {
   statement& bind(int index, std::int64_t value);
   statement& bind(int index, std::string_view text);
   statement& bind_blob(int index, std::string_view bytes);
+  // A blob of `size` zero octets, filled in afterwards with connection::write_blob; SQLite
+  // does not materialize it when it is the row's last column.
+  statement& bind_zeroblob(int index, std::uint64_t size);
   statement& bind_null(int index);
 
   // Steps once: true when a row is ready, false when done.
@@ -82,6 +86,10 @@ class connection {
   std::int64_t last_insert_rowid() const;
   // Rows changed by the last statement.
   int changes() const;
+  // Writes `pieces` one after another into the blob at table.column of row `rowid`
+  // (incremental blob I/O: a large body is never assembled in one buffer).
+  void write_blob(const char* table, const char* column, std::int64_t rowid,
+                  std::initializer_list<std::string_view> pieces);
   // Whether a transaction is open (SQLite may roll one back by itself after an error).
   bool in_transaction() const;
   // The raw handle, for the rare call this wrapper does not cover.

@@ -26,11 +26,13 @@ struct incoming_recipient {
   bool is_local = false;
 };
 
-// A message an SMTP session hands over, with the headers the relay added already in `body`.
+// A message an SMTP session hands over. It is stored as trace_headers followed by body,
+// written in place, so a large body is never copied to put the headers in front.
 struct incoming_message {
   std::string queue_id;
   std::string sender;  // "" for the null reverse-path
   std::string client;  // who sent it: "helo-name [address]"
+  std::string trace_headers;  // the headers this relay adds (Received:, ...)
   std::string body;
   std::vector<incoming_recipient> recipients;
 };

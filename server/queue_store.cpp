@@ -143,20 +143,22 @@ void retire_if_finished(db::connection& db, std::int64_t message_id) {
 std::int64_t unix_now() { return std::time(nullptr); }
 
 void insert_message(db::connection& db, const incoming_message& message) {
+  auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
       "INSERT INTO message(queue_id, sender, size, received_at, client, body) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   insert.bind(1, message.queue_id)
       .bind(2, message.sender)
-      .bind(3, static_cast<std::int64_t>(message.body.size()))
+      .bind(3, size)
       .bind(4, unix_now())
       .bind(5, message.client)
-      .bind_blob(6, message.body)
+      .bind_zeroblob(6, static_cast<std::uint64_t>(size))  // body is the last column
       .run();
   std::int64_t message_id = db.last_insert_rowid();
+  db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
   add_event(db, message_id, "", "accepted",
             fmt::format("from=<{}> client={} size={} nrcpt={}", message.sender, message.client,
-                        message.body.size(), message.recipients.size()));
+                        size, message.recipients.size()));
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, next_attempt_at) "
       "VALUES (?1, ?2, ?3, 'queued', ?4)");

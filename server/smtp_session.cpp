@@ -281,6 +281,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   transaction_.sender = std::move(args.sender);
   transaction_.smtputf8 = args.smtputf8;
   transaction_.eight_bit = args.body == body_type::eight_bit_mime;
+  transaction_.declared_size = args.size.value_or(0);
   enter_state(state::mail);
   return ok("2.1.0");
 }
@@ -361,6 +362,7 @@ asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   if (!sent) co_return connection_lost;
 
   data_reader reader(context_.config.smtp.max_message_size);
+  reader.expect(transaction_.declared_size);
   // The data block timeout applies to each read (RFC 5321 4.5.3.2.5), so a large message on
   // a slow link is not cut off; a stalled one is.
   bool complete = co_await io_.read_data(reader, context_.config.smtp.data_timeout);
@@ -387,7 +389,8 @@ smtp_reply smtp_session::on_rset(const smtp_command& command) {
   return ok("2.0.0");
 }
 
-std::string smtp_session::trace_headers(const std::string& queue_id, std::string_view data) const {
+std::string smtp_session::trace_headers(const std::string& queue_id,
+                                        const header_summary& summary) const {
   auto now = std::chrono::system_clock::now();
   std::string_view protocol = received_protocol();
   std::string headers = fmt::format("Received: from {} ([{}])\r\n\tby {} (Missive) with {} id {}",
@@ -400,7 +403,6 @@ std::string smtp_session::trace_headers(const std::string& queue_id, std::string
   }
   headers += fmt::format("; {}\r\n", format_rfc5322_date(now));
   // RFC 5321 6.4: a relay may add the Message-ID and Date a submitted message lacks.
-  header_summary summary = scan_headers(data);
   if (!summary.has_message_id) {
     headers += fmt::format("Message-ID: <{}@{}>\r\n", queue_id, context_.config.hostname);
   }
@@ -410,22 +412,23 @@ std::string smtp_session::trace_headers(const std::string& queue_id, std::string
   return headers;
 }
 
-asio::awaitable<smtp_reply> smtp_session::store(const std::string& data) {
+asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
+  header_summary summary = scan_headers(data);
   // RFC 5321 6.3: a message that has passed through this many relays is looping.
-  if (scan_headers(data).received_count > limits::max_received_headers) co_return too_many_hops;
+  if (summary.received_count > limits::max_received_headers) co_return too_many_hops;
   incoming_message message;
   message.queue_id = make_queue_id();
   message.sender = transaction_.sender.str();
   message.client = fmt::format("{} [{}]", helo_name_, io_.peer());
-  message.body = trace_headers(message.queue_id, data);
-  message.body += data;
+  message.trace_headers = trace_headers(message.queue_id, summary);
+  message.body = std::move(data);  // no copy of what may be 25 MiB
   for (const auto& address : transaction_.local_recipients) {
     message.recipients.push_back({address, true});
   }
   for (const auto& address : transaction_.remote_recipients) {
     message.recipients.push_back({address, false});
   }
-  std::size_t size = message.body.size();
+  std::size_t size = message.trace_headers.size() + message.body.size();
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;
   bool stored = false, disk_full = false;

@@ -5,6 +5,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "server_context.hpp"
 
 namespace missive {
+
+struct header_summary;
 
 struct server_context;
 
@@ -41,6 +44,7 @@ class smtp_session {
     mail_address sender;
     bool smtputf8 = false;
     bool eight_bit = false;
+    std::uint64_t declared_size = 0;  // MAIL SIZE= (RFC 1870), 0 if none
     std::vector<std::string> local_recipients;
     std::vector<std::string> remote_recipients;
     std::size_t recipient_count() const {
@@ -60,7 +64,8 @@ class smtp_session {
   asio::awaitable<smtp_reply> on_rcpt(const smtp_command& command);
   asio::awaitable<smtp_reply> on_data(const smtp_command& command);
   smtp_reply on_rset(const smtp_command& command);
-  asio::awaitable<smtp_reply> store(const std::string& data);
+  // Stores the message, taking the bytes out of `data`.
+  asio::awaitable<smtp_reply> store(std::string& data);
   // STARTTLS (RFC 3207) and AUTH (RFC 4954): smtp_session_auth.cpp.
   smtp_reply on_starttls(const smtp_command& command);
   asio::awaitable<smtp_reply> on_auth(const smtp_command& command);
@@ -71,7 +76,7 @@ class smtp_session {
   bool auth_allowed() const;
   // The protocol name in the Received: header (RFC 3848, RFC 6531).
   std::string_view received_protocol() const;
-  std::string trace_headers(const std::string& queue_id, std::string_view data) const;
+  std::string trace_headers(const std::string& queue_id, const header_summary& summary) const;
   bool client_may_relay() const;
   bool client_is_trusted() const;
   // Whether the data directory has room for a message of `declared_size` octets and the

@@ -28,7 +28,7 @@ class pop3_session {
   // Runs the session to its end; never throws.
   asio::awaitable<void> run();
   // Ends the session from outside (shutdown). Nothing is deleted: there was no QUIT.
-  void close() { io_.close(); }
+  void stop() { io_.close(); }
   // The client's address, as the abuse guard counts it.
   const client_address& peer_bytes() const { return io_.peer_bytes(); }
 

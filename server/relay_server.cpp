@@ -95,7 +95,7 @@ template <typename Session>
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, server_context& context,
                                   listener_role role, session_registry& registry, std::string id) {
   Session session(std::move(socket), context, role, std::move(id));
-  auto handle = registry.add([&session] { session.close(); });
+  auto handle = registry.add([&session] { session.stop(); });
   co_await session.run();
   registry.remove(handle);
   context.guard.disconnect(session.peer_bytes());

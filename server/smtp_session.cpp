@@ -114,13 +114,24 @@ void smtp_session::reply(const smtp_reply& r) {
   io_.write(wire);
 }
 
+void smtp_session::stop() {
+  stopping_ = true;
+  // A commit under way is not interrupted: its client must learn it got through. The
+  // command loop ends after that reply goes out.
+  if (!storing_) io_.set_timeout(std::chrono::steady_clock::duration::zero());
+}
+
 asio::awaitable<void> smtp_session::run() {
   log::info(id_, "event=connect client=[{}] service={}", io_.peer(), role_.name());
   try {
     bool ready = true;
     if (role_.implicit_tls) ready = co_await switch_to_tls();  // RFC 8314 3.3
     if (ready) co_await serve();
-    if (io_.timed_out()) {
+    if (stopping_) {
+      log::info(id_, "event=disconnect reason=shutdown");
+      reply({421, "4.3.2", fmt::format("{} Service shutting down", context_.config.hostname)});
+      io_.flush_now();
+    } else if (io_.timed_out()) {
       log::info(id_, "event=disconnect reason=timeout");
       reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});
       io_.flush_now();
@@ -157,6 +168,10 @@ asio::awaitable<void> smtp_session::serve() {
   std::string line;
   std::size_t errors_in_a_row = 0;
   while (state_ != state::closing) {
+    if (stopping_) {
+      co_await io_.flush();  // the last reply (a 250 for a committed message) goes out first
+      co_return;
+    }
     if (!io_.line_buffered() && !co_await io_.flush()) co_return;
     io_.set_timeout(settings.command_timeout);
     auto status = co_await io_.read_line(line, limits::smtp_command_line);
@@ -432,6 +447,7 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;
   bool stored = false, disk_full = false;
+  storing_ = true;
   try {
     co_await context_.store.store_message(std::move(message));
     stored = true;
@@ -441,6 +457,8 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   } catch (const std::exception& e) {
     log::error(id_, "event=store_failed reason=\"{}\"", e.what());
   }
+  storing_ = false;
+  if (stopping_) io_.set_timeout(std::chrono::seconds(5));  // to send this reply, no longer
   if (!stored) co_return disk_full ? storage_full_at_data : storage_failed;
   log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
             size, count, helo_name_, io_.peer());

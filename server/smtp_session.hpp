@@ -30,8 +30,9 @@ class smtp_session {
 
   // Runs the session to its end; never throws.
   asio::awaitable<void> run();
-  // Ends the session from outside (shutdown).
-  void close() { io_.close(); }
+  // Ends the session at shutdown: a message being committed still gets its reply, then
+  // the client is told 421 4.3.2 and the connection closes (RFC 5321 3.8).
+  void stop();
   // The client's address, as the abuse guard counts it.
   const client_address& peer_bytes() const { return io_.peer_bytes(); }
 
@@ -91,6 +92,8 @@ class smtp_session {
   std::string id_;
   std::string authenticated_user_;  // empty until AUTH succeeds
   bool tls_requested_ = false;      // STARTTLS answered 220: handshake after the reply
+  bool storing_ = false;            // waiting for the commit of a message
+  bool stopping_ = false;           // the relay is shutting down
   state state_ = state::connected;
   std::string helo_name_;
   bool extended_ = false;  // EHLO rather than HELO

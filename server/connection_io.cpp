@@ -81,30 +81,20 @@ void connection_io::arm_watchdog() {
 }
 
 void connection_io::consume(std::size_t count) {
-  start_ += count;
-  if (start_ == input_.size()) {
-    // Drained: give back a large buffer (after DATA) so idle sessions stay small.
-    if (input_.capacity() > data_read_chunk) std::string().swap(input_);
-    input_.clear();
-    start_ = 0;
-  }
+  // Drained, a buffer that grew past one data read (a large message arriving faster than
+  // it was decoded) is given back, so idle sessions stay small.
+  input_.consume(count, data_read_chunk + command_read_chunk);
 }
 
 asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
   if (timed_out_) co_return false;
-  if (start_ > 0 && start_ * 2 >= input_.size()) {
-    input_.erase(0, start_);
-    start_ = 0;
-  }
-  std::size_t old_size = input_.size();
-  input_.resize(old_size + chunk);
   std::error_code ec;
-  auto buffer = asio::buffer(input_.data() + old_size, chunk);
+  auto buffer = asio::buffer(input_.prepare(chunk), chunk);
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   std::size_t n = 0;
   if (encrypted_) n = co_await stream_.async_read_some(buffer, token);
   else n = co_await socket_.async_read_some(buffer, token);
-  input_.resize(old_size + n);
+  input_.commit(n);
   co_return !ec && n > 0;
 }
 

@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "input_buffer.hpp"
+
 namespace missive {
 
 class data_reader;
@@ -80,14 +82,13 @@ class connection_io {
   asio::awaitable<bool> fill(std::size_t chunk);
   // (Re)starts the timer for deadline_.
   void arm_watchdog();
-  std::string_view buffered() const { return std::string_view(input_).substr(start_); }
+  std::string_view buffered() const { return input_.data(); }
   void consume(std::size_t count);
 
   asio::ssl::stream<asio::ip::tcp::socket> stream_;
   asio::ip::tcp::socket& socket_;  // the stream's TCP layer
   bool encrypted_ = false;
-  std::string input_;
-  std::size_t start_ = 0;
+  input_buffer input_;
   std::string output_;
   std::chrono::steady_clock::time_point deadline_;
   // A plain callback timer, not a coroutine raced with `||`: Asio 1.22's parallel_group

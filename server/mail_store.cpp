@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "ascii.hpp"
+#include "credential_cache.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
 #include "migration.hpp"
@@ -38,7 +39,7 @@ void prepare_database(const std::filesystem::path& database) {
 }
 
 mail_store::mail_store(const std::filesystem::path& database, queue_policy policy)
-    : policy_(std::move(policy)) {
+    : policy_(std::move(policy)), logins_(std::make_unique<credential_cache>()) {
   prepare_database(database);
   {
     // Crash recovery: deliveries a previous run had under way go back to the queue.
@@ -67,14 +68,17 @@ asio::awaitable<std::optional<std::string>> mail_store::local_user(std::string a
 
 asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::string address,
                                                                        std::string password) {
-  return readers_->run([address = std::move(address), password = std::move(password)](
-                                       db::connection& db) -> std::optional<user_identity> {
+  return readers_->run([address = std::move(address), password = std::move(password),
+                        logins = logins_.get()](db::connection& db) -> std::optional<user_identity> {
     auto user = find_user(db, address);
     if (!user) {
       burn_password_check_time(password);
       return std::nullopt;
     }
-    if (!verify_password(password, user->password_hash)) return std::nullopt;
+    if (!logins->verified_recently(user->address, user->password_hash, password)) {
+      if (!verify_password(password, user->password_hash)) return std::nullopt;
+      logins->remember(user->address, user->password_hash, password);
+    }
     return user_identity{user->id, user->address};
   });
 }

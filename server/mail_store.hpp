@@ -19,6 +19,7 @@
 namespace missive {
 
 class sqlite_worker;
+class credential_cache;
 
 // An envelope recipient of a message being stored.
 struct incoming_recipient {
@@ -91,6 +92,7 @@ class mail_store {
 
  private:
   queue_policy policy_;
+  std::unique_ptr<credential_cache> logins_;
   std::unique_ptr<sqlite_worker> writer_;
   std::unique_ptr<sqlite_worker> readers_;
 };

@@ -80,6 +80,9 @@ class UserAdminTest(MissiveTestCase):
     def test_passwd(self):
         user = f"pw@{DOMAIN}"
         self.server.add_user(user, "old-password")
+        # A login just before the change: the relay's cache of recent logins must not let
+        # the old password in afterwards.
+        self.assertTrue(self.pop3_login_reply(user, "old-password").startswith("+OK"))
         r = self.cli("user", "passwd", user, "--password-stdin", stdin="new-password\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(self.pop3_login_reply(user, "new-password").startswith("+OK"))

@@ -137,7 +137,7 @@ void connection::exec(std::string_view sql) {
 }
 
 statement& connection::prepare(std::string_view sql) {
-  auto found = cache_.find(std::string(sql));
+  auto found = cache_.find(sql);
   if (found == cache_.end()) {
     found = cache_.emplace(std::string(sql), statement(db_, sql)).first;
   } else {
@@ -174,12 +174,12 @@ bool connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 
 // Extended result codes are on: the primary code is the low byte.
 bool error::disk_full() const { return (code_ & 0xff) == SQLITE_FULL; }
 
-transaction::transaction(connection& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+transaction::transaction(connection& db) : db_(db) { db_.run("BEGIN IMMEDIATE"); }
 
 transaction::~transaction() {
   if (!done_) {
     try {
-      db_.exec("ROLLBACK");
+      db_.run("ROLLBACK");
     } catch (const error&) {
       // A failed commit may already have rolled back; nothing more to undo.
     }
@@ -187,7 +187,7 @@ transaction::~transaction() {
 }
 
 void transaction::commit() {
-  db_.exec("COMMIT");
+  db_.run("COMMIT");
   done_ = true;
 }
 

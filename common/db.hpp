@@ -80,6 +80,9 @@ class connection {
 
   // Runs one or more statements that return no rows.
   void exec(std::string_view sql);
+  // Runs one statement that returns no rows through the statement cache (BEGIN, COMMIT,
+  // SAVEPOINT ...: prepared once, not for every transaction as exec() would).
+  void run(std::string_view sql) { prepare(sql).run(); }
   // The cached prepared statement for `sql`, reset and ready to bind.
   statement& prepare(std::string_view sql);
   // The rowid of the last INSERT on this connection.
@@ -97,7 +100,12 @@ class connection {
 
  private:
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, statement> cache_;
+  // Looked up by string_view without building a std::string for every statement run.
+  struct sql_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, statement, sql_hash, std::equal_to<>> cache_;
 };
 
 // A transaction: BEGIN IMMEDIATE in the constructor, ROLLBACK in the destructor unless

@@ -39,8 +39,8 @@ std::array<std::uint8_t, 16> peer_address_of(const asio::ip::tcp::socket& socket
 }
 
 connection_io::connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls)
-    : stream_(std::move(socket), tls),
-      socket_(stream_.next_layer()),
+    : socket_(std::move(socket)),
+      tls_context_(tls),
       watchdog_timer_(socket_.get_executor()) {
   peer_bytes_ = peer_address_of(socket_);
   std::error_code ec;
@@ -92,7 +92,7 @@ asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
   auto buffer = asio::buffer(input_.prepare(chunk), chunk);
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   std::size_t n = 0;
-  if (encrypted_) n = co_await stream_.async_read_some(buffer, token);
+  if (encrypted_) n = co_await tls_->async_read_some(buffer, token);
   else n = co_await socket_.async_read_some(buffer, token);
   input_.commit(n);
   co_return !ec && n > 0;
@@ -151,7 +151,7 @@ asio::awaitable<bool> connection_io::flush() {
   if (output_.empty()) co_return true;
   std::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
-  if (encrypted_) co_await asio::async_write(stream_, asio::buffer(output_), token);
+  if (encrypted_) co_await asio::async_write(*tls_, asio::buffer(output_), token);
   else co_await asio::async_write(socket_, asio::buffer(output_), token);
   output_.clear();
   co_return !ec;
@@ -162,7 +162,7 @@ void connection_io::flush_now() {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   // Best effort: one attempt that never blocks; inside TLS the record may not fit at once.
-  if (encrypted_) stream_.write_some(asio::buffer(output_), ec);
+  if (encrypted_) tls_->write_some(asio::buffer(output_), ec);
   else socket_.write_some(asio::buffer(output_), ec);
   output_.clear();
 }
@@ -171,8 +171,10 @@ asio::awaitable<bool> connection_io::start_tls(const std::chrono::seconds& timeo
   discard_input();
   set_timeout(timeout);
   std::error_code ec;
-  co_await stream_.async_handshake(asio::ssl::stream_base::server,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (tls_) co_return false;  // one handshake per connection
+  tls_.emplace(socket_, tls_context_);
+  co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                 asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return false;
   encrypted_ = true;
   co_return true;

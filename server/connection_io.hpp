@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -85,8 +86,11 @@ class connection_io {
   std::string_view buffered() const { return input_.data(); }
   void consume(std::size_t count);
 
-  asio::ssl::stream<asio::ip::tcp::socket> stream_;
-  asio::ip::tcp::socket& socket_;  // the stream's TCP layer
+  asio::ip::tcp::socket socket_;
+  asio::ssl::context& tls_context_;
+  // Made only when the session turns to TLS: an ssl::stream costs an SSL object and two
+  // record buffers of 17 KiB, zero-filled, which a plaintext session never needs.
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   bool encrypted_ = false;
   input_buffer input_;
   std::string output_;

@@ -188,7 +188,8 @@ std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
       "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
-      "ORDER BY r.id LIMIT ?2");
+      // In the order of the recipient_due index, so a backlog is not sorted for every batch.
+      "ORDER BY r.next_attempt_at, r.id LIMIT ?2");
   query.bind(1, unix_now()).bind(2, static_cast<std::int64_t>(limit));
   std::vector<due_local> due;
   while (query.step()) {

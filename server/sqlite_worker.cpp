@@ -96,17 +96,17 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, com
       // Each job runs under its own savepoint, so one job's failure rolls back only its
       // own writes and the rest of the batch still commits.
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        db.exec("SAVEPOINT job");
+        db.run("SAVEPOINT job");
         try {
           batch[i].first(db);
-          db.exec("RELEASE job");
+          db.run("RELEASE job");
         } catch (...) {
           // Some errors (SQLITE_FULL, an I/O error) make SQLite roll the whole transaction
           // back: the jobs before this one are undone too, so the batch fails together.
           if (!db.in_transaction()) throw;
           failures[i] = std::current_exception();
-          db.exec("ROLLBACK TO job");
-          db.exec("RELEASE job");
+          db.run("ROLLBACK TO job");
+          db.run("RELEASE job");
         }
       }
       tx.commit();

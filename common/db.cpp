@@ -169,6 +169,10 @@ void connection::write_blob(const char* table, const char* column, std::int64_t 
   if (rc != SQLITE_OK) throw error(fmt::format("write blob {}.{}: {}", table, column, message), rc);
 }
 
+void connection::set_busy_timeout(std::chrono::milliseconds timeout) {
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
+}
+
 bool connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 // Extended result codes are on: the primary code is the low byte.

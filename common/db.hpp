@@ -2,6 +2,7 @@
 // Every call checks its result; failures throw db::error with SQLite's message.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -93,6 +94,8 @@ class connection {
   // (incremental blob I/O: a large body is never assembled in one buffer).
   void write_blob(const char* table, const char* column, std::int64_t rowid,
                   std::initializer_list<std::string_view> pieces);
+  // How long a statement waits for another connection's lock before SQLITE_BUSY.
+  void set_busy_timeout(std::chrono::milliseconds timeout);
   // Whether a transaction is open (SQLite may roll one back by itself after an error).
   bool in_transaction() const;
   // The raw handle, for the rare call this wrapper does not cover.

@@ -53,9 +53,9 @@ mail_store::mail_store(const std::filesystem::path& database, queue_policy polic
 
 mail_store::~mail_store() = default;
 
-asio::awaitable<void> mail_store::store_message(incoming_message message) {
+asio::awaitable<std::vector<delivery_outcome>> mail_store::store_message(incoming_message message) {
   return writer_->run([message = std::move(message)](db::connection& db) {
-    insert_message(db, message);
+    return insert_message(db, message);
   });
 }
 

@@ -60,8 +60,9 @@ class mail_store {
   mail_store(const std::filesystem::path& database, queue_policy policy);
   ~mail_store();
 
-  // Stores a message and all its recipients in one transaction; returns once committed.
-  asio::awaitable<void> store_message(incoming_message message);
+  // Stores a message and all its recipients in one transaction, delivering to local
+  // mailboxes in it; returns those deliveries once committed.
+  asio::awaitable<std::vector<delivery_outcome>> store_message(incoming_message message);
   // The address of the local user that `address` names (any case), as it was added.
   asio::awaitable<std::optional<std::string>> local_user(std::string address);
   // Checks a user's password (slowly, by design); the user when it matches.

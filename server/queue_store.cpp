@@ -22,6 +22,19 @@ namespace {
 // How long mail for a postmaster without a mailbox waits before it is looked at again.
 constexpr std::int64_t postmaster_retry_seconds = 60;
 
+// Puts a message in a user's maildrop; the POP3 unique-id is the queue id and the
+// recipient's id, stable forever.
+void put_in_mailbox(db::connection& db, std::int64_t user_id, std::int64_t message_id,
+                    std::string_view queue_id, std::int64_t recipient_id) {
+  db.prepare(
+        "INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, user_id)
+      .bind(2, message_id)
+      .bind(3, fmt::format("{}.{}", queue_id, recipient_id))
+      .bind(4, unix_now())
+      .run();
+}
+
 std::chrono::system_clock::time_point from_unix(std::int64_t seconds) {
   return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(seconds));
 }
@@ -142,7 +155,7 @@ void retire_if_finished(db::connection& db, std::int64_t message_id) {
 
 std::int64_t unix_now() { return std::time(nullptr); }
 
-void insert_message(db::connection& db, const incoming_message& message) {
+std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_message& message) {
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
       "INSERT INTO message(queue_id, sender, size, received_at, client, body) "
@@ -160,15 +173,33 @@ void insert_message(db::connection& db, const incoming_message& message) {
             fmt::format("from=<{}> client={} size={} nrcpt={}", message.sender, message.client,
                         size, message.recipients.size()));
   auto& add_recipient = db.prepare(
-      "INSERT INTO recipient(message_id, address, is_local, state, next_attempt_at) "
-      "VALUES (?1, ?2, ?3, 'queued', ?4)");
+      "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
+      "last_attempt_at, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  std::vector<delivery_outcome> delivered;
   for (const auto& recipient : message.recipients) {
+    // Local delivery on arrival: in the transaction that stores the message, so it is as
+    // atomic as a delivery by the scheduler (DESIGN: mailbox entry and state together),
+    // costs no second transaction, and the message is in the mailbox when the client
+    // hears 250. A recipient with no mailbox by now (postmaster, a user deleted since
+    // RCPT) is queued, and the scheduler decides.
+    std::optional<user_record> user;
+    if (recipient.is_local) user = find_user(db, recipient.address);
     add_recipient.bind(1, message_id)
         .bind(2, recipient.address)
         .bind(3, std::int64_t{recipient.is_local})
-        .bind(4, unix_now())
-        .run();
+        .bind(4, user ? "delivered" : "queued")
+        .bind(5, user ? 1 : 0)
+        .bind(6, unix_now());
+    if (user) add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox");
+    add_recipient.run();
+    if (!user) continue;
+    std::int64_t recipient_id = db.last_insert_rowid();
+    put_in_mailbox(db, user->id, message_id, message.queue_id, recipient_id);
+    add_event(db, message_id, recipient.address, "delivered", "local mailbox");
+    delivered.push_back({message.queue_id, recipient.address, "local", "sent", 0, 1,
+                         "delivered to mailbox"});
   }
+  return delivered;
 }
 
 namespace {
@@ -226,13 +257,7 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
     failed.push_back({recipient.address, "5.1.1", "no such local user", false});
     return outcome;
   }
-  db.prepare(
-        "INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, user->id)
-      .bind(2, recipient.message_id)
-      .bind(3, fmt::format("{}.{}", recipient.queue_id, recipient.id))
-      .bind(4, unix_now())
-      .run();
+  put_in_mailbox(db, user->id, recipient.message_id, recipient.queue_id, recipient.id);
   outcome.status = "sent";
   outcome.detail = "delivered to mailbox";
   set_state(db, recipient.id, "delivered", "2.0.0 " + outcome.detail, unix_now());

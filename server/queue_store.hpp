@@ -59,8 +59,9 @@ struct delivery_outcome {
   std::string detail;
 };
 
-// Stores a message and its recipients, all due now.
-void insert_message(db::connection& db, const incoming_message& message);
+// Stores a message and its recipients, all due now, and delivers at once to the local
+// recipients that have a mailbox; returns those deliveries.
+std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_message& message);
 
 // Delivers up to `limit` due local recipients (mailbox entry and state together).
 std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limit,

@@ -18,6 +18,7 @@
 #include "mail_store.hpp"
 #include "message_headers.hpp"
 #include "queue_id.hpp"
+#include "remote_delivery.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
 
@@ -447,9 +448,10 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;
   bool stored = false, disk_full = false;
+  std::vector<delivery_outcome> delivered;
   storing_ = true;
   try {
-    co_await context_.store.store_message(std::move(message));
+    delivered = co_await context_.store.store_message(std::move(message));
     stored = true;
   } catch (const db::error& e) {
     log::error(id_, "event=store_failed reason=\"{}\"", e.what());
@@ -462,7 +464,8 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   if (!stored) co_return disk_full ? storage_full_at_data : storage_failed;
   log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
             size, count, helo_name_, io_.peer());
-  context_.scheduler.notify();
+  log_outcomes(delivered);
+  if (delivered.size() < count) context_.scheduler.notify();  // the rest is the scheduler's
   co_return smtp_reply{250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)};
 }
 

@@ -11,6 +11,10 @@ namespace {
 // Jobs beyond this wait for the next batch, so one commit never grows without bound.
 constexpr std::size_t max_batch = 512;
 
+// How long a write may wait for another process's lock before it fails (and the SMTP
+// client gets 451): the database's default busy timeout.
+constexpr std::chrono::milliseconds busy_timeout{db::open_options{}.busy_timeout_ms};
+
 std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
   auto db = std::make_unique<db::connection>(path.string());
   db->exec("PRAGMA foreign_keys = ON");
@@ -39,7 +43,7 @@ sqlite_worker::~sqlite_worker() {
 void sqlite_worker::submit(job work, completion done) {
   {
     std::lock_guard lock(mutex_);
-    pending_.emplace_back(std::move(work), std::move(done));
+    pending_.push_back({std::move(work), std::move(done), std::chrono::steady_clock::now()});
   }
   wake_.notify_one();
 }
@@ -58,7 +62,7 @@ void sqlite_worker::thread_main() {
     open_failure = std::current_exception();
     log::error("storage", "event=open_failed database={}", database_.string());
   }
-  std::vector<std::pair<job, completion>> batch;
+  std::vector<queued_job> batch;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -72,7 +76,7 @@ void sqlite_worker::thread_main() {
       ++batches_;
     }
     if (!db) {
-      for (auto& [work, done] : batch) done(open_failure);
+      for (auto& queued : batch) queued.done(open_failure);
     } else {
       run_batch(*db, batch);
     }
@@ -80,17 +84,23 @@ void sqlite_worker::thread_main() {
   }
 }
 
-void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, completion>>& batch) {
+void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch) {
   std::vector<std::exception_ptr> failures(batch.size());
   if (mode_ == mode::independent) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
-        batch[i].first(db);
+        batch[i].work(db);
       } catch (...) {
         failures[i] = std::current_exception();
       }
     }
   } else {
+    // Another process holding the write lock makes BEGIN wait, at most busy_timeout in all
+    // for each job: a job that queued behind a batch that already waited for the lock
+    // gets only what is left of its budget, so its 451 comes within the busy timeout.
+    auto waited = std::chrono::steady_clock::now() - batch.front().submitted;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(busy_timeout - waited);
+    db.set_busy_timeout(std::max(left, std::chrono::milliseconds(0)));
     try {
       db::transaction tx(db);
       // Each job runs under its own savepoint, so one job's failure rolls back only its
@@ -98,7 +108,7 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, com
       for (std::size_t i = 0; i < batch.size(); ++i) {
         db.run("SAVEPOINT job");
         try {
-          batch[i].first(db);
+          batch[i].work(db);
           db.run("RELEASE job");
         } catch (...) {
           // Some errors (SQLITE_FULL, an I/O error) make SQLite roll the whole transaction
@@ -116,7 +126,7 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<std::pair<job, com
       for (auto& slot : failures) slot = failure;
     }
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].second(failures[i]);
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }
 
 }  // namespace missive

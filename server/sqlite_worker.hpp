@@ -10,6 +10,7 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -71,13 +72,20 @@ class sqlite_worker {
 
  private:
   void thread_main();
-  void run_batch(db::connection& db, std::vector<std::pair<job, completion>>& batch);
+  // A job waiting for the worker, and when it was submitted (its lock-wait budget runs
+  // from then, not from when the worker gets to it).
+  struct queued_job {
+    job work;
+    completion done;
+    std::chrono::steady_clock::time_point submitted;
+  };
+  void run_batch(db::connection& db, std::vector<queued_job>& batch);
 
   std::filesystem::path database_;
   mode mode_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::pair<job, completion>> pending_;
+  std::deque<queued_job> pending_;
   bool stopping_ = false;
   std::uint64_t batches_ = 0;
   std::vector<std::thread> threads_;

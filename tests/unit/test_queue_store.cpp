@@ -9,6 +9,7 @@
 #include "db.hpp"
 #include "mail_store.hpp"
 #include "queue_store.hpp"
+#include "user_store.hpp"
 #include "router.hpp"
 
 using namespace missive;
@@ -175,4 +176,34 @@ TEST_CASE("MX answers become plans (RFC 5321 5.1, RFC 7505)") {
   CHECK(plan_from_mx("c.test", {mx_answer::kind::null_mx, {}, ""}).outcome == route_plan::kind::permanent);
   CHECK(plan_from_mx("c.test", {mx_answer::kind::no_domain, {}, ""}).outcome == route_plan::kind::permanent);
   CHECK(plan_from_mx("c.test", {mx_answer::kind::temporary, {}, "timeout"}).outcome == route_plan::kind::retry);
+}
+
+TEST_CASE("local recipients with a mailbox are delivered in the transaction that stores the message") {
+  temp_queue q;
+  REQUIRE(add_user(*q.db, "bob@a.test", "$scrypt$test"));
+  incoming_message m;
+  m.queue_id = "LOCAL1";
+  m.sender = "alice@b.test";
+  m.client = "test [127.0.0.1]";
+  m.trace_headers = "Received: from test\r\n";
+  m.body = "Subject: hi\r\n\r\nbody\r\n";
+  m.recipients = {{"bob@a.test", true}, {"postmaster@a.test", true}, {"carol@c.test", false}};
+  auto delivered = insert_message(*q.db, m);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].recipient == "bob@a.test");
+  CHECK(delivered[0].status == "sent");
+  // bob: in his maildrop under the uid <queue id>.<recipient id>, recipient delivered
+  CHECK(q.count("SELECT count(*) FROM mailbox_entry e JOIN recipient r ON r.message_id = e.message_id "
+                "WHERE r.address = 'bob@a.test' AND r.state = 'delivered' AND r.attempts = 1 "
+                "AND e.uid = 'LOCAL1.' || r.id") == 1);
+  CHECK(q.count("SELECT count(*) FROM event WHERE kind = 'delivered' AND recipient = 'bob@a.test'") == 1);
+  // no mailbox for postmaster yet, and the remote one: queued for the scheduler
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'queued'") == 2);
+  CHECK(deliver_local(*q.db, 10, q.policy).size() == 1);  // postmaster: deferred, not lost
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'postmaster@a.test' "
+                "AND state = 'deferred'") == 1);
+  CHECK(q.count("SELECT count(*) FROM mailbox_entry") == 1);
+  // the body is stored whole: the relay's headers, then the message
+  CHECK(q.count("SELECT count(*) FROM message WHERE body = CAST('Received: from test\r\n"
+                "Subject: hi\r\n\r\nbody\r\n' AS BLOB) AND size = length(body)") == 1);
 }

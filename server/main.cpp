@@ -1,4 +1,5 @@
 // missived: the Missive relay. `missived [serve]` runs it; `missived user ...` administers it.
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -60,6 +61,10 @@ server_config build_config(const overrides& flags) {
 int main(int argc, char** argv) {
   // Everything missived creates (database, WAL, data directory) is its owner's alone.
   ::umask(077);
+  // glibc gives memory back to the kernel (madvise) as soon as a thread's heap has 128 KiB
+  // free at the top, and takes it back with page faults a moment later: under load that
+  // was ~1 madvise per message. Keep up to 16 MiB free per arena instead.
+  ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
   CLI::App app{"missived: the Missive mail relay (SMTP in, durable queue, POP3 out)"};
   app.fallthrough();

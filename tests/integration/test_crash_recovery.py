@@ -26,8 +26,8 @@ import threading
 import time
 import unittest
 
-from missive_harness import (HOST, RelayTestCase, SmtpClient, dot_stuff, make_message,
-                             pop3_session, queue_id_of, wait_until)
+from missive_harness import (dot_stuff, make_message, pop3_session, port_below_ephemeral_range,
+                             queue_id_of, RelayTestCase, SmtpClient, test_id_of, wait_until)
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 KILLS = 200 if SOAK else 20
@@ -43,33 +43,14 @@ LOCAL_USERS = (BOB, CAROL)
 SENDER = "alice@example.test"  # no such mailbox: a bounce (there must be none) would fail
 # Local only, remote only, and both.
 RECIPIENT_SETS = [(BOB,), (BOB, CAROL), (DAVE,), (CAROL, DAVE), (BOB, CAROL, DAVE)]
-TEST_ID_RE = re.compile(rb"^X-Test-Id: (\S+)\r$", re.M)
 
 # How each kill picks its moment (rotating): a random sleep, or the first moment a condition
 # holds (bounded wait) plus a tiny random delay.
 STRATEGIES = ("random", "commit", "data", "commit", "remote", "random")
 
 
-def fixed_port():
-    """A free port below the ephemeral range, so that no client socket's source port can
-    take it while the relay that owns it is down."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 20000-32000")
 
 
-def test_id_of(body):
-    head = body.split(b"\r\n\r\n", 1)[0] + b"\r\n"
-    found = TEST_ID_RE.findall(head)
-    return found[0].decode() if len(found) == 1 else None
 
 
 class Attempt:
@@ -211,10 +192,10 @@ class CrashLoopTest(RelayTestCase):
 
     def test_sigkill_loop_loses_nothing_and_duplicates_nothing_locally(self):
         started = time.monotonic()
-        b = self.start_relay("remote.test", smtp_port=fixed_port(), start=False)
+        b = self.start_relay("remote.test", smtp_port=port_below_ephemeral_range(), start=False)
         b.add_user(DAVE)
         b.start()
-        a = self.start_relay("example.test", smtp_port=fixed_port(), start=False,
+        a = self.start_relay("example.test", smtp_port=port_below_ephemeral_range(), start=False,
                              routes=[("remote.test", b.smtp_port)],
                              queue={"retry_initial": "1s", "retry_max": "2s",
                                     "max_lifetime": "1h"})

@@ -20,8 +20,8 @@ import threading
 import time
 import unittest
 
-from missive_harness import (HOST, RelayTestCase, SmtpClient, dot_stuff,
-                             make_message, pop3_session, queue_id_of, wait_until)
+from missive_harness import (dot_stuff, make_message, pop3_session, port_below_ephemeral_range,
+                             queue_id_of, RelayTestCase, SmtpClient, test_id_of, wait_until)
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 CLIENTS = 50
@@ -36,29 +36,10 @@ QUEUE = {"retry_initial": "1s", "retry_max": "2s", "max_lifetime": "1h"}
 USERS = [f"u{i}@example.test" for i in range(5)]
 DAVE = "dave@remote.test"
 SENDER = "alice@example.test"  # no such mailbox: a bounce (there must be none) would fail
-TEST_ID_RE = re.compile(rb"^X-Test-Id: (\S+)\r$", re.M)
 
 
-def fixed_port():
-    """A free port below the ephemeral range, so that no client socket's source port can
-    take it while the relay that owns it is down."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 20000-32000")
 
 
-def test_id_of(body):
-    head = body.split(b"\r\n\r\n", 1)[0] + b"\r\n"
-    found = TEST_ID_RE.findall(head)
-    return found[0].decode() if len(found) == 1 else None
 
 
 class Attempt:
@@ -194,7 +175,7 @@ class GracefulShutdownTest(RelayTestCase):
         self.remote_scenario(silent_next_hop=False)
 
     def remote_scenario(self, silent_next_hop):
-        port = fixed_port()
+        port = port_below_ephemeral_range()
         release = threading.Event()
         tarpit = None
         if silent_next_hop:

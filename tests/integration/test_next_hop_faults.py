@@ -30,8 +30,8 @@ import threading
 import time
 import unittest
 
-from missive_harness import (HOST, FakeSmtpServer, RelayTestCase, make_message, smtp_send,
-                             wait_until)
+from missive_harness import (FakeSmtpServer, make_message, port_below_ephemeral_range,
+                             RelayTestCase, smtp_send, wait_until)
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 if SOAK:
@@ -74,20 +74,6 @@ def delay_band(attempt):
     return max(1, std_round(0.8 * base)), max(1, std_round(1.2 * base))
 
 
-def port_below_ephemeral_range():
-    """A free port below the ephemeral range: while nothing listens on it, no client
-    socket's source port can take it."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 20000-32000")
 
 
 def cpu_seconds(pid):

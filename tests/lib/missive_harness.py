@@ -13,6 +13,7 @@ Main pieces:
 
 import base64
 import os
+import random
 import re
 import shutil
 import signal
@@ -805,6 +806,32 @@ from datetime import datetime, timedelta, timezone
 RELAY_QUEUE = {"retry_initial": "1s", "retry_max": "2s", "max_lifetime": "8s"}
 DELIVERY_LINE = (r"(?m)(?:^|\s){qid}: to=<{rcpt}>, relay={relay}, delay=[^,\s]+, "
                  r"attempts={attempts}, status={status} \((?P<reason>.*)\)$")
+
+
+TEST_ID_RE = re.compile(rb"^X-Test-Id: (\S+)\r$", re.M)
+
+
+def test_id_of(body):
+    """The X-Test-Id of a message (bytes), or None unless its header has exactly one."""
+    head = body.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    found = TEST_ID_RE.findall(head)
+    return found[0].decode() if len(found) == 1 else None
+
+
+def port_below_ephemeral_range():
+    """A free port below the ephemeral range: while nothing listens on it (a relay that is
+    down, a next hop not up yet), no client socket's source port can take it."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((HOST, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port in 20000-32000")
 
 
 def free_port():

@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# compare.sh: the same SMTP loads against missived, a private Postfix and Postfix's smtp-sink
+# (which stores nothing: the protocol ceiling), alternating target by target within each
+# round, with two generators (missive-bench and Postfix's smtp-source), then both servers
+# again with every fsync/fdatasync slowed down (bench/slow_fsync.so) — and a table of
+# medians and ratios at the end.
+#
+#   bench/compare.sh                          # defaults: 5 rounds, 3000 x 1 KiB, 10 and 50 sessions
+#   ROUNDS=3 MESSAGES=2000 CONCURRENCY="50" bench/compare.sh
+#   bench/compare.sh --rounds 3 --messages 2000 --concurrency "10 50" --size 1024
+#
+# Options (flag or environment variable):
+#   --rounds N          ROUNDS          rounds (default 5; at most 50)
+#   --messages N        MESSAGES        messages per run (default 3000)
+#   --concurrency "L"   CONCURRENCY     concurrent sessions, a list (default "10 50")
+#   --size N            SIZE            octets per message (default 1024)
+#   --per-session K     PER_SESSION     messages per connection for missive-bench (default 1;
+#                                       smtp-source always opens one connection per message)
+#   --slow-us N         SLOW_US         added to each fsync in the slow-disk runs (default 2000)
+#   --no-slow           SLOW=0          skip the slow-fsync runs
+#   --no-smtp-source    SMTP_SOURCE=0   missive-bench only
+#   --budget MIN        BUDGET_MINUTES  start no run after this many minutes of measuring
+#                                       (default 12; the set-up and any build come on top)
+#   --build-dir DIR     MISSIVE_BUILD_DIR  build to use/make (default build, via scripts/setup.sh)
+#   --no-build          BUILD=0         use the binaries as they are
+#   --keep              KEEP=1          keep the work directory (logs, configs, results.jsonl)
+#
+# What runs (all on 127.0.0.1, all stopped by the trap on exit, every wait bounded):
+#   - Postfix from Debian, installed if missing (debconf "No configuration": no system
+#     instance is set up or started). Two private instances, each with its own
+#     config_directory, queue_directory, data_directory and mail spool in the work
+#     directory, smtpd on a free loopback port only, local delivery to the mbox of the
+#     system user `missivebench` (created if missing), Postfix's defaults otherwise (so
+#     queue files and mailboxes are fsynced). The second one runs with the slow-fsync shim:
+#     LD_PRELOAD cannot be passed through Postfix's environment clean-up, so it is named in
+#     its main.cf `import_environment`, which master and every daemon it spawns receive (the
+#     script checks the shim is mapped into master and its children).
+#   - Two missived (one with the shim preloaded), each with its own data directory,
+#     max_connections_per_address raised above the concurrency, and the user
+#     missivebench@bench.test added with `missived user add` (the lag measurement logs in
+#     to POP3 every few milliseconds; missived checks scrypt once, then knows the login).
+#   - smtp-sink on a free loopback port.
+# For each round, for each concurrency: missive-bench against missived, postfix, smtp-sink,
+# missived+slowfsync, postfix+slowfsync, then smtp-source against the first three. Each run
+# ends when the target has delivered everything it accepted (Postfix: its queue is empty;
+# missived: every message is in the mailbox), so no run pays for the previous one's backlog.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+ROUNDS=${ROUNDS:-5}
+MESSAGES=${MESSAGES:-3000}
+CONCURRENCY=${CONCURRENCY:-"10 50"}
+SIZE=${SIZE:-1024}
+PER_SESSION=${PER_SESSION:-1}
+SLOW_US=${SLOW_US:-2000}
+SLOW=${SLOW:-1}
+SMTP_SOURCE=${SMTP_SOURCE:-1}
+BUDGET_MINUTES=${BUDGET_MINUTES:-12}
+BUILD_DIR=${MISSIVE_BUILD_DIR:-build}
+BUILD=${BUILD:-1}
+KEEP=${KEEP:-0}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --messages) MESSAGES=$2; shift 2 ;;
+    --concurrency) CONCURRENCY=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
+    --per-session) PER_SESSION=$2; shift 2 ;;
+    --slow-us) SLOW_US=$2; shift 2 ;;
+    --no-slow) SLOW=0; shift ;;
+    --no-smtp-source) SMTP_SOURCE=0; shift ;;
+    --budget) BUDGET_MINUTES=$2; shift 2 ;;
+    --build-dir) BUILD_DIR=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+for n in "$ROUNDS" "$MESSAGES" "$SIZE" "$PER_SESSION" "$SLOW_US" "$BUDGET_MINUTES"; do
+  [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: $n"
+done
+[ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 50 ] || die "--rounds must be 1..50"
+[ "$MESSAGES" -ge 1 ] || die "--messages must be at least 1"
+[ "$PER_SESSION" -ge 1 ] || die "--per-session must be at least 1"
+for c in $CONCURRENCY; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "bad concurrency $c"; done
+[ "$(id -u)" -eq 0 ] || die "run as root: Postfix's master runs as root, and a system user may be created"
+
+BENCH_USER=missivebench
+BENCH_ADDRESS=missivebench@bench.test
+PASSWORD=bench-password
+RUN_TIMEOUT=300        # seconds, any one generator run
+DRAIN_TIMEOUT=120      # seconds, for a target to deliver what it accepted
+HELPER="python3 $ROOT/bench/compare_helper.py"
+
+# --- Postfix from Debian ---------------------------------------------------------------
+install_postfix() {
+  if [ -x /usr/sbin/postfix ] && command -v smtp-source >/dev/null && command -v smtp-sink >/dev/null; then
+    return
+  fi
+  log "installing postfix from Debian (debconf: No configuration)"
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+  # Debian's postfix package ships both test programs in /usr/sbin.
+  command -v smtp-source >/dev/null || die "smtp-source missing after installing postfix"
+  command -v smtp-sink >/dev/null || die "smtp-sink missing after installing postfix"
+}
+
+# --- builds ----------------------------------------------------------------------------
+build() {
+  if [ "$BUILD" = 1 ]; then
+    log "building in $BUILD_DIR (scripts/setup.sh)"
+    MISSIVE_BUILD_DIR=$BUILD_DIR scripts/setup.sh >/dev/null
+  fi
+  MISSIVED=$ROOT/$BUILD_DIR/server/missived
+  BENCH=$ROOT/$BUILD_DIR/bench/missive-bench
+  SHIM=$ROOT/$BUILD_DIR/bench/slow_fsync.so
+  [[ "$BUILD_DIR" = /* ]] && MISSIVED=$BUILD_DIR/server/missived BENCH=$BUILD_DIR/bench/missive-bench \
+    SHIM=$BUILD_DIR/bench/slow_fsync.so
+  for f in "$MISSIVED" "$BENCH" "$SHIM"; do [ -e "$f" ] || die "missing $f (build it, or drop --no-build)"; done
+}
+
+# --- processes we start, and the trap that stops them -----------------------------------
+declare -A PID SMTP_PORT POP3_PORT DIR KIND
+POSTFIX_DIRS=()
+WORK=""
+
+stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local name dir master child
+  set +e
+  for name in "${!PID[@]}"; do
+    [ "${KIND[$name]}" = postfix ] && continue
+    stop_pid "${PID[$name]}"
+  done
+  for dir in "${POSTFIX_DIRS[@]}"; do
+    master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid" 2>/dev/null)
+    timeout 30 postfix -c "$dir/etc" stop >/dev/null 2>&1 || timeout 10 postfix -c "$dir/etc" abort >/dev/null 2>&1
+    if [ -n "$master" ]; then
+      for _ in $(seq 1 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$master" 2>/dev/null; then
+        for child in $(pgrep -P "$master"); do kill -KILL "$child" 2>/dev/null; done
+        kill -KILL "$master" 2>/dev/null
+      fi
+    fi
+  done
+  if [ -n "$WORK" ]; then
+    if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  fi
+}
+
+wait_port() {  # wait_port PORT: up to 10 s for something to listen there
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_missived() {  # start_missived NAME SLOW(0|1)
+  local name=$1 slow=$2 dir=$WORK/$1
+  mkdir -p "$dir"
+  cat > "$dir/missived.toml" <<EOF
+# All load comes from 127.0.0.1: lift the per-address cap (default 20) above any concurrency.
+[smtp]
+max_connections = 100000
+max_connections_per_address = 100000
+EOF
+  echo "$PASSWORD" | "$MISSIVED" user add "$BENCH_ADDRESS" --password-stdin --config "$dir/missived.toml" \
+    --data-dir "$dir/data" --domain bench.test >/dev/null
+  local -a env=()
+  if [ "$slow" = 1 ]; then
+    head -c 8 /dev/zero > "$dir/fsync.count"
+    chmod 666 "$dir/fsync.count"
+    env=(LD_PRELOAD="$SHIM" SLOW_FSYNC_US="$SLOW_US" SLOW_FSYNC_COUNTER="$dir/fsync.count")
+  fi
+  env "${env[@]}" "$MISSIVED" serve --config "$dir/missived.toml" --data-dir "$dir/data" \
+    --smtp 127.0.0.1:0 --pop3 127.0.0.1:0 --domain bench.test --hostname "${name//+/-}.bench.test" \
+    > "$dir/stdout" 2> "$dir/missived.log" &
+  PID[$name]=$!
+  KIND[$name]=missived
+  DIR[$name]=$dir
+  for _ in $(seq 1 100); do
+    # (The child may not have created its stdout file yet.)
+    SMTP_PORT[$name]=$(sed -n 's/.*smtp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/stdout" 2>/dev/null || true)
+    POP3_PORT[$name]=$(sed -n 's/.*pop3 listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/stdout" 2>/dev/null || true)
+    [ -n "${SMTP_PORT[$name]}" ] && [ -n "${POP3_PORT[$name]}" ] && break
+    kill -0 "${PID[$name]}" 2>/dev/null || { cat "$dir/missived.log" >&2; die "$name did not start"; }
+    sleep 0.1
+  done
+  [ -n "${SMTP_PORT[$name]}" ] || die "$name did not say where it listens"
+  [ "$($HELPER pop3-count "${POP3_PORT[$name]}" "$BENCH_ADDRESS" "$PASSWORD")" = 0 ] ||
+    die "$name: POP3 login as $BENCH_ADDRESS failed"
+  if [ "$slow" = 1 ]; then
+    grep -q slow_fsync "/proc/${PID[$name]}/maps" || die "$name: slow_fsync.so is not mapped"
+  fi
+  log "$name: smtp 127.0.0.1:${SMTP_PORT[$name]}, pop3 127.0.0.1:${POP3_PORT[$name]}, pid ${PID[$name]}"
+}
+
+start_postfix() {  # start_postfix NAME SLOW(0|1)
+  local name=$1 slow=$2 dir=$WORK/$1 port master child
+  mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/spool"
+  chown postfix "$dir/data"
+  chmod 700 "$dir/data"
+  chmod 1777 "$dir/spool"   # local(8) creates the mbox as the recipient, with a dot-lock beside it
+  port=$($HELPER free-port)
+  cat > "$dir/etc/main.cf" <<EOF
+# A private Postfix for bench/compare.sh: loopback only, its own directories, local delivery
+# to mbox files; everything else Postfix's defaults (queue files and mailboxes fsynced).
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+mail_spool_directory = $dir/spool
+maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
+myhostname = ${name//+/-}.bench.test
+mydomain = bench.test
+myorigin = bench.test
+mydestination = bench.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+local_recipient_maps = proxy:unix:passwd.byname
+mailbox_size_limit = 0
+biff = no
+EOF
+  if [ "$slow" = 1 ]; then
+    head -c 8 /dev/zero > "$dir/fsync.count"
+    chmod 666 "$dir/fsync.count"
+    # Postfix rebuilds every daemon's environment from this list (the default list, plus
+    # the shim), so the preload reaches master and all it spawns.
+    cat >> "$dir/etc/main.cf" <<EOF
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_PRELOAD=$SHIM SLOW_FSYNC_US=$SLOW_US SLOW_FSYNC_COUNTER=$dir/fsync.count
+EOF
+  fi
+  # Debian's master.cf without chroot (it would need copies of /etc files in the queue
+  # directory) and without the pipe transports; smtpd on our port only.
+  cat > "$dir/etc/master.cf" <<EOF
+127.0.0.1:$port inet n - n - - smtpd
+pickup     unix  n - n 60 1 pickup
+cleanup    unix  n - n - 0 cleanup
+qmgr       unix  n - n 300 1 qmgr
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+rewrite    unix  - - n - - trivial-rewrite
+bounce     unix  - - n - 0 bounce
+defer      unix  - - n - 0 bounce
+trace      unix  - - n - 0 bounce
+verify     unix  - - n - 1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n - - proxymap
+proxywrite unix  - - n - 1 proxymap
+smtp       unix  - - n - - smtp
+relay      unix  - - n - - smtp
+showq      unix  n - n - - showq
+error      unix  - - n - - error
+retry      unix  - - n - - error
+discard    unix  - - n - - discard
+local      unix  - n n - - local
+virtual    unix  - n n - - virtual
+lmtp       unix  - - n - - lmtp
+anvil      unix  - - n - 1 anvil
+scache     unix  - - n - 1 scache
+postlog    unix-dgram n - n - 1 postlogd
+EOF
+  POSTFIX_DIRS+=("$dir")
+  if ! postfix -c "$dir/etc" start > "$dir/start.log" 2>&1; then
+    cat "$dir/start.log" "$dir/maillog" >&2 2>/dev/null
+    die "$name: postfix did not start"
+  fi
+  wait_port "$port" || { cat "$dir/maillog" >&2; die "$name: nothing listens on $port"; }
+  master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid")
+  PID[$name]=$master
+  SMTP_PORT[$name]=$port
+  KIND[$name]=postfix
+  DIR[$name]=$dir
+  if [ "$slow" = 1 ]; then
+    grep -q slow_fsync "/proc/$master/maps" || die "$name: slow_fsync.so is not mapped into master"
+    for child in $(pgrep -P "$master"); do
+      grep -q slow_fsync "/proc/$child/maps" || die "$name: slow_fsync.so is not mapped into pid $child"
+    done
+  fi
+  log "$name: smtp 127.0.0.1:$port, master pid $master"
+}
+
+start_sink() {
+  local name=smtp-sink dir=$WORK/smtp-sink port
+  mkdir -p "$dir"
+  port=$($HELPER free-port)
+  smtp-sink -u nobody "127.0.0.1:$port" 1024 > "$dir/stdout" 2>&1 &
+  PID[$name]=$!
+  SMTP_PORT[$name]=$port
+  KIND[$name]=sink
+  DIR[$name]=$dir
+  wait_port "$port" || die "smtp-sink did not listen on $port"
+  log "smtp-sink: 127.0.0.1:$port, pid ${PID[$name]}"
+}
+
+# --- measuring -------------------------------------------------------------------------
+snapshot() {  # "server-cpu,machine-busy,machine-total" in seconds
+  local name=$1
+  if [ "${KIND[$name]}" = postfix ]; then $HELPER snapshot "${PID[$name]}" --tree
+  else $HELPER snapshot "${PID[$name]}"; fi
+}
+
+fsync_count() {
+  local file=${DIR[$1]}/fsync.count
+  if [ -f "$file" ]; then od -An -tu8 -N8 "$file" | tr -d ' '; else echo ""; fi
+}
+
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+
+# Waits until a target has delivered all it accepted; prints the seconds that took and
+# whether all arrived ("ok" or what is missing).
+drain() {  # drain NAME ACCEPTED GENERATOR
+  local name=$1 accepted=$2 generator=$3 start=$EPOCHREALTIME left delivered
+  case "${KIND[$name]}" in
+    postfix)
+      for _ in $(seq 1 $((DRAIN_TIMEOUT * 20))); do
+        left=$(find "${DIR[$name]}/queue/incoming" "${DIR[$name]}/queue/active" \
+                    "${DIR[$name]}/queue/deferred" -type f | wc -l)
+        [ "$left" = 0 ] && break
+        sleep 0.05
+      done
+      delivered=$(grep -c 'status=sent (delivered to mailbox)' "${DIR[$name]}/maillog" || true)
+      : > "${DIR[$name]}/maillog"
+      : > "${DIR[$name]}/spool/$BENCH_USER" 2>/dev/null || true
+      if [ "$left" != 0 ]; then echo "$(elapsed_since "$start") queue-not-empty:$left"
+      elif [ "$delivered" != "$accepted" ]; then echo "$(elapsed_since "$start") delivered:$delivered"
+      else echo "$(elapsed_since "$start") ok"; fi
+      ;;
+    missived)
+      if [ "$generator" = missive-bench ]; then echo "- ok"; return; fi  # it waited itself
+      for _ in $(seq 1 $((DRAIN_TIMEOUT * 10))); do
+        delivered=$($HELPER pop3-count "${POP3_PORT[$name]}" "$BENCH_ADDRESS" "$PASSWORD" || echo 0)
+        [ "$delivered" -ge "$accepted" ] && break
+        sleep 0.1
+      done
+      local took
+      took=$(elapsed_since "$start")
+      $HELPER pop3-clear "${POP3_PORT[$name]}" "$BENCH_ADDRESS" "$PASSWORD" >/dev/null
+      if [ "$delivered" -ge "$accepted" ]; then echo "$took ok"; else echo "$took delivered:$delivered"; fi
+      ;;
+    *) echo "- ok" ;;
+  esac
+}
+
+# One run: generator against target; appends a record to results.jsonl.
+run_one() {  # run_one ROUND CONCURRENCY GENERATOR TARGET (round 0: a 200-message warm-up)
+  local round=$1 c=$2 gen=$3 target=$4
+  local n=$MESSAGES out=$WORK/run.json err=$WORK/run.err timing=$WORK/run.time
+  [ "$round" != 0 ] || n=200
+  local before after f0 f1 rc=0 accepted=0 rate=0 gen_cpu=0 errors=0 status=ok detail=""
+  rm -f "$out" "$err" "$timing"
+  before=$(snapshot "$target"); f0=$(fsync_count "$target")
+  if [ "$gen" = missive-bench ]; then
+    local -a args=(--port "${SMTP_PORT[$target]}" -n "$n" -s "$SIZE" -c "$c" -k "$PER_SESSION"
+                   --from bench@bench.test --to "$BENCH_ADDRESS" --json "$out" --quiet
+                   --label "$target c=$c round $round")
+    if [ "${KIND[$target]}" = missived ]; then
+      args+=(--pop3-port "${POP3_PORT[$target]}" --password "$PASSWORD")
+    fi
+    timeout "$RUN_TIMEOUT" "$BENCH" "${args[@]}" 2> "$err" || rc=$?
+    if [ -s "$out" ]; then
+      accepted=$(sed -n 's/.*"accepted":\([0-9]*\).*/\1/p' "$out")
+      rate=$(sed -n 's/.*"msgs_per_s":\([0-9.]*\).*/\1/p' "$out")
+      [ "$rc" = 0 ] || [ "$rc" = 1 ] || { status=exit-$rc; errors=1; }
+    else
+      status=no-report-exit-$rc; errors=1; detail=$(head -c 300 "$err")
+    fi
+  else
+    local TIMEFORMAT='%R %U %S' real user sys
+    # smtp-source's -l is the body alone; its headers (From, To, Date, Message-Id) take
+    # ~147 octets with these addresses, so both generators send SIZE octets, give or take.
+    local body=$(( SIZE > 148 ? SIZE - 147 : 1 ))
+    { time timeout "$RUN_TIMEOUT" smtp-source -s "$c" -m "$n" -l "$body" -f bench@bench.test \
+        -t "$BENCH_ADDRESS" -M bench.test "127.0.0.1:${SMTP_PORT[$target]}" > /dev/null 2> "$err" || rc=$?; } 2> "$timing"
+    read -r real user sys < "$timing"
+    gen_cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+    if [ "$rc" = 0 ]; then
+      accepted=$n
+      rate=$(awk -v n="$n" -v r="$real" 'BEGIN { printf "%.1f", n / r }')
+    else
+      errors=1; status=smtp-source-exit-$rc; detail=$(head -c 300 "$err")
+    fi
+  fi
+  local drained took state
+  drained=$(drain "$target" "${accepted:-0}" "$gen")
+  read -r took state <<< "$drained"
+  if [ "$state" != ok ]; then errors=$((errors + 1)); status=$state; fi
+  after=$(snapshot "$target"); f1=$(fsync_count "$target")
+  local -a fields=(round="$round" concurrency="$c" generator="$gen" target="$target"
+                   messages="$n" size="$SIZE" per_session="$PER_SESSION" accepted="${accepted:-0}" rate="${rate:-0}"
+                   errors="$errors" status="$status" gen_cpu_s="$gen_cpu"
+                   before="$before" after="$after")
+  [ "$took" != - ] && fields+=(drain_s="$took")
+  [ -n "$f0" ] && fields+=(fsyncs=$((f1 - f0)))
+  [ -n "$detail" ] && fields+=(detail="$(echo "$detail" | tr '\n' ' ')")
+  [ "$gen" = missive-bench ] && fields+=(bench="$out")
+  $HELPER record "$WORK/results.jsonl" "${fields[@]}"
+  local note=""
+  [ "$took" != - ] && note=", drained in $took s"
+  log "round $round c=$c $gen -> $target: ${rate:-0} msg/s, accepted ${accepted:-0}/$n, $status$note"
+}
+
+# --- main ------------------------------------------------------------------------------
+install_postfix
+build
+id "$BENCH_USER" >/dev/null 2>&1 ||
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$BENCH_USER"
+id nobody >/dev/null 2>&1 || die "no user 'nobody' for smtp-sink"
+
+WORK=$(mktemp -d /tmp/missive-compare.XXXXXX)
+chmod 755 "$WORK"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log "work directory $WORK; rounds $ROUNDS, $MESSAGES messages of $SIZE octets, concurrency $CONCURRENCY, $PER_SESSION per connection (missive-bench)"
+
+start_missived missived 0
+start_postfix postfix 0
+start_sink
+targets_bench=(missived postfix smtp-sink)
+targets_source=(missived postfix smtp-sink)
+if [ "$SLOW" = 1 ]; then
+  start_missived missived+slowfsync 1
+  start_postfix postfix+slowfsync 1
+  targets_bench+=(missived+slowfsync postfix+slowfsync)
+fi
+generators=(missive-bench)
+[ "$SMTP_SOURCE" = 1 ] && generators+=(smtp-source)
+
+budget_end=$((SECONDS + BUDGET_MINUTES * 60))
+log "warm-up: 200 messages per target"
+for t in "${targets_bench[@]}"; do run_one 0 10 missive-bench "$t"; done
+
+stopped=""
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CONCURRENCY; do
+    for gen in "${generators[@]}"; do
+      if [ "$gen" = missive-bench ]; then targets=("${targets_bench[@]}"); else targets=("${targets_source[@]}"); fi
+      for t in "${targets[@]}"; do
+        if [ "$SECONDS" -ge "$budget_end" ]; then stopped="round $round"; break 4; fi
+        run_one "$round" "$c" "$gen" "$t"
+      done
+    done
+  done
+done
+
+# Group commit at work: missived logs how many writer transactions it made when it stops.
+batches=()
+for name in missived missived+slowfsync; do
+  [ -n "${PID[$name]:-}" ] || continue
+  stop_pid "${PID[$name]}"
+  unset "PID[$name]"
+  n=$(sed -n 's/.*event=stopped write_batches=\([0-9]*\).*/\1/p' "${DIR[$name]}/missived.log" | tail -n 1)
+  [ -n "$n" ] && batches+=("$name=$n")
+done
+
+echo
+$HELPER summarize "$WORK/results.jsonl" "${batches[@]}"
+if [ -n "$stopped" ]; then
+  echo "NOTE: the time budget ($BUDGET_MINUTES min) ran out in $stopped; later runs were not started."
+fi
+log "done in $SECONDS s"

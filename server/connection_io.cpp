@@ -70,9 +70,9 @@ void connection_io::set_timeout(std::chrono::steady_clock::duration timeout) {
 
 void connection_io::arm_watchdog() {
   watchdog_timer_.expires_at(deadline_);  // cancels a wait already pending
-  watchdog_timer_.async_wait([this](std::error_code ec) {
-    // Cancelled (re-armed, or the connection is gone with `this`): touch nothing.
-    if (ec) return;
+  watchdog_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](std::error_code ec) {
+    // Cancelled (re-armed), or the connection is gone with `this`: touch nothing.
+    if (ec || alive.expired()) return;
     if (std::chrono::steady_clock::now() < deadline_) {
       arm_watchdog();
       return;

@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +99,9 @@ class connection_io {
   // A plain callback timer, not a coroutine raced with `||`: Asio 1.22's parallel_group
   // calls a freed cancellation handler when many sessions end at once (UBSan, under EMFILE).
   asio::steady_timer watchdog_timer_;
+  // Expires with this object. A timer that already fired has its handler queued with
+  // success, and destroying the timer no longer cancels it: the handler checks this first.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool timed_out_ = false;
   std::string peer_;
   std::array<std::uint8_t, 16> peer_bytes_{};

@@ -16,6 +16,7 @@
 #include "mail_store.hpp"
 #include "password_hash.hpp"
 #include "server_config.hpp"
+#include "user_generation.hpp"
 #include "user_store.hpp"
 
 namespace missive {
@@ -61,6 +62,17 @@ std::optional<std::string> read_new_password(bool from_stdin) {
   return password;
 }
 
+// Tells a running relay that the users changed, so it forgets what it knew about them.
+void announce_user_change(const server_config& config) {
+  auto file = user_generation_file(config.database_path().parent_path());
+  user_generation changes(file);
+  if (!changes.bump()) {
+    std::cerr << fmt::format(
+        "missived: note: cannot write {}; a running relay sees the change within 10 seconds\n",
+        file.string());
+  }
+}
+
 }  // namespace
 
 int run_user_command(const server_config& config, const user_command& command) {
@@ -83,6 +95,7 @@ int run_user_command(const server_config& config, const user_command& command) {
       std::cerr << fmt::format("missived: no user {}\n", address);
       return exit_code::no_user;
     }
+    announce_user_change(config);
     std::cout << fmt::format("deleted {}\n", address);
     return exit_code::ok;
   }
@@ -106,6 +119,7 @@ int run_user_command(const server_config& config, const user_command& command) {
       std::cerr << fmt::format("missived: note: {} is not one of the local domains ({})\n",
                                parsed.address.domain, fmt::join(config.domains, ", "));
     }
+    announce_user_change(config);
     std::cout << fmt::format("added {}\n", address);
   } else {
     set_password_hash(db, address, hash);

@@ -10,9 +10,11 @@
 #include "credential_cache.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
+#include "local_user_cache.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
 #include "sqlite_worker.hpp"
+#include "user_generation.hpp"
 #include "user_store.hpp"
 
 namespace missive::schema {
@@ -41,6 +43,8 @@ void prepare_database(const std::filesystem::path& database) {
 mail_store::mail_store(const std::filesystem::path& database, queue_policy policy)
     : policy_(std::move(policy)), logins_(std::make_unique<credential_cache>()) {
   prepare_database(database);
+  user_changes_ = std::make_unique<user_generation>(user_generation_file(database.parent_path()));
+  if (user_changes_->usable()) known_users_ = std::make_unique<local_user_cache>();
   {
     // Crash recovery: deliveries a previous run had under way go back to the queue.
     db::connection db(database.string());
@@ -60,10 +64,21 @@ asio::awaitable<std::vector<delivery_outcome>> mail_store::store_message(incomin
 }
 
 asio::awaitable<std::optional<std::string>> mail_store::local_user(std::string address) {
-  return readers_->run([address = std::move(address)](db::connection& db) {
+  // The counter is read before the database: a change committed after this read raises
+  // it, so the answer is remembered under a generation that is already out of date.
+  std::uint64_t generation = user_changes_->value();
+  return readers_->run([address = std::move(address), generation,
+                        known = known_users_.get()](db::connection& db) {
     auto user = find_user(db, address);
-    return user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
+    auto found = user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
+    if (known) known->remember(address, found, generation, local_user_cache::clock::now());
+    return found;
   });
+}
+
+std::optional<std::optional<std::string>> mail_store::known_local_user(std::string_view address) {
+  if (!known_users_) return std::nullopt;
+  return known_users_->find(address, user_changes_->value(), local_user_cache::clock::now());
 }
 
 asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::string address,

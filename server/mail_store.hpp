@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "queue_store.hpp"
@@ -20,6 +21,8 @@ namespace missive {
 
 class sqlite_worker;
 class credential_cache;
+class local_user_cache;
+class user_generation;
 
 // An envelope recipient of a message being stored.
 struct incoming_recipient {
@@ -65,6 +68,9 @@ class mail_store {
   asio::awaitable<std::vector<delivery_outcome>> store_message(incoming_message message);
   // The address of the local user that `address` names (any case), as it was added.
   asio::awaitable<std::optional<std::string>> local_user(std::string address);
+  // What local_user would answer, when that is known without asking the database (the
+  // users have not changed since it last asked); nullopt when it must ask.
+  std::optional<std::optional<std::string>> known_local_user(std::string_view address);
   // Checks a user's password (slowly, by design); the user when it matches.
   asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
                                                              std::string password);
@@ -94,6 +100,8 @@ class mail_store {
  private:
   queue_policy policy_;
   std::unique_ptr<credential_cache> logins_;
+  std::unique_ptr<user_generation> user_changes_;
+  std::unique_ptr<local_user_cache> known_users_;  // null when user_changes_ is unusable
   std::unique_ptr<sqlite_worker> writer_;
   std::unique_ptr<sqlite_worker> readers_;
 };

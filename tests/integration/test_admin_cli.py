@@ -102,6 +102,22 @@ class UserAdminTest(MissiveTestCase):
         self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
         self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 550, "5.1.1")
 
+    def test_del_is_seen_by_the_next_rcpt(self):
+        # The relay remembers recipients it looked up; `user del` must still count at once.
+        user = f"brief@{DOMAIN}"
+        self.server.add_user(user)
+        c = self.server.smtp()
+        self.addCleanup(c.close)
+        self.assertReply(c.ehlo(), 250)
+        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
+        self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 250, "2.1.5")
+        self.assertReply(c.cmd(f"RCPT TO:<{user.upper()}>"), 250, "2.1.5")
+        r = self.cli("user", "del", user)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 550, "5.1.1")
+        self.server.add_user(user)
+        self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 250, "2.1.5")
+
     def test_del_unknown_user_fails(self):
         r = self.cli("user", "del", f"never-existed@{DOMAIN}")
         self.assertNotEqual(r.returncode, 0)

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string_view>
 
 namespace missive::log {
@@ -15,6 +16,21 @@ void set_level(level lowest);
 
 // Writes one line; `subject` is the queue id, session id or component the event is about.
 void write(level lvl, std::string_view subject, std::string_view message);
+
+// Writes out the lines held back for a deferred flush (see deferred_flush).
+void flush();
+
+// While one exists, info and debug lines are held in memory and written together: the
+// first held line calls `schedule`, which must arrange for flush() to run soon (an event
+// loop posts it, so every line logged in one turn of the loop goes out in one write).
+// Warnings and errors are written at once, after what is held. Destroying it flushes.
+class deferred_flush {
+ public:
+  explicit deferred_flush(std::function<void()> schedule);
+  deferred_flush(const deferred_flush&) = delete;
+  deferred_flush& operator=(const deferred_flush&) = delete;
+  ~deferred_flush();
+};
 
 // Formats and writes one info line.
 template <typename... Args>

@@ -4,6 +4,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
@@ -174,6 +175,8 @@ asio::ssl::context server_tls(const server_config& config) {
 
 int run_relay(const server_config& config) {
   asio::io_context io(1);
+  // Log lines of one turn of the event loop go out in one write, not one write each.
+  log::deferred_flush batched_log([&io] { asio::post(io, [] { log::flush(); }); });
   queue_policy policy{config.hostname, config.domains,
                       {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
   std::optional<run_as_user> run_as = user_to_run_as(config);

@@ -104,7 +104,23 @@ bool statement::column_is_null(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
+namespace {
+
+// Process-wide settings, before SQLite initializes itself at the first open.
+void configure_sqlite_once() {
+  static const bool configured = [] {
+    // No allocation statistics: they put a global mutex around every SQLite malloc, which
+    // the writer and reader threads then take turns on. (Nothing here reads them.)
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
+}  // namespace
+
 connection::connection(const std::string& path, open_options options) {
+  configure_sqlite_once();
   int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
   // Each connection is used by one thread at a time; SQLite's own mutexes are not needed.

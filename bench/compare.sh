@@ -40,10 +40,14 @@
 #     missivebench@bench.test added with `missived user add` (the lag measurement logs in
 #     to POP3 every few milliseconds; missived checks scrypt once, then knows the login).
 #   - smtp-sink on a free loopback port.
-# For each round, for each concurrency: missive-bench against missived, postfix, smtp-sink,
-# missived+slowfsync, postfix+slowfsync, then smtp-source against the first three. Each run
-# ends when the target has delivered everything it accepted (Postfix: its queue is empty;
-# missived: every message is in the mailbox), so no run pays for the previous one's backlog.
+# For each round, for each concurrency: missive-bench against missived, missived+lag,
+# postfix, smtp-sink, missived+slowfsync, postfix+slowfsync, then smtp-source against
+# missived, postfix and smtp-sink. Acceptance is measured without a POP3 poller, exactly as
+# for smtp-sink and Postfix; accept -> mailbox lag is measured in a separate run against
+# the same missived process (missived+lag: same ports, pid and data directory), where
+# missive-bench also polls POP3 every 5 ms. Each run ends when the target has delivered
+# everything it accepted (Postfix: its queue is empty; missived: every message is in the
+# mailbox, which is then emptied), so no run pays for the previous one's backlog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -129,6 +133,7 @@ build() {
 
 # --- processes we start, and the trap that stops them -----------------------------------
 declare -A PID SMTP_PORT POP3_PORT DIR KIND
+declare -A LAG_OF   # LAG_OF[missived+lag]=missived: an alias of that process, run with lag measured
 POSTFIX_DIRS=()
 WORK=""
 
@@ -144,6 +149,7 @@ cleanup() {
   set +e
   for name in "${!PID[@]}"; do
     [ "${KIND[$name]}" = postfix ] && continue
+    [ -n "${LAG_OF[$name]:-}" ] && continue   # stopped under its own name
     stop_pid "${PID[$name]}"
   done
   for dir in "${POSTFIX_DIRS[@]}"; do
@@ -208,6 +214,18 @@ EOF
     grep -q slow_fsync "/proc/${PID[$name]}/maps" || die "$name: slow_fsync.so is not mapped"
   fi
   log "$name: smtp 127.0.0.1:${SMTP_PORT[$name]}, pop3 127.0.0.1:${POP3_PORT[$name]}, pid ${PID[$name]}"
+}
+
+# NAME+lag: the same missived process (same ports, pid, data directory) under another name,
+# against which missive-bench also measures accept -> mailbox lag. No process is started.
+alias_lag() {  # alias_lag NAME
+  local name=$1 lag=$1+lag
+  PID[$lag]=${PID[$name]}
+  SMTP_PORT[$lag]=${SMTP_PORT[$name]}
+  POP3_PORT[$lag]=${POP3_PORT[$name]}
+  DIR[$lag]=${DIR[$name]}
+  KIND[$lag]=missived
+  LAG_OF[$lag]=$name
 }
 
 start_postfix() {  # start_postfix NAME SLOW(0|1)
@@ -344,7 +362,8 @@ drain() {  # drain NAME ACCEPTED GENERATOR
       else echo "$(elapsed_since "$start") ok"; fi
       ;;
     missived)
-      if [ "$generator" = missive-bench ]; then echo "- ok"; return; fi  # it waited itself
+      # Measuring lag, missive-bench waited for (and deleted) every message itself.
+      if [ "$generator" = missive-bench ] && [ -n "${LAG_OF[$name]:-}" ]; then echo "- ok"; return; fi
       for _ in $(seq 1 $((DRAIN_TIMEOUT * 10))); do
         delivered=$($HELPER pop3-count "${POP3_PORT[$name]}" "$BENCH_ADDRESS" "$PASSWORD" || echo 0)
         [ "$delivered" -ge "$accepted" ] && break
@@ -371,7 +390,7 @@ run_one() {  # run_one ROUND CONCURRENCY GENERATOR TARGET (round 0: a 200-messag
     local -a args=(--port "${SMTP_PORT[$target]}" -n "$n" -s "$SIZE" -c "$c" -k "$PER_SESSION"
                    --from bench@bench.test --to "$BENCH_ADDRESS" --json "$out" --quiet
                    --label "$target c=$c round $round")
-    if [ "${KIND[$target]}" = missived ]; then
+    if [ -n "${LAG_OF[$target]:-}" ]; then
       args+=(--pop3-port "${POP3_PORT[$target]}" --password "$PASSWORD")
     fi
     timeout "$RUN_TIMEOUT" "$BENCH" "${args[@]}" 2> "$err" || rc=$?
@@ -431,9 +450,10 @@ trap 'exit 130' INT TERM
 log "work directory $WORK; rounds $ROUNDS, $MESSAGES messages of $SIZE octets, concurrency $CONCURRENCY, $PER_SESSION per connection (missive-bench)"
 
 start_missived missived 0
+alias_lag missived
 start_postfix postfix 0
 start_sink
-targets_bench=(missived postfix smtp-sink)
+targets_bench=(missived missived+lag postfix smtp-sink)
 targets_source=(missived postfix smtp-sink)
 if [ "$SLOW" = 1 ]; then
   start_missived missived+slowfsync 1

@@ -155,12 +155,15 @@ def summarize(path, batches):
     print("   msg/s: accepted messages per second (missive-bench: first connect to last 250; "
           "smtp-source: its whole run)")
     print("   lat: MAIL -> 250 after DATA (missive-bench only); lag: 250 -> listed by POP3 "
-          "(missived only); drain: last 250 -> queue empty / all in the mailbox")
+          "(missived+lag only); drain: last 250 -> queue empty / all in the mailbox")
+    print("   missived+lag: the same missived process as missived, while missive-bench polls POP3 "
+          "every 5 ms for the lag; every other run has no poller")
     print("   lat, lag: ms; fsync: per message, in the slow-fsync runs (all processes of the target)")
     print("   CPU ms/msg: server (missived process; Postfix master + all its daemons) and "
           "generator; other%: CPU of all cores used by neither in that time (other people's work)")
     print()
-    targets = ["missived", "postfix", "smtp-sink", "missived+slowfsync", "postfix+slowfsync"]
+    targets = ["missived", "missived+lag", "postfix", "smtp-sink", "missived+slowfsync",
+               "postfix+slowfsync"]
     generators = ["missive-bench", "smtp-source"]
     concurrencies = sorted({r["concurrency"] for r in runs})
     header = (f"{'generator':<14}{'target':<20}{'msg/s':>7} {'[min-max]':<13}{'lat p50':>8}"
@@ -221,6 +224,7 @@ def summarize(path, batches):
             parts = []
             for a, b, name in (("missived", "postfix", "missived/postfix"),
                                ("missived", "smtp-sink", "missived/smtp-sink"),
+                               ("missived+lag", "smtp-sink", "missived+lag/smtp-sink"),
                                ("postfix", "smtp-sink", "postfix/smtp-sink"),
                                ("missived+slowfsync", "missived", "missived slow/fast fsync"),
                                ("postfix+slowfsync", "postfix", "postfix slow/fast fsync")):
@@ -232,7 +236,8 @@ def summarize(path, batches):
                 print(f"concurrency {c:<3} {g:<14} " + ";  ".join(parts))
     print()
 
-    # The targets of issue 7, at the highest concurrency measured, with missive-bench.
+    # The targets of issue 7, at the highest concurrency measured, with missive-bench:
+    # acceptance from the missived runs (no poller, like the sink), lag from missived+lag.
     c = max(concurrencies)
     g = "missive-bench"
     checks = []
@@ -246,14 +251,16 @@ def summarize(path, batches):
     benches = [r.get("bench") or {} for r in sel]
     lat99 = med([(b.get("latency_ms") or {}).get("p99") for b in benches])
     checks.append(("p99 accept latency <= 10 ms", lat99, lat99 is not None and lat99 <= 10, "{:.2f} ms"))
-    lag50 = med([((b.get("lag") or {}).get("ms") or {}).get("p50") for b in benches])
-    lag99 = med([((b.get("lag") or {}).get("ms") or {}).get("p99") for b in benches])
+    lag_benches = [r.get("bench") or {} for r in summary.get((c, g, "missived+lag"), [])]
+    lag50 = med([((b.get("lag") or {}).get("ms") or {}).get("p50") for b in lag_benches])
+    lag99 = med([((b.get("lag") or {}).get("ms") or {}).get("p99") for b in lag_benches])
     checks.append(("p50 accept -> mailbox lag <= 20 ms", lag50, lag50 is not None and lag50 <= 20,
                    "{:.1f} ms"))
     checks.append(("p99 accept -> mailbox lag <= 100 ms", lag99, lag99 is not None and lag99 <= 100,
                    "{:.1f} ms"))
     growth = med([((b.get("lag") or {}).get("last_quarter_p50") or 0) -
-                  ((b.get("lag") or {}).get("first_quarter_p50") or 0) for b in benches]) if benches else None
+                  ((b.get("lag") or {}).get("first_quarter_p50") or 0)
+                  for b in lag_benches]) if lag_benches else None
     checks.append(("delivery keeps up (lag p50, last quarter - first quarter of a run)", growth,
                    growth is not None and growth <= 20, "{:+.1f} ms"))
     value, _, _ = ratio(c, g, "missived+slowfsync", "missived")
@@ -263,11 +270,18 @@ def summarize(path, batches):
     for name, value, ok, spec in checks:
         state = "n/a " if value is None else ("PASS" if ok else "FAIL")
         print(f"  {state}  {name}: {fmt(value, spec)}")
+    # Not a target: the same acceptance figures from the lag runs, so nothing is hidden.
+    lat99 = med([(b.get("latency_ms") or {}).get("p99") for b in lag_benches])
+    value, _, _ = ratio(c, g, "missived+lag", "smtp-sink")
+    print(f"  info  while a POP3 client polls every 5 ms (missived+lag): p99 accept latency "
+          f"{fmt(lat99, '{:.2f} ms')}, acceptance {fmt(value, '{:.2f}x')} smtp-sink")
     print()
 
     for arg in batches:
         target, _, count = arg.partition("=")
-        accepted = sum(r.get("accepted", 0) for r in every_run if r["target"] == target)
+        # NAME+lag runs went to the same process as NAME.
+        accepted = sum(r.get("accepted", 0) for r in every_run
+                       if r["target"] in (target, target + "+lag"))
         if count.isdigit() and int(count) > 0:
             print(f"-- group commit: {target} made {count} writer transactions for {accepted} messages "
                   f"accepted and delivered, and the POP3 deletions "

@@ -42,7 +42,10 @@ struct job_signature<void> {
 // A pool of threads, each with its own connection to one database, running submitted jobs.
 class sqlite_worker {
  public:
-  // A unit of work; it runs on a worker thread with that thread's connection.
+  // A unit of work; it runs on a worker thread with that thread's connection. In
+  // group-commit mode a job may run twice (when another job of its batch fails, the batch
+  // is rolled back and run again), so a job's only effects are on the database and on
+  // its own result.
   using job = std::function<void(db::connection&)>;
   // Called on the worker thread when the job is done (and, when grouped, committed).
   using completion = std::function<void(std::exception_ptr)>;
@@ -80,6 +83,12 @@ class sqlite_worker {
     std::chrono::steady_clock::time_point submitted;
   };
   void run_batch(db::connection& db, std::vector<queued_job>& batch);
+  // The batch in one transaction; true if a job failed and the batch must run again
+  // with savepoints (nothing was committed).
+  bool run_together(db::connection& db, std::vector<queued_job>& batch,
+                    std::vector<std::exception_ptr>& failures);
+  void run_with_savepoints(db::connection& db, std::vector<queued_job>& batch,
+                           std::vector<std::exception_ptr>& failures);
 
   std::filesystem::path database_;
   mode mode_;

@@ -134,6 +134,23 @@ TEST_CASE("group commit: a failed job rolls back alone, the rest of its batch co
   CHECK(database.names() == std::vector<std::string>{"a", "c"});
 }
 
+TEST_CASE("group commit: a batch of one failing job commits nothing, and the next batch works") {
+  temp_database database;
+  sqlite_worker writer(database.path, sqlite_worker::mode::group_commit, 1);
+  std::promise<std::exception_ptr> failed, fine;
+  writer.submit(
+      [](db::connection& db) {
+        insert(db, "x");
+        insert(db, "x");  // UNIQUE: the job fails after its first write
+      },
+      [&failed](std::exception_ptr e) { failed.set_value(e); });
+  CHECK(failed.get_future().get() != nullptr);
+  writer.submit([](db::connection& db) { insert(db, "y"); },
+                [&fine](std::exception_ptr e) { fine.set_value(e); });
+  CHECK(fine.get_future().get() == nullptr);
+  CHECK(database.names() == std::vector<std::string>{"y"});
+}
+
 TEST_CASE("run() resumes the coroutine with the job's result or its exception") {
   temp_database database;
   sqlite_worker writer(database.path, sqlite_worker::mode::group_commit, 1);

@@ -39,21 +39,35 @@ const char* level_name(level lvl) {
 
 void set_level(level lowest) { lowest_level = lowest; }
 
+bool enabled(level lvl) { return lvl >= lowest_level.load(std::memory_order_relaxed); }
+
 void write(level lvl, std::string_view subject, std::string_view message) {
-  if (lvl < lowest_level.load(std::memory_order_relaxed)) return;
+  if (!enabled(lvl)) return;
   auto now = std::chrono::system_clock::now();
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  std::string line = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}: {}\n",
-                                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-                                 utc.tm_min, utc.tm_sec, millis.count() % 1000, level_name(lvl),
-                                 subject, message);
+  // The "YYYY-MM-DDTHH:MM:SS." part changes once a second: each thread keeps its own.
+  thread_local std::time_t stamped_second = -1;
+  thread_local char stamp[32];
+  if (seconds != stamped_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    stamped_second = seconds;
+  }
+  auto ms = static_cast<int>(millis.count() % 1000);
+  const char fraction[] = {char('0' + ms / 100), char('0' + ms / 10 % 10), char('0' + ms % 10),
+                           'Z', ' '};
   std::function<void()> ask;
   {
     std::lock_guard lock(write_mutex);
-    held += line;
+    for (std::string_view part : {std::string_view(stamp), std::string_view(fraction, 5),
+                                  std::string_view(level_name(lvl)), std::string_view(" "),
+                                  subject, std::string_view(": "), message,
+                                  std::string_view("\n")}) {
+      held += part;
+    }
     if (!schedule_flush || lvl >= level::warning || held.size() > max_held) {
       write_out(held);
       held.clear();

@@ -52,12 +52,17 @@ std::string format_rfc5322_date(std::chrono::system_clock::time_point when) {
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::time_t seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[utc.tm_wday],
-                utc.tm_mday, months[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
-                utc.tm_sec);
+  // Every message received in the same second has the same date: each thread keeps it.
+  thread_local std::time_t formatted_second = -1;
+  thread_local char text[64];
+  if (seconds != formatted_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[utc.tm_wday],
+                  utc.tm_mday, months[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                  utc.tm_sec);
+    formatted_second = seconds;
+  }
   return text;
 }
 

@@ -19,7 +19,8 @@ namespace {
 constexpr std::size_t command_read_chunk = 4 * 1024;
 constexpr std::size_t data_read_chunk = 64 * 1024;
 
-// An address in the 16-byte IPv4-mapped form.
+}  // namespace
+
 std::array<std::uint8_t, 16> mapped_bytes(const asio::ip::address& address) {
   std::array<std::uint8_t, 16> bytes{};
   if (address.is_v4()) {
@@ -33,28 +34,17 @@ std::array<std::uint8_t, 16> mapped_bytes(const asio::ip::address& address) {
   return bytes;
 }
 
-}  // namespace
-
-std::array<std::uint8_t, 16> peer_address_of(const asio::ip::tcp::socket& socket) {
-  std::error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  return ec ? std::array<std::uint8_t, 16>{} : mapped_bytes(endpoint.address());
-}
-
-connection_io::connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls)
+connection_io::connection_io(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                             asio::ssl::context& tls)
     : socket_(std::move(socket)),
       tls_context_(tls),
       watchdog_timer_(socket_.get_executor()) {
-  std::error_code ec;
-  auto endpoint = socket_.remote_endpoint(ec);
-  if (!ec) {
-    auto address = endpoint.address();
-    peer_bytes_ = mapped_bytes(address);
-    peer_ = address.to_string();
-    loopback_ = address.is_loopback();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      loopback_ = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
-    }
+  auto address = peer.address();
+  peer_bytes_ = mapped_bytes(address);
+  peer_ = address.to_string();
+  loopback_ = address.is_loopback();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    loopback_ = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
   }
   set_timeout(std::chrono::minutes(5));
 }

@@ -23,14 +23,16 @@ namespace missive {
 
 class data_reader;
 
-// The peer's address of a socket in the 16-byte IPv4-mapped form; all zero if unknown.
-std::array<std::uint8_t, 16> peer_address_of(const asio::ip::tcp::socket& socket);
+// A peer's address in the 16-byte IPv4-mapped form.
+std::array<std::uint8_t, 16> mapped_bytes(const asio::ip::address& address);
 
 // Buffered reading and writing on one TCP connection, plain or TLS, with a deadline.
 class connection_io {
  public:
   // A connection that may switch to TLS with `tls` (a server context) later.
-  connection_io(asio::ip::tcp::socket socket, asio::ssl::context& tls);
+  // `peer` is the client's endpoint as accept() reported it.
+  connection_io(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                asio::ssl::context& tls);
 
   // Performs the server side of a TLS handshake within `timeout`; false if it failed. Any
   // input buffered before it is discarded: commands pipelined in plaintext behind STARTTLS

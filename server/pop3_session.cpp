@@ -28,9 +28,9 @@ constexpr std::chrono::seconds tls_handshake_timeout{30};
 
 }  // namespace
 
-pop3_session::pop3_session(asio::ip::tcp::socket socket, server_context& context,
-                           listener_role role, std::string id)
-    : io_(std::move(socket), context.tls), context_(context), role_(role), id_(std::move(id)) {}
+pop3_session::pop3_session(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                           server_context& context, listener_role role, std::string id)
+    : io_(std::move(socket), peer, context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
 pop3_session::~pop3_session() {
   if (locked_) context_.locks.unlock(user_->id);

@@ -21,8 +21,8 @@ struct server_context;
 // Serves one POP3 connection from greeting to close.
 class pop3_session {
  public:
-  pop3_session(asio::ip::tcp::socket socket, server_context& context, listener_role role,
-               std::string id);
+  pop3_session(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+               server_context& context, listener_role role, std::string id);
   ~pop3_session();
 
   // Runs the session to its end; never throws.

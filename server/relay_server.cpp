@@ -46,12 +46,6 @@ asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& wher
   return acceptor;
 }
 
-std::string remote_text(const asio::ip::tcp::socket& socket) {
-  std::error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  return ec ? std::string("unknown") : endpoint.address().to_string();
-}
-
 // Refuses a connection beyond the cap with one line, without waiting for the client.
 void refuse(asio::ip::tcp::socket& socket, std::string_view line) {
   std::error_code ec;
@@ -93,9 +87,10 @@ asio::awaitable<void> wait_until_quiet(asio::io_context& io, server_context& con
 }
 
 template <typename Session>
-asio::awaitable<void> run_session(asio::ip::tcp::socket socket, server_context& context,
-                                  listener_role role, session_registry& registry, std::string id) {
-  Session session(std::move(socket), context, role, std::move(id));
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint peer,
+                                  server_context& context, listener_role role,
+                                  session_registry& registry, std::string id) {
+  Session session(std::move(socket), peer, context, role, std::move(id));
   auto handle = registry.add([&session] { session.stop(); });
   co_await session.run();
   registry.remove(handle);
@@ -110,7 +105,10 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
   auto executor = acceptor.get_executor();
   while (acceptor.is_open()) {
     std::error_code ec;
-    auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    // The peer's endpoint comes with the accept: no getpeername() per connection.
+    asio::ip::tcp::endpoint peer_endpoint;
+    auto socket = co_await acceptor.async_accept(peer_endpoint,
+                                                 asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
     if (ec) {
       // EMFILE and friends: pause a moment rather than spin, then keep accepting.
@@ -119,10 +117,11 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    client_address peer = peer_address_of(socket);
+    client_address peer = mapped_bytes(peer_endpoint.address());
     if (context.guard.banned(peer) || !context.guard.try_connect(peer)) {
       bool banned = context.guard.banned(peer);
-      log::warning(role.name(), "event=refused client=[{}] reason={}", remote_text(socket),
+      log::warning(role.name(), "event=refused client=[{}] reason={}",
+                   peer_endpoint.address().to_string(),
                    banned ? "too_many_failed_logins" : "too_many_connections_from_address");
       if (!role.implicit_tls) {
         refuse(socket, smtp ? fmt::format("421 4.7.0 {} Error: {}, try later\r\n",
@@ -146,11 +145,13 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
     auto on_exit = log_escaped(id);
     if (smtp) {
       asio::co_spawn(executor,
-                     run_session<smtp_session>(std::move(socket), context, role, registry, id),
+                     run_session<smtp_session>(std::move(socket), peer_endpoint, context, role,
+                                               registry, id),
                      on_exit);
     } else {
       asio::co_spawn(executor,
-                     run_session<pop3_session>(std::move(socket), context, role, registry, id),
+                     run_session<pop3_session>(std::move(socket), peer_endpoint, context, role,
+                                               registry, id),
                      on_exit);
     }
   }

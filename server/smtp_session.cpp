@@ -99,9 +99,9 @@ bool valid_helo_argument(std::string_view name) {
 
 }  // namespace
 
-smtp_session::smtp_session(asio::ip::tcp::socket socket, server_context& context,
-                           listener_role role, std::string id)
-    : io_(std::move(socket), context.tls), context_(context), role_(role), id_(std::move(id)) {}
+smtp_session::smtp_session(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                           server_context& context, listener_role role, std::string id)
+    : io_(std::move(socket), peer, context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
 void smtp_session::enter_state(state next) {
   if (next == state_) return;

@@ -25,8 +25,8 @@ struct server_context;
 // Serves one SMTP connection from greeting to close.
 class smtp_session {
  public:
-  smtp_session(asio::ip::tcp::socket socket, server_context& context, listener_role role,
-               std::string id);
+  smtp_session(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+               server_context& context, listener_role role, std::string id);
 
   // Runs the session to its end; never throws.
   asio::awaitable<void> run();

@@ -1,6 +1,8 @@
 // SQLite worker threads and group commit: see sqlite_worker.hpp.
 #include "sqlite_worker.hpp"
 
+#include <sqlite3.h>
+
 #include "db.hpp"
 #include "log.hpp"
 
@@ -14,6 +16,16 @@ constexpr std::size_t max_batch = 512;
 // How long a write may wait for another process's lock before it fails (and the SMTP
 // client gets 451): the database's default busy timeout.
 constexpr std::chrono::milliseconds busy_timeout{db::open_options{}.busy_timeout_ms};
+
+// The write-ahead log's size, in pages, at which the writer copies it into the database
+// (SQLite's own automatic checkpoint threshold).
+constexpr int checkpoint_pages = 1000;
+
+// Called by SQLite after each commit with the log's size: kept for the writer's loop.
+int remember_wal_size(void* wal_pages, sqlite3*, const char*, int pages) {
+  *static_cast<int*>(wal_pages) = pages;
+  return SQLITE_OK;
+}
 
 std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
   auto db = std::make_unique<db::connection>(path.string());
@@ -54,6 +66,7 @@ std::uint64_t sqlite_worker::batches() const {
 }
 
 void sqlite_worker::thread_main() {
+  int wal_pages = 0;  // before the connection, whose commits report into it
   std::unique_ptr<db::connection> db;
   std::exception_ptr open_failure;
   try {
@@ -61,6 +74,14 @@ void sqlite_worker::thread_main() {
   } catch (...) {
     open_failure = std::current_exception();
     log::error("storage", "event=open_failed database={}", database_.string());
+  }
+  // The group-commit writer checkpoints the log itself, between batches. SQLite's automatic
+  // checkpoint would run inside the COMMIT that crosses the threshold: the sessions of that
+  // batch would wait for a thousand pages to be copied and the database file fsynced
+  // before hearing 250, though their mail was on disk already (a commit's p99 was 3.7 ms).
+  if (db && mode_ == mode::group_commit) {
+    db->exec("PRAGMA wal_autocheckpoint = 0");
+    sqlite3_wal_hook(db->handle(), &remember_wal_size, &wal_pages);
   }
   std::vector<queued_job> batch;
   for (;;) {
@@ -78,9 +99,18 @@ void sqlite_worker::thread_main() {
     if (!db) {
       for (auto& queued : batch) queued.done(open_failure);
     } else {
-      run_batch(*db, batch);
+      run_batch(*db, batch);  // every job's completion has been called
     }
     batch.clear();
+    if (wal_pages >= checkpoint_pages) {
+      // PASSIVE, as SQLite's own: copies what no reader still needs, waits for no one.
+      int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                         nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log::warning("storage", "event=checkpoint_failed reason=\"{}\"", sqlite3_errstr(rc));
+      }
+      wal_pages = 0;
+    }
   }
 }
 

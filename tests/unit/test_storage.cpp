@@ -151,6 +151,29 @@ TEST_CASE("group commit: a batch of one failing job commits nothing, and the nex
   CHECK(database.names() == std::vector<std::string>{"y"});
 }
 
+TEST_CASE("group commit: the writer copies its log into the database between batches") {
+  temp_database database;
+  {
+    sqlite_worker writer(database.path, sqlite_worker::mode::group_commit, 1);
+    // ~1,600 pages of log: past the checkpoint threshold (1,000) more than once.
+    std::vector<std::promise<std::exception_ptr>> done(400);
+    for (std::size_t i = 0; i < done.size(); ++i) {
+      writer.submit(
+          [i](db::connection& db) { insert(db, std::to_string(i) + std::string(16000, 'x')); },
+          [&done, i](std::exception_ptr e) { done[i].set_value(e); });
+    }
+    for (auto& d : done) CHECK(d.get_future().get() == nullptr);
+    // The checkpoint follows the batch's completions; a later job runs after it.
+    std::promise<std::exception_ptr> later;
+    writer.submit([](db::connection& db) { insert(db, "later"); },
+                  [&later](std::exception_ptr e) { later.set_value(e); });
+    CHECK(later.get_future().get() == nullptr);
+    // The database file itself holds the rows (not only the log), while the writer runs.
+    CHECK(std::filesystem::file_size(database.path) > 2'000'000);
+  }
+  CHECK(database.names().size() == 401);
+}
+
 TEST_CASE("run() resumes the coroutine with the job's result or its exception") {
   temp_database database;
   sqlite_worker writer(database.path, sqlite_worker::mode::group_commit, 1);

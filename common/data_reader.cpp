@@ -19,7 +19,8 @@ namespace missive {
 namespace {
 
 constexpr std::size_t max_line_octets = limits::smtp_text_line - 2;  // without the CRLF
-constexpr std::size_t initial_reserve = 64 * 1024;
+// Room for a typical message when its size was not declared; more is added as it grows.
+constexpr std::size_t initial_reserve = 4 * 1024;
 
 // CR, LF and NUL each need a decision; every other octet is copied in runs.
 bool is_special(char c) {

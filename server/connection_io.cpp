@@ -88,6 +88,7 @@ asio::awaitable<bool> connection_io::fill(std::size_t chunk) {
   if (encrypted_) n = co_await tls_->async_read_some(buffer, token);
   else n = co_await socket_.async_read_some(buffer, token);
   input_.commit(n);
+  last_read_ = n;
   co_return !ec && n > 0;
 }
 
@@ -121,12 +122,16 @@ asio::awaitable<connection_io::read_status> connection_io::read_line(std::string
 
 asio::awaitable<bool> connection_io::read_data(data_reader& reader,
                                               const std::chrono::seconds& per_read) {
+  // Small reads first, into the buffer the commands used: most messages are a few KiB and
+  // need no larger one. A read that fills all it asked for means more is streaming in.
+  std::size_t chunk = command_read_chunk;
   for (;;) {
     consume(reader.feed(buffered()));
     if (reader.done()) co_return true;
     set_timeout(per_read);
-    bool more = co_await fill(data_read_chunk);
+    bool more = co_await fill(chunk);
     if (!more) co_return false;
+    if (last_read_ == chunk) chunk = data_read_chunk;
   }
 }
 

@@ -82,7 +82,8 @@ class connection_io {
   bool peer_is_loopback() const { return loopback_; }
 
  private:
-  // Reads up to `chunk` more bytes into the input buffer; false when the connection ended.
+  // Reads up to `chunk` more bytes into the input buffer (last_read_ says how many);
+  // false when the connection ended.
   asio::awaitable<bool> fill(std::size_t chunk);
   // (Re)starts the timer for deadline_.
   void arm_watchdog();
@@ -96,6 +97,7 @@ class connection_io {
   std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   bool encrypted_ = false;
   input_buffer input_;
+  std::size_t last_read_ = 0;
   std::string output_;
   std::chrono::steady_clock::time_point deadline_;
   // A plain callback timer, not a coroutine raced with `||`: Asio 1.22's parallel_group

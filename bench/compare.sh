@@ -5,13 +5,14 @@
 # again with every fsync/fdatasync slowed down (bench/slow_fsync.so) — and a table of
 # medians and ratios at the end.
 #
-#   bench/compare.sh                          # defaults: 5 rounds, 3000 x 1 KiB, 10 and 50 sessions
+#   bench/compare.sh                          # defaults: 5 rounds, 10000 x 1 KiB, 10 and 50 sessions
 #   ROUNDS=3 MESSAGES=2000 CONCURRENCY="50" bench/compare.sh
 #   bench/compare.sh --rounds 3 --messages 2000 --concurrency "10 50" --size 1024
 #
 # Options (flag or environment variable):
 #   --rounds N          ROUNDS          rounds (default 5; at most 50)
-#   --messages N        MESSAGES        messages per run (default 3000)
+#   --messages N        MESSAGES        messages per run (default 10000: about a second
+#                                       of missived at 50 sessions, long enough for a steady state)
 #   --concurrency "L"   CONCURRENCY     concurrent sessions, a list (default "10 50")
 #   --size N            SIZE            octets per message (default 1024)
 #   --per-session K     PER_SESSION     messages per connection for missive-bench (default 1;
@@ -20,7 +21,7 @@
 #   --no-slow           SLOW=0          skip the slow-fsync runs
 #   --no-smtp-source    SMTP_SOURCE=0   missive-bench only
 #   --budget MIN        BUDGET_MINUTES  start no run after this many minutes of measuring
-#                                       (default 12; the set-up and any build come on top)
+#                                       (default 20; the set-up and any build come on top)
 #   --build-dir DIR     MISSIVE_BUILD_DIR  build to use/make (default build, via scripts/setup.sh)
 #   --no-build          BUILD=0         use the binaries as they are
 #   --keep              KEEP=1          keep the work directory (logs, configs, results.jsonl)
@@ -53,14 +54,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ROUNDS=${ROUNDS:-5}
-MESSAGES=${MESSAGES:-3000}
+MESSAGES=${MESSAGES:-10000}
 CONCURRENCY=${CONCURRENCY:-"10 50"}
 SIZE=${SIZE:-1024}
 PER_SESSION=${PER_SESSION:-1}
 SLOW_US=${SLOW_US:-2000}
 SLOW=${SLOW:-1}
 SMTP_SOURCE=${SMTP_SOURCE:-1}
-BUDGET_MINUTES=${BUDGET_MINUTES:-12}
+BUDGET_MINUTES=${BUDGET_MINUTES:-20}
 BUILD_DIR=${MISSIVE_BUILD_DIR:-build}
 BUILD=${BUILD:-1}
 KEEP=${KEEP:-0}

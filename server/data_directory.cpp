@@ -42,4 +42,14 @@ std::optional<std::uint64_t> free_space(const std::filesystem::path& dir) {
   return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
+std::optional<std::uint64_t> free_space_gauge::available(const std::filesystem::path& dir,
+                                                         std::uint64_t needed) {
+  auto now = std::chrono::steady_clock::now();
+  bool plenty = last_ && *last_ >= needed && *last_ - needed >= headroom;
+  if (plenty && now - read_at_ < fresh_for) return last_;
+  last_ = free_space(dir);
+  read_at_ = now;
+  return last_;
+}
+
 }  // namespace missive

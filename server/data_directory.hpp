@@ -3,6 +3,7 @@
 // every message; and its free space, checked before a message is accepted.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -23,5 +24,22 @@ void prepare_data_directory(const std::filesystem::path& dir);
 
 // Bytes available to this process on the filesystem holding `dir`; nullopt if unknown.
 std::optional<std::uint64_t> free_space(const std::filesystem::path& dir);
+
+// free_space() for the check before each message. A reading far above what is needed
+// (by more than `headroom`) is used again for up to `fresh_for`: no disk fills that fast
+// between two messages, and a statvfs() per MAIL is saved. Near the limit every
+// question reads the filesystem again.
+class free_space_gauge {
+ public:
+  static constexpr std::uint64_t headroom = 1ull << 30;  // 1 GiB
+  static constexpr std::chrono::milliseconds fresh_for{1000};
+
+  // At least `needed` bytes are available when the answer is >= needed (nullopt: unknown).
+  std::optional<std::uint64_t> available(const std::filesystem::path& dir, std::uint64_t needed);
+
+ private:
+  std::optional<std::uint64_t> last_;
+  std::chrono::steady_clock::time_point read_at_{};
+};
 
 }  // namespace missive

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "abuse_guard.hpp"
+#include "data_directory.hpp"
 #include <string>
 
 namespace missive {
@@ -82,6 +83,8 @@ struct server_context {
   maildrop_locks locks;
   abuse_guard guard;
   std::uint64_t next_session_id = 1;
+  // The data directory's free space, checked before each message is accepted.
+  free_space_gauge disk_space;
 };
 
 }  // namespace missive

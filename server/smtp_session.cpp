@@ -306,7 +306,7 @@ bool smtp_session::room_for(std::uint64_t declared_size) const {
   // RFC 1870 6.1: with SIZE, the server may answer 452 at MAIL when it lacks the storage.
   std::uint64_t reserve = context_.config.smtp.min_free_bytes();
   if (reserve == 0) return true;
-  auto available = free_space(context_.config.data_dir);
+  auto available = context_.disk_space.available(context_.config.data_dir, reserve + declared_size);
   return !available || (*available >= reserve && *available - reserve >= declared_size);
 }
 

@@ -5,13 +5,13 @@
 # again with every fsync/fdatasync slowed down (bench/slow_fsync.so) — and a table of
 # medians and ratios at the end.
 #
-#   bench/compare.sh                          # defaults: 5 rounds, 10000 x 1 KiB, 10 and 50 sessions
+#   bench/compare.sh                          # defaults: 5 rounds, 5000 x 1 KiB, 10 and 50 sessions
 #   ROUNDS=3 MESSAGES=2000 CONCURRENCY="50" bench/compare.sh
 #   bench/compare.sh --rounds 3 --messages 2000 --concurrency "10 50" --size 1024
 #
 # Options (flag or environment variable):
 #   --rounds N          ROUNDS          rounds (default 5; at most 50)
-#   --messages N        MESSAGES        messages per run (default 10000: about a second
+#   --messages N        MESSAGES        messages per run (default 5000: over half a second
 #                                       of missived at 50 sessions, long enough for a steady state)
 #   --concurrency "L"   CONCURRENCY     concurrent sessions, a list (default "10 50")
 #   --size N            SIZE            octets per message (default 1024)
@@ -54,7 +54,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ROUNDS=${ROUNDS:-5}
-MESSAGES=${MESSAGES:-10000}
+MESSAGES=${MESSAGES:-5000}
 CONCURRENCY=${CONCURRENCY:-"10 50"}
 SIZE=${SIZE:-1024}
 PER_SESSION=${PER_SESSION:-1}
@@ -101,7 +101,7 @@ BENCH_USER=missivebench
 BENCH_ADDRESS=missivebench@bench.test
 PASSWORD=bench-password
 RUN_TIMEOUT=300        # seconds, any one generator run
-DRAIN_TIMEOUT=120      # seconds, for a target to deliver what it accepted
+DRAIN_TIMEOUT=300      # seconds, for a target to deliver what it accepted (Postfix with slow fsync: ~80 s for 10,000)
 HELPER="python3 $ROOT/bench/compare_helper.py"
 
 # --- Postfix from Debian ---------------------------------------------------------------

@@ -1,7 +1,10 @@
 // Delivery to a next hop by SMTP: see remote_delivery.hpp.
 #include "remote_delivery.hpp"
 
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +15,9 @@
 namespace missive {
 
 namespace {
+
+// The longest wait between two tries to record delivery attempts.
+constexpr int max_record_pause_seconds = 30;
 
 // A reply as it is recorded and shown: "550 5.1.1 text" on one line.
 std::string describe(const smtp_reply& reply) {
@@ -64,15 +70,26 @@ std::vector<attempt_result> settle(const std::vector<remote_recipient>& recipien
   return results;
 }
 
-// Records results and logs them; a storage failure is logged (the claim is released at the
-// next start, and the recipients are tried again then: at least once).
+// Records results and logs them. The attempts were made (a next hop may have taken the
+// message), so a storage failure (the database locked by another process, the disk full)
+// does not drop them: recording is tried again, one second later and then less often,
+// until it succeeds. Meanwhile the recipients stay claimed, so nothing sends them twice.
 asio::awaitable<void> record(mail_store& store, std::vector<attempt_result>& results) {
   if (results.empty()) co_return;
-  try {
-    auto outcomes = co_await store.record_attempts(std::move(results));
-    log_outcomes(outcomes);
-  } catch (const std::exception& e) {
-    log::error("delivery", "event=record_failed reason=\"{}\"", e.what());
+  auto pause = std::chrono::seconds(1);
+  for (;;) {
+    try {
+      auto outcomes = co_await store.record_attempts(results);  // a copy: kept for a retry
+      log_outcomes(outcomes);
+      break;
+    } catch (const std::exception& e) {
+      log::error("delivery", "event=record_failed reason=\"{}\" retry_in={}s", e.what(),
+                 pause.count());
+    }
+    asio::steady_timer wait(co_await asio::this_coro::executor, pause);
+    std::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    pause = std::min(pause * 2, std::chrono::seconds(max_record_pause_seconds));
   }
   results.clear();
 }

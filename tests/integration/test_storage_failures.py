@@ -6,6 +6,8 @@ Issue 6 adds:
   every message sent meanwhile gets 451 within the busy timeout (5 s) plus a second of the
   end of its data; mail queued just before the lock (local, and remote deferred by the next
   hop) is not bounced; once released, everything is delivered and new mail gets 250.
+- A delivery the next hop accepted just as the lock was taken cannot be recorded for a
+  while: the relay records it after the release, and does not send the message twice.
 - A read-only data directory (a tmpfs remounted read-only) and a data directory whose parent
   does not exist stop `missived serve` at once with exit status 73 (EX_CANTCREAT) and a
   sentence naming the directory, and nothing on stdout (no listener).
@@ -175,6 +177,47 @@ class LongLockTest(MissiveTestCase):
             self.assertEqual(server.scalar("SELECT count(*) FROM message WHERE instr(body, ?) > 0",
                                            (f"Subject: {subject}\r\n".encode(),)), 0, subject)
         self.assertEqual(server.scalar("SELECT count(*) FROM message"), 3 + len(late))
+        self.assertEqual(server.stop(), 0)
+
+    def test_attempt_answered_under_the_lock_is_recorded_after_it(self):
+        # The next hop takes the message, but its 250 comes once another process holds the
+        # write lock, longer than the busy timeout: the relay cannot record the delivery. It
+        # must keep trying and record it after the release (not leave the recipient claimed
+        # until a restart), and must not send the message again meanwhile.
+        far = "dave@far.test"
+        reached, locked = threading.Event(), threading.Event()
+
+        def data_reply(n):
+            reached.set()
+            locked.wait(10)   # bounded
+            return None       # 250
+
+        fake = FakeSmtpServer(data_reply=data_reply)
+        self.addCleanup(fake.stop)
+        config = relay_config(DOMAIN, HOSTNAME, routes=[("far.test", fake.port)],
+                              queue={"retry_initial": "1s", "retry_max": "2s",
+                                     "max_lifetime": "1h"})
+        server = self.start_test_server(config=config)
+        server.add_user(ALICE)
+        with server.smtp(timeout=30) as c:
+            qid = queue_id_of(c.send_mail(
+                ALICE, [far], make_message("answered under the lock", ["d"], to=far)))
+        self.assertTrue(reached.wait(10), "the relay never sent the message on")
+        seconds = BUSY_TIMEOUT + 3
+        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, server.db_path,
+                                   str(seconds)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.end_holder, holder)
+        line = holder.stdout.readline()   # bounded: the holder's own timeout is 10 s
+        self.assertEqual(line.strip(), "locked", holder.stderr.read() if not line else line)
+        locked.set()
+        self.assertEqual(holder.wait(seconds + 15), 0, holder.stderr.read())
+        wait_until(lambda: self.state(server, qid, far) == "delivered", timeout=15,
+                   what="the delivery recorded after the lock")
+        self.assertIn("event=record_failed", server.read_log())
+        self.assertEqual(len(fake.transactions), 1, fake.transactions)  # sent once only
+        self.assertEqual(server.scalar(
+            "SELECT count(*) FROM recipient WHERE in_flight = 1"), 0)
         self.assertEqual(server.stop(), 0)
 
     @staticmethod

@@ -1,6 +1,7 @@
 """The accept loop survives running out of file descriptors (EMFILE): connections beyond
 what the process can open wait or fail, and once clients go away the relay serves again."""
 
+import os
 import resource
 import socket
 import unittest
@@ -20,6 +21,13 @@ class LimitedServer(MissiveServer):
 class FdExhaustionTest(MissiveTestCase):
 
     def test_accept_loop_survives_emfile(self):
+        if "UBSAN_OPTIONS" in os.environ:
+            # UBSan's vptr check proves a vtable readable by writing it into a pipe; with no
+            # descriptor free it cannot, reports "object has invalid vptr" for a sound object
+            # in std::make_shared, and the sanitized relay stops there (one run in two to
+            # eight here). The sanitizer cannot run out of descriptors; the normal build runs
+            # this test.
+            self.skipTest("UBSan needs free descriptors for its own checks")
         server = LimitedServer(config="[smtp]\nmax_connections_per_address = 1000\n"
                                       'greeting_delay = "0s"\n')
         self.addCleanup(server.cleanup)

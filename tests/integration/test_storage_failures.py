@@ -101,14 +101,8 @@ class LongLockTest(MissiveTestCase):
         locked = threading.Event()
         # The next hop defers the remote message until the lock is held, so that its next
         # attempt falls inside the lock.
-        fake = FakeSmtpServer(data_reply=lambda n: None if locked.is_set()
-                              else "451 4.3.0 try again later")
-        self.addCleanup(fake.stop)
-        config = relay_config(DOMAIN, HOSTNAME, routes=[("far.test", fake.port)],
-                              queue={"retry_initial": "1s", "retry_max": "2s",
-                                     "max_lifetime": "1h"})
-        server = self.start_test_server(config=config)
-        server.add_user(ALICE)
+        fake, server = self.relay_behind(
+            lambda n: None if locked.is_set() else "451 4.3.0 try again later")
         server.add_user(bob)
 
         with server.smtp(timeout=30) as c:
@@ -118,12 +112,7 @@ class LongLockTest(MissiveTestCase):
             local_msg = make_message("queued before the lock, local", ["l"], to=bob)
             local_qid = queue_id_of(c.send_mail(ALICE, [bob], local_msg, ehlo=False))
 
-            holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, server.db_path,
-                                       str(LOCK_SECONDS)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
-            self.addCleanup(self.end_holder, holder)
-            line = holder.stdout.readline()   # bounded: the holder's own timeout is 10 s
-            self.assertEqual(line.strip(), "locked", holder.stderr.read() if not line else line)
+            holder = self.take_lock(server, LOCK_SECONDS)
             lock_end = time.monotonic() + LOCK_SECONDS
             locked.set()
 
@@ -192,24 +181,13 @@ class LongLockTest(MissiveTestCase):
             locked.wait(10)   # bounded
             return None       # 250
 
-        fake = FakeSmtpServer(data_reply=data_reply)
-        self.addCleanup(fake.stop)
-        config = relay_config(DOMAIN, HOSTNAME, routes=[("far.test", fake.port)],
-                              queue={"retry_initial": "1s", "retry_max": "2s",
-                                     "max_lifetime": "1h"})
-        server = self.start_test_server(config=config)
-        server.add_user(ALICE)
+        fake, server = self.relay_behind(data_reply)
         with server.smtp(timeout=30) as c:
             qid = queue_id_of(c.send_mail(
                 ALICE, [far], make_message("answered under the lock", ["d"], to=far)))
         self.assertTrue(reached.wait(10), "the relay never sent the message on")
         seconds = BUSY_TIMEOUT + 3
-        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, server.db_path,
-                                   str(seconds)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        self.addCleanup(self.end_holder, holder)
-        line = holder.stdout.readline()   # bounded: the holder's own timeout is 10 s
-        self.assertEqual(line.strip(), "locked", holder.stderr.read() if not line else line)
+        holder = self.take_lock(server, seconds)
         locked.set()
         self.assertEqual(holder.wait(seconds + 15), 0, holder.stderr.read())
         wait_until(lambda: self.state(server, qid, far) == "delivered", timeout=15,
@@ -219,6 +197,28 @@ class LongLockTest(MissiveTestCase):
         self.assertEqual(server.scalar(
             "SELECT count(*) FROM recipient WHERE in_flight = 1"), 0)
         self.assertEqual(server.stop(), 0)
+
+    def relay_behind(self, data_reply):
+        """A relay whose mail for far.test goes to a fake next hop answering DATA with
+        data_reply, retried every second or two; ALICE is a user."""
+        fake = FakeSmtpServer(data_reply=data_reply)
+        self.addCleanup(fake.stop)
+        config = relay_config(DOMAIN, HOSTNAME, routes=[("far.test", fake.port)],
+                              queue={"retry_initial": "1s", "retry_max": "2s",
+                                     "max_lifetime": "1h"})
+        server = self.start_test_server(config=config)
+        server.add_user(ALICE)
+        return fake, server
+
+    def take_lock(self, server, seconds):
+        """Another process takes the write lock for `seconds`; returns it once it holds it."""
+        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, server.db_path,
+                                   str(seconds)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.end_holder, holder)
+        line = holder.stdout.readline()   # bounded: the holder's own timeout is 10 s
+        self.assertEqual(line.strip(), "locked", holder.stderr.read() if not line else line)
+        return holder
 
     @staticmethod
     def end_holder(holder):

@@ -81,35 +81,29 @@ static void slow_down(void) {
   errno = saved;
 }
 
-/* The next definition of `name` after this library (libc's), looked up once. */
-static sync_fn real(sync_fn* cache, const char* name) {
+/* Calls the next definition of `name` after this library (libc's), looked up once. */
+static int call_real(sync_fn* cache, const char* name, int fd) {
   if (*cache == NULL) {
     /* POSIX guarantees a data pointer from dlsym converts to a function pointer; memcpy says
      * so without the ISO C cast warning. */
     void* symbol = dlsym(RTLD_NEXT, name);
     memcpy(cache, &symbol, sizeof *cache);
   }
-  return *cache;
+  if (*cache == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return (*cache)(fd);
 }
 
 int fsync(int fd) {
   static sync_fn next;
   slow_down();
-  sync_fn f = real(&next, "fsync");
-  if (f == NULL) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return f(fd);
+  return call_real(&next, "fsync", fd);
 }
 
 int fdatasync(int fd) {
   static sync_fn next;
   slow_down();
-  sync_fn f = real(&next, "fdatasync");
-  if (f == NULL) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return f(fd);
+  return call_real(&next, "fdatasync", fd);
 }

@@ -28,14 +28,18 @@ static int fault_on(void) {
   return on;
 }
 
-/* The next definition of `name` after this library (libc's), looked up once. */
-static sync_fn real(sync_fn* cache, const char* name) {
+/* Calls the next definition of `name` after this library (libc's), looked up once. */
+static int call_real(sync_fn* cache, const char* name, int fd) {
   if (*cache == NULL) {
     /* POSIX lets dlsym's object pointer hold a function; ISO C has no cast for it. */
     void* symbol = dlsym(RTLD_NEXT, name);
     memcpy(cache, &symbol, sizeof symbol);
   }
-  return *cache;
+  if (*cache == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return (*cache)(fd);
 }
 
 int fsync(int fd) {
@@ -44,12 +48,7 @@ int fsync(int fd) {
     errno = EIO;
     return -1;
   }
-  sync_fn f = real(&next, "fsync");
-  if (f == NULL) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return f(fd);
+  return call_real(&next, "fsync", fd);
 }
 
 int fdatasync(int fd) {
@@ -58,10 +57,5 @@ int fdatasync(int fd) {
     errno = EIO;
     return -1;
   }
-  sync_fn f = real(&next, "fdatasync");
-  if (f == NULL) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return f(fd);
+  return call_real(&next, "fdatasync", fd);
 }

@@ -103,7 +103,8 @@ int show(db::connection& db, const std::string& queue_id) {
   print_recipients(db, *id);
   std::cout << "\nevents:\n";
   auto& events = db.prepare(
-      "SELECT at, kind, recipient, detail FROM event WHERE message_id = ?1 ORDER BY id");
+      "SELECT at, kind, recipient, detail FROM message_history WHERE message_id = ?1 "
+      "ORDER BY at, rank, position");
   events.bind(1, *id);
   while (events.step()) {
     std::cout << fmt::format("    {}  {}  {}  {}\n", iso_time(events.column_int(0)),

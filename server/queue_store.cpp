@@ -169,9 +169,7 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
       .run();
   std::int64_t message_id = db.last_insert_rowid();
   db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
-  add_event(db, message_id, "", "accepted",
-            fmt::format("from=<{}> client={} size={} nrcpt={}", message.sender, message.client,
-                        size, message.recipients.size()));
+  // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
       "last_attempt_at, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -195,7 +193,6 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
     if (!user) continue;
     std::int64_t recipient_id = db.last_insert_rowid();
     put_in_mailbox(db, user->id, message_id, message.queue_id, recipient_id);
-    add_event(db, message_id, recipient.address, "delivered", "local mailbox");
     delivered.push_back({message.queue_id, recipient.address, "local", "sent", 0, 1,
                          "delivered to mailbox"});
   }
@@ -260,8 +257,8 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
   put_in_mailbox(db, user->id, recipient.message_id, recipient.queue_id, recipient.id);
   outcome.status = "sent";
   outcome.detail = "delivered to mailbox";
+  // The recipient row is the record of a local delivery (see message_history).
   set_state(db, recipient.id, "delivered", "2.0.0 " + outcome.detail, unix_now());
-  add_event(db, recipient.message_id, recipient.address, "delivered", "local mailbox");
   return outcome;
 }
 

@@ -410,7 +410,7 @@ class CrashLoopTest(RelayTestCase):
                              "FROM recipient")
         entries = a.query("SELECT me.message_id, u.address FROM mailbox_entry me "
                           "JOIN user u ON u.id = me.user_id")
-        events = a.query("SELECT message_id, recipient, kind FROM event")
+        events = a.query("SELECT message_id, recipient, kind FROM message_history")
         self.assertEqual([m for m in messages if m[2] == ""], [], "a bounce was generated")
         rcpts_of = collections.defaultdict(list)
         for mid, address, is_local, state, in_flight in recipients:

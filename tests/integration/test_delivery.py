@@ -116,8 +116,9 @@ class DeliveryTest(MissiveTestCase):
                     "FROM mailbox_entry me JOIN message m ON m.id = me.message_id "
                     "WHERE m.queue_id = ?", (qid,))
         self.assertEqual(entries, [(3, 3, 1)])
-        events = q("SELECT e.kind, e.recipient FROM event e JOIN message m ON m.id = e.message_id "
-                   "WHERE m.queue_id = ? ORDER BY e.id", (qid,))
+        events = q("SELECT h.kind, h.recipient FROM message_history h JOIN message m "
+                   "ON m.id = h.message_id WHERE m.queue_id = ? ORDER BY h.at, h.rank, h.position",
+                   (qid,))
         kinds = [k for k, _ in events]
         self.assertEqual(kinds.count("accepted"), 1, events)
         self.assertEqual(kinds[0], "accepted", events)

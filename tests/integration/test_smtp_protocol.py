@@ -175,8 +175,8 @@ class SmtpProtocolTest(MissiveTestCase):
             what="recipient deferred")
         self.assertEqual(state, [("deferred", 0, 1)])
         kinds = [k for (k,) in self.server.query(
-            "SELECT e.kind FROM event e JOIN message m ON m.id = e.message_id WHERE m.queue_id = ? "
-            "ORDER BY e.id", (qid,))]
+            "SELECT h.kind FROM message_history h JOIN message m ON m.id = h.message_id "
+            "WHERE m.queue_id = ? ORDER BY h.at, h.rank, h.position", (qid,))]
         self.assertEqual(kinds.count("accepted"), 1, kinds)
         self.assertNotIn("delivered", kinds)
 

@@ -910,8 +910,9 @@ class RelayServer(MissiveServer):
 
     def events(self, qid):
         """[(kind, recipient, detail)] of one message, in order."""
-        return self.query("SELECT e.kind, e.recipient, e.detail FROM event e JOIN message m "
-                          "ON m.id = e.message_id WHERE m.queue_id = ? ORDER BY e.id", (qid,))
+        return self.query("SELECT h.kind, h.recipient, h.detail FROM message_history h "
+                          "JOIN message m ON m.id = h.message_id WHERE m.queue_id = ? "
+                          "ORDER BY h.at, h.rank, h.position", (qid,))
 
     def wait_state(self, qid, address, states, timeout=DEFAULT_WAIT):
         """Wait until the recipient is in one of `states`; returns its row."""

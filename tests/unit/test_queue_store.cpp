@@ -196,7 +196,7 @@ TEST_CASE("local recipients with a mailbox are delivered in the transaction that
   CHECK(q.count("SELECT count(*) FROM mailbox_entry e JOIN recipient r ON r.message_id = e.message_id "
                 "WHERE r.address = 'bob@a.test' AND r.state = 'delivered' AND r.attempts = 1 "
                 "AND e.uid = 'LOCAL1.' || r.id") == 1);
-  CHECK(q.count("SELECT count(*) FROM event WHERE kind = 'delivered' AND recipient = 'bob@a.test'") == 1);
+  CHECK(q.count("SELECT count(*) FROM message_history WHERE kind = 'delivered' AND recipient = 'bob@a.test'") == 1);
   // no mailbox for postmaster yet, and the remote one: queued for the scheduler
   CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'queued'") == 2);
   CHECK(deliver_local(*q.db, 10, q.policy).size() == 1);  // postmaster: deferred, not lost

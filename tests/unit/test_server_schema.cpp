@@ -82,3 +82,65 @@ TEST_CASE("migration 2: recipients survive, the state rule holds, no temporary b
   CHECK(ephemeral == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("migration 3: history derived from rows, stored events kept, uids not indexed") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("missive-schema3-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = dir / "missive.db";
+  {
+    // A database as version 2 left it: one message with a local recipient delivered on
+    // arrival and a remote one deferred, and the events version 2 wrote for them.
+    db::connection db(path.string());
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    std::vector<db::migration> first_two(schema::server_migrations.begin(),
+                                         schema::server_migrations.begin() + 2);
+    REQUIRE(first_two.back().version == 2);
+    db::migrate(db, first_two, "relay");
+    db.exec("INSERT INTO user(id, address, password_hash, created_at) "
+            "VALUES (3, 'c@x.test', '$scrypt$h', 50)");
+    db.exec("INSERT INTO message(id, queue_id, sender, size, received_at, client, body) "
+            "VALUES (7, 'Q1', 'a@x.test', 3, 100, 'h [127.0.0.1]', x'414243')");
+    db.exec("INSERT INTO recipient(id, message_id, address, is_local, state, attempts, "
+            "next_attempt_at, last_attempt_at, last_reply, in_flight) VALUES "
+            "(11, 7, 'b@y.test', 0, 'deferred', 1, 500, 160, '451 later', 0), "
+            "(12, 7, 'c@x.test', 1, 'delivered', 1, 100, 100, '2.0.0 delivered to mailbox', 0)");
+    db.exec("INSERT INTO mailbox_entry(id, user_id, message_id, uid, delivered_at) "
+            "VALUES (5, 3, 7, 'Q1.12', 100)");
+    db.exec("INSERT INTO event(id, message_id, at, recipient, kind, detail) VALUES "
+            "(1, 7, 100, NULL, 'accepted', 'from=<a@x.test> client=h [127.0.0.1] size=3 nrcpt=2'), "
+            "(2, 7, 100, 'c@x.test', 'delivered', 'local mailbox'), "
+            "(3, 7, 160, 'b@y.test', 'deferred', 'relay=y.test 451 later')");
+  }
+  prepare_database(path);
+  db::connection db(path.string());
+  db.exec("PRAGMA foreign_keys = ON");
+  CHECK(count(db, "PRAGMA user_version") == 3);
+  // Only what no other row says is still stored ...
+  CHECK(count(db, "SELECT count(*) FROM event") == 1);
+  CHECK(count(db, "SELECT count(*) FROM event WHERE id = 3 AND kind = 'deferred'") == 1);
+  // ... and the story reads as before, in order, each event once.
+  auto& history = db.prepare("SELECT at, kind, ifnull(recipient, '-'), detail FROM message_history "
+                             "WHERE message_id = 7 ORDER BY at, rank, position");
+  std::vector<std::string> lines;
+  while (history.step()) {
+    lines.push_back(std::to_string(history.column_int(0)) + " " + history.column_text(1) + " " +
+                    history.column_text(2) + " " + history.column_text(3));
+  }
+  history.reset();
+  CHECK(lines == std::vector<std::string>{
+                     "100 accepted - from=<a@x.test> client=h [127.0.0.1] size=3 nrcpt=2",
+                     "100 delivered c@x.test local mailbox",
+                     "160 deferred b@y.test relay=y.test 451 later"});
+  // The maildrop entry is intact, its uid no longer behind a unique index.
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry WHERE id = 5 AND user_id = 3 AND "
+                  "message_id = 7 AND uid = 'Q1.12' AND delivered_at = 100") == 1);
+  CHECK(count(db, "SELECT count(*) FROM pragma_index_list('mailbox_entry') WHERE \"unique\"") == 0);
+  CHECK(count(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                  "name IN ('mailbox_entry_user', 'mailbox_entry_message')") == 2);
+  // Deleting the user still takes the entry with it.
+  db.exec("DELETE FROM user WHERE id = 3");
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry") == 0);
+  std::filesystem::remove_all(dir);
+}

@@ -102,7 +102,8 @@ asio::awaitable<void> delivery_scheduler::sleep_until_due(bool wait_for_slot) {
     if (due) {
       auto now = std::chrono::system_clock::now();
       auto at = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*due));
-      pause = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(at - now),
+      // Rounded up: woken before the second is reached, nothing would be due yet.
+      pause = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(at - now),
                          std::chrono::milliseconds(0), pause);
     }
   }

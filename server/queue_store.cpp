@@ -20,7 +20,15 @@ namespace missive {
 namespace {
 
 // How long mail for a postmaster without a mailbox waits before it is looked at again.
-constexpr std::int64_t postmaster_retry_seconds = 60;
+constexpr std::chrono::seconds postmaster_retry{60};
+
+// The queue's times are whole seconds, and a recipient is due once unix_now() has reached
+// its time. Counting a delay from the next whole second makes a retry never early (at most
+// a second late); counted from unix_now(), a 1 s retry could come at once.
+std::int64_t due_in(std::chrono::seconds delay) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::ceil<std::chrono::seconds>(now).count() + delay.count();
+}
 
 // Puts a message in a user's maildrop; the POP3 unique-id is the queue id and the
 // recipient's id, stable forever.
@@ -242,7 +250,7 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
     // until an operator adds the user.
     outcome.status = "deferred";
     outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
-    set_state(db, recipient.id, "deferred", outcome.detail, unix_now() + postmaster_retry_seconds);
+    set_state(db, recipient.id, "deferred", outcome.detail, due_in(postmaster_retry));
     add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
     return outcome;
   }
@@ -334,9 +342,7 @@ std::vector<delivery_outcome> record_attempts(db::connection& db,
       outcome.status = "deferred";
       auto delay = retry_delay(policy.retry, static_cast<std::uint32_t>(r.attempts + 1),
                                jitter(random));
-      // Times are whole seconds, so at seconds-scale settings a retry may come up to a
-      // second early; at the minutes of real schedules that does not matter.
-      set_state(db, r.id, "deferred", result.reply, now + delay.count());
+      set_state(db, r.id, "deferred", result.reply, due_in(delay));
       add_event(db, r.message_id, r.address, "deferred",
                 fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
                             delay.count()));

@@ -46,10 +46,11 @@ else:
 RETRY_INITIAL = int(QUEUE["retry_initial"][:-1])
 RETRY_MAX = int(QUEUE["retry_max"][:-1])
 MAX_LIFETIME = int(QUEUE["max_lifetime"][:-1]) * (60 if QUEUE["max_lifetime"].endswith("m") else 1)
-# Attempt spacing: next_attempt_at is kept in whole seconds, so a retry may come up to one
-# second before the delay A chose (plus scheduling noise); "not much later" is this much.
-EARLY_TOLERANCE = 1.0 + 0.3
-LATE_TOLERANCE = 1.5
+# Attempt spacing: next_attempt_at is kept in whole seconds, counted from the next whole
+# second, so a retry is never before the delay A chose and up to one second after it; the
+# rest is scheduling and observation noise.
+EARLY_TOLERANCE = 0.3
+LATE_TOLERANCE = 1.0 + 0.8
 GOOD_PROMPT = 2.0           # seconds from the 250 for good.test mail to its delivery
 CPU_WINDOW = 3.0            # seconds of waiting over which CPU use is measured
 CPU_LIMIT = 0.05            # fraction of one core

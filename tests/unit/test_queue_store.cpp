@@ -113,6 +113,23 @@ TEST_CASE("each recipient gets its own fate; permanent failures share one bounce
   CHECK(dsn.find("bob@b.test") == std::string::npos);
 }
 
+TEST_CASE("a retry is never due before its delay: it counts from the next whole second") {
+  temp_queue q;
+  q.policy.retry.initial = std::chrono::seconds(1);  // with the jitter still 1 s, rounded
+  q.accept("Q1", "alice@a.test", {"bob@b.test"});
+  auto claimed = claim_due_remote(*q.db, 10);
+  REQUIRE(claimed.size() == 1);
+  auto before = std::chrono::system_clock::now().time_since_epoch();
+  record_attempts(*q.db, {result_for(claimed[0], attempt_fate::retry, "451 4.3.0 later")},
+                  q.policy);
+  auto after = std::chrono::system_clock::now().time_since_epoch();
+  std::int64_t due = q.count("SELECT next_attempt_at FROM recipient WHERE state = 'deferred'");
+  // Counted from unix_now() (the second that has begun), it would be due up to a second
+  // before one second had passed.
+  CHECK(due >= std::chrono::ceil<std::chrono::seconds>(before).count() + 1);
+  CHECK(due <= std::chrono::ceil<std::chrono::seconds>(after).count() + 1);
+}
+
 TEST_CASE("a bounce is never bounced: failures of a message from <> end quietly") {
   temp_queue q;
   q.accept("Q1", "", {"bob@b.test"});

@@ -103,12 +103,12 @@ def fill_mailbox(db_path, count, queued):
                              " VALUES (?, ?, ?, ?, 'scale [127.0.0.1]', ?)",
                              (qid, f"sender@{DOMAIN}", len(body), now, body))
             message_id = cur.lastrowid
-            cur = db.execute("INSERT INTO recipient(message_id, address, is_local, state, "
-                             "next_attempt_at) VALUES (?, ?, 1, ?, ?)",
-                             (message_id, USER, "queued" if queued else "delivered", now))
-            if not queued:
-                db.execute("INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) "
-                           "VALUES (?, ?, ?, ?)", (user_id, message_id, f"{qid}.{cur.lastrowid}", now))
+            # A delivered recipient naming the user is the maildrop entry (schema 4).
+            db.execute("INSERT INTO recipient(message_id, address, is_local, state, "
+                       "next_attempt_at, last_attempt_at, mailbox_user_id) "
+                       "VALUES (?, ?, 1, ?, ?, ?, ?)",
+                       (message_id, USER, "queued" if queued else "delivered", now, now,
+                        None if queued else user_id))
     db.close()
 
 

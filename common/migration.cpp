@@ -24,10 +24,19 @@ void migrate(connection& db, const std::vector<migration>& migrations, std::stri
   }
   for (const auto& step : migrations) {
     if (step.version <= current) continue;
-    transaction tx(db);
-    db.exec(step.sql);
-    db.exec(fmt::format("PRAGMA user_version = {}", step.version));
-    tx.commit();
+    try {
+      transaction tx(db);
+      db.exec(step.sql);
+      db.exec(fmt::format("PRAGMA user_version = {}", step.version));
+      tx.commit();
+    } catch (const error& e) {
+      // Rolled back: the database stays at the last version that applied.
+      throw error(fmt::format("the {} database could not be brought from schema version {} "
+                              "to {} ({}): {}; it is unchanged at version {}",
+                              what, current, step.version, step.name, e.what(), current),
+                  e.code());
+    }
+    current = step.version;
   }
 }
 

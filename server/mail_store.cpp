@@ -133,7 +133,8 @@ asio::awaitable<std::string> mail_store::message_content(std::int64_t entry_id) 
 asio::awaitable<void> mail_store::remove_entries(std::vector<std::int64_t> entry_ids) {
   return writer_->run([entry_ids = std::move(entry_ids)](db::connection& db) {
     auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
-    auto& remove = db.prepare("DELETE FROM mailbox_entry WHERE id = ?1");
+    // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
+    auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
     for (auto id : entry_ids) {
       find.bind(1, id);
       if (!find.step()) {

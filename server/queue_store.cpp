@@ -30,16 +30,12 @@ std::int64_t due_in(std::chrono::seconds delay) {
   return std::chrono::ceil<std::chrono::seconds>(now).count() + delay.count();
 }
 
-// Puts a message in a user's maildrop; the POP3 unique-id is the queue id and the
-// recipient's id, stable forever.
-void put_in_mailbox(db::connection& db, std::int64_t user_id, std::int64_t message_id,
-                    std::string_view queue_id, std::int64_t recipient_id) {
-  db.prepare(
-        "INSERT INTO mailbox_entry(user_id, message_id, uid, delivered_at) VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, user_id)
-      .bind(2, message_id)
-      .bind(3, fmt::format("{}.{}", queue_id, recipient_id))
-      .bind(4, unix_now())
+// Puts a recipient's message in a user's maildrop: the recipient row names the user (see
+// the view mailbox_entry for the POP3 unique-id).
+void put_in_mailbox(db::connection& db, std::int64_t recipient_id, std::int64_t user_id) {
+  db.prepare("UPDATE recipient SET mailbox_user_id = ?2 WHERE id = ?1")
+      .bind(1, recipient_id)
+      .bind(2, user_id)
       .run();
 }
 
@@ -152,9 +148,8 @@ void bounce(db::connection& db, std::int64_t message_id, const std::vector<given
 void retire_if_finished(db::connection& db, std::int64_t message_id) {
   db.prepare(
         "UPDATE message SET body = x'' WHERE id = ?1 AND length(body) > 0 "
-        "AND NOT EXISTS (SELECT 1 FROM mailbox_entry WHERE message_id = ?1) "
         "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
-        "                AND state IN ('queued', 'deferred'))")
+        "                AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))")
       .bind(1, message_id)
       .run();
 }
@@ -180,7 +175,7 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
   // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
-      "last_attempt_at, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "last_attempt_at, last_reply, mailbox_user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   std::vector<delivery_outcome> delivered;
   for (const auto& recipient : message.recipients) {
     // Local delivery on arrival: in the transaction that stores the message, so it is as
@@ -196,11 +191,12 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
         .bind(4, user ? "delivered" : "queued")
         .bind(5, user ? 1 : 0)
         .bind(6, unix_now());
-    if (user) add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox");
+    if (user) {
+      // In the maildrop from the start: the row is the mailbox entry.
+      add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox").bind(9, user->id);
+    }
     add_recipient.run();
     if (!user) continue;
-    std::int64_t recipient_id = db.last_insert_rowid();
-    put_in_mailbox(db, user->id, message_id, message.queue_id, recipient_id);
     delivered.push_back({message.queue_id, recipient.address, "local", "sent", 0, 1,
                          "delivered to mailbox"});
   }
@@ -262,7 +258,7 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
     failed.push_back({recipient.address, "5.1.1", "no such local user", false});
     return outcome;
   }
-  put_in_mailbox(db, user->id, recipient.message_id, recipient.queue_id, recipient.id);
+  put_in_mailbox(db, recipient.id, user->id);
   outcome.status = "sent";
   outcome.detail = "delivered to mailbox";
   // The recipient row is the record of a local delivery (see message_history).
@@ -391,9 +387,8 @@ std::string message_body(db::connection& db, std::int64_t message_id) {
 void collect_message(db::connection& db, std::int64_t message_id) {
   db.prepare(
         "DELETE FROM message WHERE id = ?1 "
-        "AND NOT EXISTS (SELECT 1 FROM mailbox_entry WHERE message_id = ?1) "
         "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
-        "                AND state IN ('queued', 'deferred'))")
+        "                AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))")
       .bind(1, message_id)
       .run();
 }

@@ -95,7 +95,7 @@ class HostileSmtpInputTest(MissiveTestCase):
 
     def assertTablesIntact(self):
         names = [n for (n,) in self.server.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name IN "
             "('event', 'mailbox_entry', 'message', 'recipient', 'user') ORDER BY name")]
         self.assertEqual(names, TABLES)
 

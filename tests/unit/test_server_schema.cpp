@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -19,6 +20,30 @@ using namespace missive;
 
 namespace {
 
+// A directory for one test's database, removed at the end of the test.
+struct scratch_directory {
+  std::filesystem::path dir;
+  explicit scratch_directory(const std::string& name)
+      : dir(std::filesystem::temp_directory_path() /
+            ("missive-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir);
+  }
+  ~scratch_directory() { std::filesystem::remove_all(dir); }
+  std::filesystem::path database() const { return dir / "missive.db"; }
+};
+
+// Opens the database as the relay does and applies the migrations up to `version` only.
+std::unique_ptr<db::connection> at_version(const std::filesystem::path& path, int version) {
+  auto db = std::make_unique<db::connection>(path.string());
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec("PRAGMA foreign_keys = ON");
+  std::vector<db::migration> steps(schema::server_migrations.begin(),
+                                   schema::server_migrations.begin() + version);
+  REQUIRE(steps.back().version == version);
+  db::migrate(*db, steps, "relay");
+  return db;
+}
+
 std::int64_t count(db::connection& db, const std::string& sql) {
   auto& query = db.prepare(sql);
   REQUIRE(query.step());
@@ -30,19 +55,12 @@ std::int64_t count(db::connection& db, const std::string& sql) {
 }  // namespace
 
 TEST_CASE("migration 2: recipients survive, the state rule holds, no temporary b-tree per row") {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("missive-schema-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto path = dir / "missive.db";
+  scratch_directory scratch("schema2-test");
+  auto path = scratch.database();
   {
     // A database as version 1 left it, with a message and two recipients in it.
-    db::connection db(path.string());
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA foreign_keys = ON");
-    std::vector<db::migration> first(schema::server_migrations.begin(),
-                                     schema::server_migrations.begin() + 1);
-    REQUIRE(first.front().version == 1);
-    db::migrate(db, first, "relay");
+    auto old = at_version(path, 1);
+    auto& db = *old;
     db.exec("INSERT INTO message(id, queue_id, sender, size, received_at, client, body) "
             "VALUES (7, 'Q1', 'a@x.test', 3, 100, 'h [127.0.0.1]', x'414243')");
     db.exec("INSERT INTO recipient(id, message_id, address, is_local, state, attempts, "
@@ -80,24 +98,16 @@ TEST_CASE("migration 2: recipients survive, the state rule holds, no temporary b
   while (plan.step()) ephemeral += plan.column_text(1) == "OpenEphemeral";
   plan.reset();
   CHECK(ephemeral == 0);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("migration 3: history derived from rows, stored events kept, uids not indexed") {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("missive-schema3-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto path = dir / "missive.db";
+  scratch_directory scratch("schema3-test");
+  auto path = scratch.database();
   {
     // A database as version 2 left it: one message with a local recipient delivered on
     // arrival and a remote one deferred, and the events version 2 wrote for them.
-    db::connection db(path.string());
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA foreign_keys = ON");
-    std::vector<db::migration> first_two(schema::server_migrations.begin(),
-                                         schema::server_migrations.begin() + 2);
-    REQUIRE(first_two.back().version == 2);
-    db::migrate(db, first_two, "relay");
+    auto old = at_version(path, 2);
+    auto& db = *old;
     db.exec("INSERT INTO user(id, address, password_hash, created_at) "
             "VALUES (3, 'c@x.test', '$scrypt$h', 50)");
     db.exec("INSERT INTO message(id, queue_id, sender, size, received_at, client, body) "
@@ -113,9 +123,8 @@ TEST_CASE("migration 3: history derived from rows, stored events kept, uids not 
             "(2, 7, 100, 'c@x.test', 'delivered', 'local mailbox'), "
             "(3, 7, 160, 'b@y.test', 'deferred', 'relay=y.test 451 later')");
   }
-  prepare_database(path);
-  db::connection db(path.string());
-  db.exec("PRAGMA foreign_keys = ON");
+  auto migrated = at_version(path, 3);
+  auto& db = *migrated;
   CHECK(count(db, "PRAGMA user_version") == 3);
   // Only what no other row says is still stored ...
   CHECK(count(db, "SELECT count(*) FROM event") == 1);
@@ -142,5 +151,76 @@ TEST_CASE("migration 3: history derived from rows, stored events kept, uids not 
   // Deleting the user still takes the entry with it.
   db.exec("DELETE FROM user WHERE id = 3");
   CHECK(count(db, "SELECT count(*) FROM mailbox_entry") == 0);
-  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A database as version 3 left it: message 7 with two local recipients in maildrops (one
+// of them for a user who has another entry too) and a remote one deferred.
+void version_3_with_mail(const std::filesystem::path& path, const std::string& odd_uid = "") {
+  auto old = at_version(path, 3);
+  auto& db = *old;
+  db.exec("INSERT INTO user(id, address, password_hash, created_at) VALUES "
+          "(3, 'c@x.test', '$scrypt$h', 50), (4, 'd@x.test', '$scrypt$h', 50)");
+  db.exec("INSERT INTO message(id, queue_id, sender, size, received_at, client, body) VALUES "
+          "(7, 'Q1', 'a@x.test', 3, 100, 'h [127.0.0.1]', x'414243'), "
+          "(8, 'Q2', 'a@x.test', 3, 200, 'h [127.0.0.1]', x'444546')");
+  db.exec("INSERT INTO recipient(id, message_id, address, is_local, state, attempts, "
+          "next_attempt_at, last_attempt_at, last_reply, in_flight) VALUES "
+          "(11, 7, 'b@y.test', 0, 'deferred', 1, 500, 160, '451 later', 0), "
+          "(12, 7, 'c@x.test', 1, 'delivered', 1, 100, 100, '2.0.0 delivered to mailbox', 0), "
+          "(13, 7, 'd@x.test', 1, 'delivered', 1, 100, 100, '2.0.0 delivered to mailbox', 0), "
+          "(14, 8, 'd@x.test', 1, 'delivered', 1, 200, 200, '2.0.0 delivered to mailbox', 0)");
+  db.exec("INSERT INTO mailbox_entry(id, user_id, message_id, uid, delivered_at) VALUES "
+          "(5, 3, 7, 'Q1.12', 100), (6, 4, 7, 'Q1.13', 100), (9, 4, 8, '" +
+          (odd_uid.empty() ? std::string("Q2.14") : odd_uid) + "', 200)");
+}
+
+}  // namespace
+
+TEST_CASE("migration 4: each maildrop entry moves into its recipient row, uids unchanged") {
+  scratch_directory scratch("schema4-test");
+  auto path = scratch.database();
+  version_3_with_mail(path);
+  prepare_database(path);
+  db::connection db(path.string());
+  db.exec("PRAGMA foreign_keys = ON");
+  CHECK(count(db, "PRAGMA user_version") == 4);
+  CHECK(count(db, "SELECT count(*) FROM recipient WHERE mailbox_user_id IS NOT NULL") == 3);
+  CHECK(count(db, "SELECT count(*) FROM recipient WHERE id = 12 AND mailbox_user_id = 3") == 1);
+  CHECK(count(db, "SELECT count(*) FROM recipient WHERE id = 11 AND mailbox_user_id IS NULL") == 1);
+  // Each maildrop lists what it did, in order, under the same unique-ids.
+  auto& drop = db.prepare("SELECT uid FROM mailbox_entry WHERE user_id = ?1 ORDER BY id");
+  std::vector<std::string> uids;
+  drop.bind(1, std::int64_t{4});
+  while (drop.step()) uids.push_back(drop.column_text(0));
+  drop.reset();
+  CHECK(uids == std::vector<std::string>{"Q1.13", "Q2.14"});
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry WHERE user_id = 3 AND message_id = 7 "
+                  "AND uid = 'Q1.12' AND delivered_at = 100") == 1);
+  CHECK(count(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                  "name = 'mailbox_entry'") == 0);
+  // The maildrop is read through the partial index, in order, without sorting.
+  auto& plan = db.prepare("EXPLAIN QUERY PLAN SELECT id FROM mailbox_entry WHERE user_id = 4 "
+                          "ORDER BY id");
+  std::string steps;
+  while (plan.step()) steps += plan.column_text(3) + "\n";
+  plan.reset();
+  CHECK(steps.find("recipient_mailbox") != std::string::npos);
+  CHECK(steps.find("TEMP B-TREE") == std::string::npos);
+  // Deleting a user empties that maildrop only.
+  db.exec("DELETE FROM user WHERE id = 4");
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry") == 1);
+  CHECK(count(db, "SELECT count(*) FROM recipient") == 4);
+}
+
+TEST_CASE("migration 4: an entry that names no recipient stops it, and nothing is lost") {
+  scratch_directory scratch("schema4-odd-test");
+  auto path = scratch.database();
+  version_3_with_mail(path, "not-a-recipient");
+  CHECK_THROWS(prepare_database(path));
+  db::connection db(path.string());
+  CHECK(count(db, "PRAGMA user_version") == 3);
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry") == 3);
+  CHECK(count(db, "SELECT count(*) FROM mailbox_entry WHERE uid = 'not-a-recipient'") == 1);
 }

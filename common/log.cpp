@@ -48,7 +48,7 @@ void write(level lvl, std::string_view subject, std::string_view message) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   // The "YYYY-MM-DDTHH:MM:SS." part changes once a second: each thread keeps its own.
   thread_local std::time_t stamped_second = -1;
-  thread_local char stamp[32];
+  thread_local char stamp[80];  // room for any int the format could print
   if (seconds != stamped_second) {
     std::tm utc{};
     gmtime_r(&seconds, &utc);

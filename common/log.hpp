@@ -36,7 +36,7 @@ void flush();
 
 // While one exists, info and debug lines are held in memory and written together: the
 // first held line calls `schedule`, which must arrange for flush() to run soon (an event
-// loop posts it, so every line logged in one turn of the loop goes out in one write).
+// loop arms a timer, so the lines of many sessions go out in one write).
 // Warnings and errors are written at once, after what is held. Destroying it flushes.
 class deferred_flush {
  public:

@@ -17,9 +17,12 @@ void append_line(std::string& out, const smtp_reply& reply, char separator,
   if (!reply.enhanced.empty() || has_text || separator == '-') out += separator;
   out += reply.enhanced;
   if (!reply.enhanced.empty() && has_text) out += ' ';
-  for (char c : text) {
-    if (c != '\r') out += c;  // a CR inside a line would end it early on the wire
+  // A CR inside a line would end it early on the wire: left out.
+  for (auto cr = text.find('\r'); cr != std::string_view::npos; cr = text.find('\r')) {
+    out += text.substr(0, cr);
+    text.remove_prefix(cr + 1);
   }
+  out += text;
   if (out.size() - start > max_line_octets) {
     auto cut = start + max_line_octets;
     // Back off to a UTF-8 character boundary rather than split a character.

@@ -35,6 +35,8 @@ namespace {
 
 // How long outbound deliveries may go on after SIGTERM before the relay stops regardless.
 constexpr auto shutdown_grace = std::chrono::seconds(10);
+// How long an info line may wait in memory to be written with others (see run_relay).
+constexpr auto log_flush_delay = std::chrono::milliseconds(10);
 
 asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& where) {
   asio::ip::tcp::endpoint bind_to(asio::ip::make_address(where.host), where.port);
@@ -176,8 +178,16 @@ asio::ssl::context server_tls(const server_config& config) {
 
 int run_relay(const server_config& config) {
   asio::io_context io(1);
-  // Log lines of one turn of the event loop go out in one write, not one write each.
-  log::deferred_flush batched_log([&io] { asio::post(io, [] { log::flush(); }); });
+  // Info lines go out together, at most log_flush_delay after the first of them: under
+  // load one write carries many sessions' lines (it was one write per turn of the loop,
+  // about one per message). The request may come from any thread: the timer is the loop's.
+  asio::steady_timer log_flush_timer(io);
+  log::deferred_flush batched_log([&io, &log_flush_timer] {
+    asio::post(io, [&log_flush_timer] {
+      log_flush_timer.expires_after(log_flush_delay);
+      log_flush_timer.async_wait([](std::error_code) { log::flush(); });
+    });
+  });
   queue_policy policy{config.hostname, config.domains,
                       {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
   std::optional<run_as_user> run_as = user_to_run_as(config);
@@ -189,7 +199,7 @@ int run_relay(const server_config& config) {
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
-  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, abuse_guard(limits), 1};
+  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, abuse_guard(limits), 1, {}};
 
   std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor
@@ -265,6 +275,7 @@ int run_relay(const server_config& config) {
     // Coroutines still suspended refer to state that is about to go; everything that matters
     // is on disk, so leave without unwinding them (SQLite's journal keeps the file sound).
     log::info("missived", "event=stopped");
+    log::flush();  // the loop that would have written it has stopped
     std::fflush(nullptr);
     std::_Exit(0);
   }

@@ -19,6 +19,9 @@ namespace missive {
 
 namespace {
 
+// Messages up to this size are copied into one piece to be stored (see insert_message).
+constexpr std::size_t copied_message_limit = 64 * 1024;
+
 // How long mail for a postmaster without a mailbox waits before it is looked at again.
 constexpr std::chrono::seconds postmaster_retry{60};
 
@@ -167,11 +170,21 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
       .bind(2, message.sender)
       .bind(3, size)
       .bind(4, unix_now())
-      .bind(5, message.client)
-      .bind_zeroblob(6, static_cast<std::uint64_t>(size))  // body is the last column
-      .run();
+      .bind(5, message.client);
+  // A small message is bound in one piece, headers and body copied together (opening a
+  // blob handle costs more than the copy). A large one is written in place behind a blob
+  // of zeros, so no second copy of up to 25 MiB is made.
+  bool in_place = static_cast<std::size_t>(size) > copied_message_limit;
+  if (in_place) {
+    insert.bind_zeroblob(6, static_cast<std::uint64_t>(size));  // body is the last column
+  } else {
+    thread_local std::string whole;
+    whole.assign(message.trace_headers).append(message.body);
+    insert.bind_blob(6, whole);
+  }
+  insert.run();
   std::int64_t message_id = db.last_insert_rowid();
-  db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
+  if (in_place) db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
   // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
@@ -183,8 +196,8 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
     // costs no second transaction, and the message is in the mailbox when the client
     // hears 250. A recipient with no mailbox by now (postmaster, a user deleted since
     // RCPT) is queued, and the scheduler decides.
-    std::optional<user_record> user;
-    if (recipient.is_local) user = find_user(db, recipient.address);
+    std::optional<std::int64_t> user;
+    if (recipient.is_local) user = find_user_id(db, recipient.address);
     add_recipient.bind(1, message_id)
         .bind(2, recipient.address)
         .bind(3, std::int64_t{recipient.is_local})
@@ -193,7 +206,7 @@ std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_
         .bind(6, unix_now());
     if (user) {
       // In the maildrop from the start: the row is the mailbox entry.
-      add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox").bind(9, user->id);
+      add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox").bind(9, *user);
     }
     add_recipient.run();
     if (!user) continue;
@@ -238,7 +251,7 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
                              std::vector<given_up>& failed) {
   delivery_outcome outcome{recipient.queue_id, recipient.address, "local", "bounced",
                            unix_now() - recipient.received_at, recipient.attempts + 1, ""};
-  auto user = find_user(db, recipient.address);
+  auto user = find_user_id(db, recipient.address);
   std::string_view local_part(recipient.address);
   local_part = local_part.substr(0, local_part.rfind('@'));
   if (!user && iequals(local_part, "postmaster")) {
@@ -258,7 +271,7 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
     failed.push_back({recipient.address, "5.1.1", "no such local user", false});
     return outcome;
   }
-  put_in_mailbox(db, recipient.id, user->id);
+  put_in_mailbox(db, recipient.id, *user);
   outcome.status = "sent";
   outcome.detail = "delivered to mailbox";
   // The recipient row is the record of a local delivery (see message_history).

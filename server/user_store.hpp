@@ -30,5 +30,7 @@ bool set_password_hash(db::connection& db, std::string_view address, std::string
 std::vector<std::string> list_users(db::connection& db);
 // The user with this address (any case), if any.
 std::optional<user_record> find_user(db::connection& db, std::string_view address);
+// Only the id of that user: what a delivery needs, without copying the password hash.
+std::optional<std::int64_t> find_user_id(db::connection& db, std::string_view address);
 
 }  // namespace missive

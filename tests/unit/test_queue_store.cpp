@@ -224,3 +224,28 @@ TEST_CASE("local recipients with a mailbox are delivered in the transaction that
   CHECK(q.count("SELECT count(*) FROM message WHERE body = CAST('Received: from test\r\n"
                 "Subject: hi\r\n\r\nbody\r\n' AS BLOB) AND size = length(body)") == 1);
 }
+
+TEST_CASE("a message is stored whole, whether copied in one piece or written in place") {
+  temp_queue q;
+  // 64 KiB and below are copied into one piece; above, written in place behind zeros.
+  for (std::size_t body_size : {std::size_t{1000}, std::size_t{64 * 1024 - 30},
+                                std::size_t{64 * 1024}, std::size_t{200 * 1024}}) {
+    CAPTURE(body_size);
+    incoming_message m;
+    m.queue_id = "WHOLE" + std::to_string(body_size);
+    m.sender = "alice@b.test";
+    m.client = "test [127.0.0.1]";
+    m.trace_headers = "Received: from test\r\n";
+    m.body = "Subject: big\r\n\r\n";
+    for (std::size_t i = 0; m.body.size() < body_size; ++i) m.body += char('a' + i % 26);
+    m.body.resize(body_size);
+    m.recipients = {{"carol@c.test", false}};
+    insert_message(*q.db, m);
+    auto& stored = q.db->prepare("SELECT body, size FROM message WHERE queue_id = ?1");
+    stored.bind(1, m.queue_id);
+    REQUIRE(stored.step());
+    CHECK(stored.column_view(0) == m.trace_headers + m.body);
+    CHECK(stored.column_int(1) == static_cast<std::int64_t>(m.trace_headers.size() + body_size));
+    stored.reset();
+  }
+}

@@ -89,6 +89,13 @@ void statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+std::optional<std::int64_t> statement::single_int() {
+  std::optional<std::int64_t> value;
+  if (step() && !column_is_null(0)) value = column_int(0);
+  reset();
+  return value;
+}
+
 std::int64_t statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
 
 std::string statement::column_text(int index) const { return std::string(column_view(index)); }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,6 +53,9 @@ class statement {
   void run();
   // Resets the statement and clears its bindings, ready to run again.
   void reset();
+  // Steps once and resets: the first column of the first row, unless there is no row or
+  // it is NULL.
+  std::optional<std::int64_t> single_int();
 
   std::int64_t column_int(int index) const;
   std::string column_text(int index) const;

@@ -57,12 +57,7 @@ void print_recipients(db::connection& db, std::int64_t message_id) {
 
 // The row id of a message by queue id.
 std::optional<std::int64_t> find_message(db::connection& db, const std::string& queue_id) {
-  auto& query = db.prepare("SELECT id FROM message WHERE queue_id = ?1");
-  query.bind(1, queue_id);
-  std::optional<std::int64_t> id;
-  if (query.step()) id = query.column_int(0);
-  query.reset();
-  return id;
+  return db.prepare("SELECT id FROM message WHERE queue_id = ?1").bind(1, queue_id).single_int();
 }
 
 int list(db::connection& db) {

@@ -367,13 +367,10 @@ std::vector<delivery_outcome> record_attempts(db::connection& db,
 }
 
 std::optional<std::int64_t> next_due_time(db::connection& db) {
-  auto& query = db.prepare(
-      "SELECT min(next_attempt_at) FROM recipient "
-      "WHERE state IN ('queued', 'deferred') AND in_flight = 0");
-  std::optional<std::int64_t> due;
-  if (query.step() && !query.column_is_null(0)) due = query.column_int(0);
-  query.reset();
-  return due;
+  return db.prepare(
+               "SELECT min(next_attempt_at) FROM recipient "
+               "WHERE state IN ('queued', 'deferred') AND in_flight = 0")
+      .single_int();
 }
 
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids) {

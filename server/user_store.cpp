@@ -61,12 +61,7 @@ std::optional<user_record> find_user(db::connection& db, std::string_view addres
 }
 
 std::optional<std::int64_t> find_user_id(db::connection& db, std::string_view address) {
-  auto& query = db.prepare("SELECT id FROM user WHERE address = ?1");
-  query.bind(1, address);
-  std::optional<std::int64_t> id;
-  if (query.step()) id = query.column_int(0);
-  query.reset();
-  return id;
+  return db.prepare("SELECT id FROM user WHERE address = ?1").bind(1, address).single_int();
 }
 
 }  // namespace missive

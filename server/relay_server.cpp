@@ -35,8 +35,10 @@ namespace {
 
 // How long outbound deliveries may go on after SIGTERM before the relay stops regardless.
 constexpr auto shutdown_grace = std::chrono::seconds(10);
-// How long an info line may wait in memory to be written with others (see run_relay).
-constexpr auto log_flush_delay = std::chrono::milliseconds(10);
+// How long an info line may wait in memory to be written with others (see run_relay): at
+// 10,000 messages a second, a write per millisecond instead of one per message; 10 ms
+// measured no better.
+constexpr auto log_flush_delay = std::chrono::milliseconds(1);
 
 asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const endpoint& where) {
   asio::ip::tcp::endpoint bind_to(asio::ip::make_address(where.host), where.port);

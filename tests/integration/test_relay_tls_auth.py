@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import unittest
 
-from missive_harness import (HOST, RelayTestCase, make_message, missived_path, smtp_send)
+from missive_harness import (HOST, RelayTestCase, make_message, missived_path, smtp_send,
+                             wait_until)
 
 ALICE = "alice@a.test"
 BOB = "bob@b.test"
@@ -49,6 +50,9 @@ class RelayTlsAuthTest(RelayTestCase):
         a.start()
         qid = smtp_send(a, ALICE, [BOB], make_message("over tls", ["hello"], to=BOB))
         a.wait_state(qid, BOB, "delivered")
+        # Info lines reach the log a moment after the fact (held for one write, then a pipe).
+        wait_until(lambda: f"event=auth user={BOB}" in b.read_log(), timeout=5,
+                   what="B's log of the AUTH")
         log = b.read_log()
         self.assertIn("event=tls", log)
         self.assertIn(f"event=auth user={BOB}", log)

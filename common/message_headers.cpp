@@ -24,6 +24,14 @@ std::optional<std::string_view> field_name(std::string_view line) {
   return name;
 }
 
+// Trims spaces, tabs and a line ending at both ends.
+std::string_view trim_blanks(std::string_view text) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace
 
 header_summary scan_headers(std::string_view message) {
@@ -43,8 +51,39 @@ header_summary scan_headers(std::string_view message) {
     summary.has_message_id |= iequals(*name, "message-id");
     summary.has_date |= iequals(*name, "date");
     summary.received_count += iequals(*name, "received");
+    summary.has_return_path |= iequals(*name, "return-path");
+    if (iequals(*name, "delivered-to")) {
+      summary.delivered_to.emplace_back(trim_blanks(line.substr(name->size() + 1)));
+    }
   }
   return summary;
+}
+
+std::string remove_header_fields(std::string_view message, std::string_view name,
+                                 std::vector<std::string>* removed) {
+  std::string out;
+  out.reserve(message.size());
+  bool dropping = false;
+  std::size_t pos = 0;
+  while (pos < message.size()) {
+    auto newline = message.find('\n', pos);
+    std::size_t end = newline == npos ? message.size() : newline + 1;
+    std::string_view line = message.substr(pos, end - pos);
+    if (line == "\r\n" || line == "\n") break;  // the end of the header section
+    pos = end;
+    // RFC 5322 2.2.3: a line starting with SP or HTAB continues the previous field.
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (!dropping) out += line;
+      else if (removed) removed->back() += line;
+      continue;
+    }
+    auto field = field_name(line);
+    dropping = field && iequals(*field, name);
+    if (!dropping) out += line;
+    else if (removed) removed->emplace_back(line.substr(field->size() + 1));
+  }
+  out += message.substr(pos);
+  return out;
 }
 
 std::string format_rfc5322_date(std::chrono::system_clock::time_point when) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace missive {
 
@@ -14,6 +15,10 @@ struct header_summary {
   bool has_message_id = false;    // a Message-ID: field (names are case-insensitive)
   bool has_date = false;          // a Date: field
   std::size_t received_count = 0; // Received: fields, for loop detection (RFC 5321 6.3)
+  bool has_return_path = false;   // a Return-Path: field, which only final delivery may add
+  // The addresses of Delivered-To: fields (RFC 9228), blanks trimmed: where the message was
+  // delivered before, for forwarding-loop detection.
+  std::vector<std::string> delivered_to;
   // Whether the message starts with a header field ("name:" with printable ASCII name);
   // false for a message that starts with body text or an empty line.
   bool starts_with_header = false;
@@ -21,6 +26,12 @@ struct header_summary {
 
 // Scans the header section of `message` (CRLF line endings; folded lines are continuation).
 header_summary scan_headers(std::string_view message);
+
+// Returns `message` without the header fields named `name` (any case) and their
+// continuation lines; the body, and fields after the header section, are left alone. Lines
+// may end in CRLF or LF. The unfolded values removed are appended to `removed` if given.
+std::string remove_header_fields(std::string_view message, std::string_view name,
+                                 std::vector<std::string>* removed = nullptr);
 
 // Formats a time as an RFC 5322 3.3 date-time in UTC: "Sat, 21 Nov 2026 18:49:00 +0000".
 std::string format_rfc5322_date(std::chrono::system_clock::time_point when);

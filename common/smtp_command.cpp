@@ -31,6 +31,17 @@ smtp_verb find_verb(std::string_view word) {
   return smtp_verb::unknown;
 }
 
+}  // namespace
+
+std::string_view smtp_verb_name(smtp_verb verb) {
+  for (const auto& entry : verb_names) {
+    if (entry.verb == verb) return entry.name;
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
 // Strips "FROM:" or "TO:" and the one space many clients send after the colon; nullopt
 // unless a path follows ("FROM:a@b" without brackets is refused, RFC 5321 4.1.1.2).
 std::optional<std::string_view> path_after(std::string_view argument, std::string_view prefix) {

@@ -13,6 +13,9 @@ namespace missive {
 enum class smtp_verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, vrfy, expn, help,
                        starttls, auth, bdat, unknown };
 
+// The verb as a client writes it ("MAIL"); "UNKNOWN" for smtp_verb::unknown.
+std::string_view smtp_verb_name(smtp_verb verb);
+
 // A command line split into its verb and the rest of the line.
 struct smtp_command {
   smtp_verb verb = smtp_verb::unknown;

@@ -10,6 +10,7 @@
 #include "credential_cache.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
+#include "delivery_headers.hpp"
 #include "local_user_cache.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
@@ -100,14 +101,17 @@ asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::stri
 
 asio::awaitable<std::vector<maildrop_entry>> mail_store::maildrop(std::int64_t user_id) {
   return readers_->run([user_id](db::connection& db) {
+    // The rows of the view mailbox_entry, with what the delivery headers need.
     auto& query = db.prepare(
-        "SELECT e.id, e.uid, m.size FROM mailbox_entry e JOIN message m ON m.id = e.message_id "
-        "WHERE e.user_id = ?1 ORDER BY e.id");
+        "SELECT r.id, m.queue_id || '.' || r.id, m.size, m.sender, r.address "
+        "FROM recipient r JOIN message m ON m.id = r.message_id "
+        "WHERE r.mailbox_user_id = ?1 ORDER BY r.id");
     query.bind(1, user_id);
     std::vector<maildrop_entry> entries;
     while (query.step()) {
-      entries.push_back({query.column_int(0), query.column_text(1),
-                         static_cast<std::uint64_t>(query.column_int(2))});
+      auto size = static_cast<std::uint64_t>(query.column_int(2)) +
+                  delivery_headers_size(query.column_view(3), query.column_view(4));
+      entries.push_back({query.column_int(0), query.column_text(1), size});
     }
     query.reset();
     return entries;
@@ -117,16 +121,22 @@ asio::awaitable<std::vector<maildrop_entry>> mail_store::maildrop(std::int64_t u
 asio::awaitable<std::string> mail_store::message_content(std::int64_t entry_id) {
   return readers_->run([entry_id](db::connection& db) {
     auto& query = db.prepare(
-        "SELECT m.body FROM mailbox_entry e JOIN message m ON m.id = e.message_id "
-        "WHERE e.id = ?1");
+        "SELECT m.sender, r.address, m.body FROM recipient r JOIN message m ON m.id = r.message_id "
+        "WHERE r.id = ?1 AND r.mailbox_user_id IS NOT NULL");
     query.bind(1, entry_id);
     if (!query.step()) {
       query.reset();
       throw std::runtime_error(fmt::format("maildrop entry {} is gone", entry_id));
     }
-    std::string body(query.column_view(0));
+    // The message as it reached the mailbox: stored once for every local recipient, it
+    // gains each one's delivery headers on the way out.
+    std::string_view sender = query.column_view(0), address = query.column_view(1);
+    std::string_view body = query.column_view(2);
+    std::string content;
+    content.reserve(delivery_headers_size(sender, address) + body.size());
+    content.append(delivery_headers(sender, address)).append(body);
     query.reset();
-    return body;
+    return content;
   });
 }
 

@@ -51,14 +51,17 @@ asio::awaitable<void> pop3_session::run() {
     if (role_.implicit_tls) ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
     if (ready) co_await serve();
     if (io_.timed_out()) {
-      log::info(id_, "event=disconnect reason=timeout");
+      end_reason_ = "timeout";
       err("Autologout: idle for too long");
       io_.flush_now();
     }
   } catch (const std::exception& e) {
     log::error(id_, "event=session_failed reason=\"{}\"", e.what());
+    end_reason_ = "error";
   }
   io_.close();
+  // Every connect has its disconnect, however the session ended.
+  log::info(id_, "event=disconnect reason={}", end_reason_);
 }
 
 asio::awaitable<void> pop3_session::serve() {
@@ -70,7 +73,7 @@ asio::awaitable<void> pop3_session::serve() {
     auto status = co_await io_.read_line(line, limits::pop3_command_line);
     if (status == connection_io::read_status::closed) {
       // RFC 1939 6: without QUIT there is no UPDATE state; nothing is deleted.
-      log::info(id_, "event=disconnect reason=closed");
+      end_reason_ = "closed";
       co_return;
     }
     if (status == connection_io::read_status::too_long) {
@@ -85,6 +88,7 @@ asio::awaitable<void> pop3_session::serve() {
     co_await dispatch(command);
   }
   co_await io_.flush();
+  if (end_reason_ == "lost") end_reason_ = "quit";
 }
 
 asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
@@ -162,7 +166,7 @@ asio::awaitable<void> pop3_session::on_stls() {
   if (!sent) co_return;
   bool secured = co_await io_.start_tls(tls_handshake_timeout);
   if (!secured) {
-    log::info(id_, "event=disconnect reason=tls_handshake_failed");
+    end_reason_ = "tls_handshake_failed";
     state_ = state::closing;
     co_return;
   }
@@ -216,16 +220,20 @@ asio::awaitable<void> pop3_session::log_in(const std::string& address, const std
     co_return err("[SYS/TEMP] Temporary failure, try again later");
   }
   if (!user) {
-    log::info(id_, "event=auth_failed client=[{}]", io_.peer());
     bool banned = context_.guard.login_failed(io_.peer_bytes());
+    std::string_view refusal = banned ? "[SYS/TEMP] Too many failed logins, try later"
+                                      : "[AUTH] Invalid username or password";
+    // One line per refusal, naming the user tried (never the password), for fail2ban.
+    log::info(id_, "reject: LOGIN from unknown[{}]: -ERR {}; user=<{}>", io_.peer(), refusal,
+              address);
     asio::steady_timer pause(co_await asio::this_coro::executor, failed_login_delay);
     std::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (banned) {
       state_ = state::closing;
-      co_return err("[SYS/TEMP] Too many failed logins, try later");
+      end_reason_ = "too_many_failed_logins";
     }
-    co_return err("[AUTH] Invalid username or password");
+    co_return err(refusal);
   }
   // RFC 2449 8.1.2: IN-USE when another session holds the maildrop.
   if (!context_.locks.try_lock(user->id)) {

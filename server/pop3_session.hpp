@@ -67,6 +67,8 @@ class pop3_session {
   listener_role role_;
   std::string id_;
   state state_ = state::authorization;
+  // Why the session ended, for its disconnect line; "lost" until known.
+  std::string_view end_reason_ = "lost";
   std::string user_name_;  // from USER, until PASS
   std::optional<user_identity> user_;
   bool locked_ = false;

@@ -103,9 +103,10 @@ struct given_up {
 };
 
 // Sends the envelope sender one DSN for the recipients of a message given up on (RFC 3464).
-// Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce).
+// Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). Appends to `outcomes`
+// the notification and the DSN's delivery, when its recipient is local.
 void bounce(db::connection& db, std::int64_t message_id, const std::vector<given_up>& failed,
-            const queue_policy& policy) {
+            const queue_policy& policy, std::vector<delivery_outcome>& outcomes) {
   if (failed.empty()) return;
   auto& query = db.prepare("SELECT queue_id, sender, received_at, body FROM message WHERE id = ?1");
   query.bind(1, message_id);
@@ -142,8 +143,10 @@ void bounce(db::connection& db, std::int64_t message_id, const std::vector<given
   dsn.client = "MAILER-DAEMON";
   dsn.body = compose_bounce(details);
   dsn.recipients.push_back({sender, is_local_address(policy, sender)});
-  insert_message(db, dsn);
+  auto delivered = insert_message(db, dsn);
   add_event(db, message_id, "", "bounced", fmt::format("DSN {} sent to <{}>", bounce_id, sender));
+  outcomes.push_back({queue_id, sender, "", "notified", 0, 0, bounce_id});
+  outcomes.insert(outcomes.end(), delivered.begin(), delivered.end());
 }
 
 // Frees the body of a message nothing needs any more (every recipient done, no mailbox holds
@@ -289,7 +292,7 @@ std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limi
     outcomes.push_back(deliver_one(db, recipient, failed_by_message[recipient.message_id]));
   }
   for (const auto& [message_id, failed] : failed_by_message) {
-    bounce(db, message_id, failed, policy);
+    bounce(db, message_id, failed, policy, outcomes);
     retire_if_finished(db, message_id);
   }
   return outcomes;
@@ -360,7 +363,7 @@ std::vector<delivery_outcome> record_attempts(db::connection& db,
     failed_by_message[r.message_id];  // every message touched is looked at below
   }
   for (const auto& [message_id, failed] : failed_by_message) {
-    bounce(db, message_id, failed, policy);
+    bounce(db, message_id, failed, policy, outcomes);
     retire_if_finished(db, message_id);
   }
   return outcomes;

@@ -53,7 +53,9 @@ struct delivery_outcome {
   std::string queue_id;
   std::string recipient;
   std::string relay;             // "local" or "host[addr]:port"
-  std::string status;            // "sent", "deferred", "bounced" or "expired"
+  // "sent", "deferred", "bounced" or "expired"; "notified" when the sender was sent a DSN,
+  // whose queue id is then the detail
+  std::string status;
   std::int64_t delay_seconds = 0;  // since the message arrived
   std::int64_t attempts = 0;
   std::string detail;

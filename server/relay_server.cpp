@@ -161,6 +161,20 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
   }
 }
 
+// RFC 5321 4.5.1: mail for postmaster is always accepted, and without a mailbox of that
+// name it waits in the queue; an operator learns it at start, not when it is found waiting.
+asio::awaitable<void> warn_of_missing_postmasters(mail_store& store,
+                                                  const std::vector<std::string>& domains) {
+  for (const auto& domain : domains) {
+    std::string postmaster = "postmaster@" + domain;
+    if (co_await store.local_user(postmaster)) continue;
+    log::warning("missived",
+                 "event=no_postmaster domain={} reason=\"mail for <{}> waits in the queue until "
+                 "the user is added (missived user add {})\"",
+                 domain, postmaster, postmaster);
+  }
+}
+
 // The server TLS context from [tls], or an unused one when TLS is not configured.
 asio::ssl::context server_tls(const server_config& config) {
   if (config.tls.cert.empty() && config.tls.key.empty()) {
@@ -271,6 +285,7 @@ int run_relay(const server_config& config) {
     asio::co_spawn(io, accept_loop(acceptor, role, context), log_escaped(role.name()));
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
+  asio::co_spawn(io, warn_of_missing_postmasters(store, config.domains), log_escaped("missived"));
 
   io.run();
   if (stopped_hard) {

@@ -104,6 +104,10 @@ attempt_fate fate_of(int code) {
 
 void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
   for (const auto& o : outcomes) {
+    if (o.status == "notified") {
+      log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
+      continue;
+    }
     log::info(o.queue_id, "to=<{}>, relay={}, delay={}, attempts={}, status={} ({})", o.recipient,
               o.relay, o.delay_seconds, o.attempts, o.status, o.detail);
   }

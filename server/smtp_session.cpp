@@ -12,6 +12,7 @@
 #include "data_directory.hpp"
 #include "data_reader.hpp"
 #include "db.hpp"
+#include "delivery_headers.hpp"
 #include "delivery_scheduler.hpp"
 #include "limits.hpp"
 #include "log.hpp"
@@ -109,6 +110,20 @@ void smtp_session::enter_state(state next) {
   state_ = next;
 }
 
+void smtp_session::log_refusal(const smtp_reply& answer) const {
+  std::string text = answer.text;
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  // No reverse DNS is looked up: the client's name is "unknown", as Postfix writes it then.
+  std::string line = fmt::format("reject: {} from unknown[{}]: {} {}{}{};", refusal_.stage,
+                                 io_.peer(), answer.code, answer.enhanced,
+                                 answer.enhanced.empty() ? "" : " ", text);
+  if (refusal_.from) line += fmt::format(" from=<{}>", *refusal_.from);
+  if (refusal_.to) line += fmt::format(" to=<{}>", *refusal_.to);
+  if (refusal_.user) line += fmt::format(" sasl_username=<{}>", *refusal_.user);
+  line += fmt::format(" proto={} helo=<{}>", extended_ ? "ESMTP" : "SMTP", helo_name_);
+  log::info(id_, "{}", line);
+}
+
 void smtp_session::reply(const smtp_reply& r) {
   std::string wire;
   append_reply(wire, r);
@@ -129,18 +144,21 @@ asio::awaitable<void> smtp_session::run() {
     if (role_.implicit_tls) ready = co_await switch_to_tls();  // RFC 8314 3.3
     if (ready) co_await serve();
     if (stopping_) {
-      log::info(id_, "event=disconnect reason=shutdown");
+      end_reason_ = "shutdown";
       reply({421, "4.3.2", fmt::format("{} Service shutting down", context_.config.hostname)});
       io_.flush_now();
     } else if (io_.timed_out()) {
-      log::info(id_, "event=disconnect reason=timeout");
+      end_reason_ = "timeout";
       reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});
       io_.flush_now();
     }
   } catch (const std::exception& e) {
     log::error(id_, "event=session_failed reason=\"{}\"", e.what());
+    end_reason_ = "error";
   }
   io_.close();
+  // Every connect has its disconnect, however the session ended.
+  log::info(id_, "event=disconnect reason={}", end_reason_);
 }
 
 asio::awaitable<bool> smtp_session::client_waited_for_greeting() {
@@ -159,7 +177,7 @@ asio::awaitable<void> smtp_session::serve() {
   bool polite = co_await client_waited_for_greeting();
   if (!polite) {
     // RFC 5321 4.3.1: the client waits for the greeting; one that does not is a spam engine.
-    log::info(id_, "event=disconnect reason=talked_before_greeting");
+    end_reason_ = "talked_before_greeting";
     reply({554, "5.5.0", "Error: talked before the greeting"});
     co_await io_.flush();
     co_return;
@@ -177,33 +195,37 @@ asio::awaitable<void> smtp_session::serve() {
     io_.set_timeout(settings.command_timeout);
     auto status = co_await io_.read_line(line, limits::smtp_command_line);
     if (status == connection_io::read_status::closed) {
-      log::info(id_, "event=disconnect reason=closed");
+      end_reason_ = "closed";
       co_return;
     }
     smtp_reply answer;
+    refusal_ = {};
+    if (state_ == state::mail || state_ == state::rcpt) refusal_.from = transaction_.sender.str();
     if (status == connection_io::read_status::too_long) {
       answer = line_too_long;
     } else if (has_control_characters(line)) {
       answer = bad_characters;
     } else if (is_http_request(line)) {
       // A web client or proxy probe (cross-protocol attack): answer once and hang up.
-      log::info(id_, "event=disconnect reason=http_request");
+      end_reason_ = "http_request";
       reply({502, "5.5.1", "Error: this is an SMTP server, not HTTP"});
       co_await io_.flush();
       co_return;
     } else {
       // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
       smtp_command command = parse_smtp_command(line);
+      refusal_.stage = smtp_verb_name(command.verb);
       answer = co_await dispatch(command);
       if (answer.code == connection_lost.code) {
-        log::info(id_, "event=disconnect reason=closed_in_data");
+        end_reason_ = "closed_in_data";
         co_return;
       }
     }
+    if (answer.code >= 400) log_refusal(answer);
     reply(answer);
     errors_in_a_row = is_protocol_error(answer.code) ? errors_in_a_row + 1 : 0;
     if (errors_in_a_row >= max_protocol_errors) {
-      log::info(id_, "event=disconnect reason=too_many_errors");
+      end_reason_ = "too_many_errors";
       reply({421, "4.7.0", fmt::format("{} Error: too many errors", context_.config.hostname)});
       co_await io_.flush();
       co_return;
@@ -217,7 +239,7 @@ asio::awaitable<void> smtp_session::serve() {
     }
   }
   co_await io_.flush();
-  log::info(id_, "event=disconnect reason=quit");
+  end_reason_ = "quit";
 }
 
 asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) {
@@ -279,6 +301,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
     case smtp_argument_error::unknown_parameter: return unknown_parameter;
     default: return syntax("MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]");
   }
+  refusal_.from = args.sender.str();
   if (!extended_ && (args.size || args.smtputf8 || args.body != body_type::unspecified)) {
     return unknown_parameter;  // RFC 5321 4.1.1.2: parameters need EHLO
   }
@@ -330,13 +353,14 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
     case smtp_argument_error::unknown_parameter: co_return unknown_parameter;
     default: co_return syntax("RCPT TO:<address>");
   }
-  if (transaction_.recipient_count() >= context_.config.smtp.max_recipients) {
-    co_return too_many_recipients;  // RFC 5321 4.5.3.1.10
-  }
   auto& recipient = args.recipient;
   // RFC 5321 4.1.1.3: <Postmaster> without a domain is the postmaster of this host.
   if (recipient.domain.empty()) recipient.domain = context_.config.domains.front();
   std::string address = recipient.str();
+  refusal_.to = address;
+  if (transaction_.recipient_count() >= context_.config.smtp.max_recipients) {
+    co_return too_many_recipients;  // RFC 5321 4.5.3.1.10
+  }
   if (context_.config.is_local_domain(recipient.domain)) {
     std::optional<std::string> user;
     try {
@@ -386,6 +410,12 @@ asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   bool complete = co_await io_.read_data(reader, context_.config.smtp.data_timeout);
   if (!complete) co_return connection_lost;
   enter_state(state::greeted);
+  // Refusals from here on are of the message (Postfix's END-OF-MESSAGE), to its recipients.
+  refusal_.stage = "END-OF-MESSAGE";
+  if (transaction_.recipient_count() > 0) {
+    refusal_.to = transaction_.local_recipients.empty() ? transaction_.remote_recipients.front()
+                                                        : transaction_.local_recipients.front();
+  }
   smtp_reply result;
   switch (reader.error()) {
     case data_error::none: result = co_await store(reader.message()); break;
@@ -434,6 +464,16 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   header_summary summary = scan_headers(data);
   // RFC 5321 6.3: a message that has passed through this many relays is looping.
   if (summary.received_count > limits::max_received_headers) co_return too_many_hops;
+  // RFC 9228 4: a Delivered-To: naming one of this message's mailboxes means it was delivered
+  // there before and came back. Refused whole, at once: no mailbox gets a second copy and no
+  // bounce is needed, the sending relay reports it.
+  if (auto looped = delivered_before(summary, transaction_.local_recipients)) {
+    co_return smtp_reply{554, "5.4.6", fmt::format("Error: mail forwarding loop for <{}>", *looped)};
+  }
+  // RFC 5321 4.4: Return-Path: is final delivery's to add, from the envelope. One the sender
+  // wrote would say something else to the reader below ours, so it goes, for mailboxes and
+  // next hops alike.
+  if (summary.has_return_path) data = remove_header_fields(data, "Return-Path");
   incoming_message message;
   message.queue_id = make_queue_id();
   message.sender = transaction_.sender.str();

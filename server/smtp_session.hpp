@@ -53,6 +53,14 @@ class smtp_session {
     }
   };
 
+  // What the log line of a refused command names besides the reply.
+  struct refusal_subject {
+    std::string_view stage = "COMMAND";  // the verb, or END-OF-MESSAGE after the data
+    std::optional<std::string> from;     // the envelope sender, once MAIL named one
+    std::optional<std::string> to;       // the recipient RCPT named
+    std::optional<std::string> user;     // the user an AUTH tried
+  };
+
   // Not a reply: the connection ended while a command was being served.
   static inline const smtp_reply connection_lost{0, "", ""};
 
@@ -83,6 +91,8 @@ class smtp_session {
   // Whether the data directory has room for a message of `declared_size` octets and the
   // reserve ([smtp] min_free_space) besides.
   bool room_for(std::uint64_t declared_size) const;
+  // Logs a 4xx or 5xx reply, one line per refusal, Postfix style, for operators and fail2ban.
+  void log_refusal(const smtp_reply& answer) const;
   void enter_state(state next);
   void reply(const smtp_reply& r);
 
@@ -95,9 +105,13 @@ class smtp_session {
   bool storing_ = false;            // waiting for the commit of a message
   bool stopping_ = false;           // the relay is shutting down
   state state_ = state::connected;
+  // Why the session ended, for its disconnect line; "lost" until known (a reset, a failed
+  // write).
+  std::string_view end_reason_ = "lost";
   std::string helo_name_;
   bool extended_ = false;  // EHLO rather than HELO
   transaction transaction_;
+  refusal_subject refusal_;  // about the command being served
 };
 
 }  // namespace missive

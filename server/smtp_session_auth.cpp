@@ -59,7 +59,7 @@ smtp_reply smtp_session::on_starttls(const smtp_command& command) {
 asio::awaitable<bool> smtp_session::switch_to_tls() {
   bool secured = co_await io_.start_tls(handshake_timeout);
   if (!secured) {
-    log::info(id_, "event=disconnect reason=tls_handshake_failed");
+    end_reason_ = "tls_handshake_failed";
     co_return false;
   }
   // RFC 3207 4.2: forget everything learned before the handshake; the client starts over.
@@ -86,6 +86,7 @@ asio::awaitable<std::optional<std::string>> smtp_session::read_auth_response(
 
 asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& user,
                                                            const std::string& password) {
+  refusal_.user = user;
   std::optional<user_identity> identity;
   try {
     identity = co_await context_.store.authenticate(user, password);
@@ -94,13 +95,13 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
     co_return smtp_reply{454, "4.7.0", "Error: temporary authentication failure"};
   }
   if (!identity) {
-    log::info(id_, "event=auth_failed client=[{}]", io_.peer());
     bool banned = context_.guard.login_failed(io_.peer_bytes());
     asio::steady_timer pause(co_await asio::this_coro::executor, failed_auth_delay);
     std::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (banned) {
       enter_state(state::closing);
+      end_reason_ = "too_many_failed_logins";
       co_return smtp_reply{421, "4.7.0", "Error: too many failed logins, try later"};
     }
     co_return smtp_reply{535, "5.7.8", "Error: authentication credentials invalid"};

@@ -272,6 +272,7 @@ class HostileSmtpInputTest(MissiveTestCase):
         qid = queue_id_of(c.data_bytes(body))
         wait_for_mailbox_count(self.server, user, 1)
         [stored] = fetch_all(self.server, user)
+        stored = self.assertDeliveryHeaders(stored, ALICE, user)
         self.assertStoredEndsWith(stored, body)
         self.assertEqual(self.server.scalar("SELECT size FROM message WHERE queue_id = ?", (qid,)),
                          len(stored))

@@ -30,6 +30,7 @@ class RelayForwardingTest(RelayTestCase):
         qid = smtp_send(a, ALICE, [BOB], msg)
         wait_for_mailbox_count(b, BOB, 1, timeout=10)
         [stored] = fetch_all(b, BOB)
+        stored = self.assertDeliveryHeaders(stored, ALICE, BOB)
         prefix = self.assertStoredEndsWith(stored, msg)
         fields = header_fields(prefix)
         self.assertEqual([n for n, _ in fields], ["received", "received"], prefix)
@@ -75,7 +76,7 @@ class RelayForwardingTest(RelayTestCase):
         self.assertStoredEndsWith(fetch_all(a, "carol@a.test")[0], msg)
         for user in (BOB, "dave@b.test"):
             [stored] = fetch_all(b, user)
-            prefix = self.assertStoredEndsWith(stored, msg)
+            prefix = self.assertStoredEndsWith(self.assertDeliveryHeaders(stored, ALICE, user), msg)
             self.assertEqual([n for n, _ in header_fields(prefix)], ["received", "received"])
         delivered = sorted(r for k, r, _ in a.events(qid) if k == "delivered")
         self.assertEqual(delivered, sorted(["carol@a.test", BOB, "dave@b.test"]))
@@ -121,14 +122,16 @@ class RelayForwardingTest(RelayTestCase):
         wait_for_mailbox_count(b, "erin@e.test", 1)
 
         [stored_c] = fetch_all(c, "carl@c.test")
-        fields = header_fields(self.assertStoredEndsWith(stored_c, to_c))
+        fields = header_fields(self.assertStoredEndsWith(
+            self.assertDeliveryHeaders(stored_c, ALICE, "carl@c.test"), to_c))
         self.assertEqual([n for n, _ in fields], ["received", "received"])
         self.assertIn(b"by mx.c.test", fields[0][1])
         self.assertIn(b"by mx.a.test", fields[1][1])
 
         # the specific route wins over "*": straight from A to B, C never saw it
         [stored_b] = fetch_all(b, BOB)
-        fields = header_fields(self.assertStoredEndsWith(stored_b, to_b))
+        fields = header_fields(self.assertStoredEndsWith(
+            self.assertDeliveryHeaders(stored_b, ALICE, BOB), to_b))
         self.assertEqual([n for n, _ in fields], ["received", "received"])
         self.assertIn(b"by mx.b.test", fields[0][1])
         self.assertIn(b"by mx.a.test", fields[1][1])
@@ -136,7 +139,8 @@ class RelayForwardingTest(RelayTestCase):
 
         # the smarthost relays onward: A -> C -> B, three Received: headers
         [stored_e] = fetch_all(b, "erin@e.test")
-        fields = header_fields(self.assertStoredEndsWith(stored_e, to_e))
+        fields = header_fields(self.assertStoredEndsWith(
+            self.assertDeliveryHeaders(stored_e, ALICE, "erin@e.test"), to_e))
         self.assertEqual([n for n, _ in fields], ["received"] * 3)
         self.assertIn(b"by mx.b.test", fields[0][1])
         self.assertIn(b"by mx.c.test", fields[1][1])

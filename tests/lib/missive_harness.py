@@ -390,6 +390,14 @@ class MissiveTestCase(unittest.TestCase):
         prefix = "-ERR" if code is None else f"-ERR [{code}]"
         self.assertTrue(line.startswith(prefix), f"{msg + ': ' if msg else ''}expected {prefix}, got {line!r}")
 
+    def assertDeliveryHeaders(self, stored, sender, recipient):
+        """A message read from a maildrop starts with the fields of final delivery, Return-Path
+        (RFC 5321 4.4) and Delivered-To (RFC 9228); returns what follows them."""
+        expected = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
+        if not stored.startswith(expected):
+            self.fail(f"expected the delivery headers {expected!r}, got {stored[:300]!r}")
+        return stored[len(expected):]
+
     def assertStoredEndsWith(self, stored, sent):
         """The stored message is some prepended header lines followed by the sent bytes."""
         if not stored.endswith(sent):

@@ -89,3 +89,41 @@ TEST_CASE("header_section and first_body_lines") {
   CHECK(missive::header_section("") == "");
   CHECK(missive::first_body_lines("", 3) == "");
 }
+
+TEST_CASE("scan_headers: Return-Path and Delivered-To") {
+  auto summary = missive::scan_headers(
+      "Return-Path: <a@b.test>\r\nDelivered-To:  Alice@Example.test \r\n"
+      "delivered-to: bob@example.test\r\nSubject: x\r\n\r\nDelivered-To: body@example.test\r\n");
+  CHECK(summary.has_return_path);
+  CHECK(summary.delivered_to == std::vector<std::string>{"Alice@Example.test", "bob@example.test"});
+  auto plain = missive::scan_headers("Subject: x\r\n\r\nReturn-Path: <in@body>\r\n");
+  CHECK_FALSE(plain.has_return_path);
+  CHECK(plain.delivered_to.empty());
+}
+
+TEST_CASE("remove_header_fields") {
+  struct removal_case {
+    std::string message;
+    std::string expected;
+    std::vector<std::string> removed;
+  };
+  const std::vector<removal_case> cases = {
+      {"Return-Path: <a@b>\r\nSubject: x\r\n\r\nReturn-Path: <body>\r\n",
+       "Subject: x\r\n\r\nReturn-Path: <body>\r\n", {" <a@b>\r\n"}},
+      {"Subject: x\r\nRETURN-PATH:\r\n <folded@b>\r\nreturn-path: <c@d>\r\nTo: y\r\n\r\nbody",
+       "Subject: x\r\nTo: y\r\n\r\nbody", {"\r\n <folded@b>\r\n", " <c@d>\r\n"}},
+      {"Subject: x\r\n Return-Path: folded into Subject\r\n\r\n",
+       "Subject: x\r\n Return-Path: folded into Subject\r\n\r\n", {}},
+      {"Return-Pathx: <a@b>\r\n\r\n", "Return-Pathx: <a@b>\r\n\r\n", {}},
+      {"Return-Path: <only@b>\r\n", "", {" <only@b>\r\n"}},
+      {"Return-Path: <lf@b>\nSubject: lf\n\nbody\n", "Subject: lf\n\nbody\n", {" <lf@b>\n"}},
+      {"\r\nReturn-Path: <body@b>\r\n", "\r\nReturn-Path: <body@b>\r\n", {}},
+      {"", "", {}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.message);
+    std::vector<std::string> removed;
+    CHECK(missive::remove_header_fields(c.message, "Return-Path", &removed) == c.expected);
+    CHECK(removed == c.removed);
+  }
+}

@@ -1,6 +1,7 @@
 // Unit tests for the queue's bookkeeping on a real schema: claiming, each recipient's fate
 // from its reply, backoff, expiry, and one bounce per message (never for a bounce).
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <unistd.h>
 
@@ -86,11 +87,16 @@ TEST_CASE("each recipient gets its own fate; permanent failures share one bounce
                                    result_for(claimed[2], attempt_fate::permanent, "550 5.1.1 no"),
                                    result_for(claimed[3], attempt_fate::permanent, "552 5.2.2 full")},
                                   q.policy);
-  REQUIRE(outcomes.size() == 4);
+  REQUIRE(outcomes.size() == 5);
   CHECK(outcomes[0].status == "sent");
   CHECK(outcomes[1].status == "deferred");
   CHECK(outcomes[2].status == "bounced");
   CHECK(outcomes[3].status == "bounced");
+  // one DSN for both, named for the log (the sender is remote: no local delivery of it)
+  CHECK(outcomes[4].status == "notified");
+  CHECK(outcomes[4].queue_id == "Q1");
+  CHECK(q.count(fmt::format("SELECT count(*) FROM message WHERE queue_id = '{}' AND sender = ''",
+                            outcomes[4].detail)) == 1);
   CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'delivered'") == 1);
   CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'failed'") == 2);
   CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'deferred' AND attempts = 1 "
@@ -148,8 +154,9 @@ TEST_CASE("a recipient past max_lifetime expires with 4.4.7 instead of being def
   REQUIRE(claimed.size() == 1);
   auto outcomes = record_attempts(
       *q.db, {result_for(claimed[0], attempt_fate::retry, "connection refused")}, q.policy);
-  REQUIRE(outcomes.size() == 1);
+  REQUIRE(outcomes.size() == 2);
   CHECK(outcomes[0].status == "expired");
+  CHECK(outcomes[1].status == "notified");
   CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'bob@b.test' AND state = 'failed'") == 1);
   auto& body = q.db->prepare("SELECT body FROM message WHERE sender = ''");
   REQUIRE(body.step());

@@ -42,8 +42,9 @@ class CurlTest(ToolTestCase):
         wait_for_mailbox_count(self.server, user, 1)
         r = self.run_curl(self.pop3_url("1"), "--user", f"{user}:{PASSWORD}")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertStoredEndsWith(r.stdout, msg)
-        self.assertTrue(r.stdout.startswith(b"Received:"), r.stdout[:100])
+        stored = self.assertDeliveryHeaders(r.stdout, ALICE, user)
+        self.assertStoredEndsWith(stored, msg)
+        self.assertTrue(stored.startswith(b"Received:"), r.stdout[:100])
 
     def test_pop3_list(self):
         user = self.fresh_user()

@@ -42,7 +42,7 @@ class NextHopDownTest(RelayTestCase):
         wait_for_mailbox_count(b, BOB, 1, timeout=0)
         self.assertEqual(b.message_count(), 1)
         [stored] = fetch_all(b, BOB)
-        prefix = self.assertStoredEndsWith(stored, msg)
+        prefix = self.assertStoredEndsWith(self.assertDeliveryHeaders(stored, ALICE, BOB), msg)
         self.assertEqual([n for n, _ in header_fields(prefix)], ["received", "received"])
         kinds = [k for k, _, _ in a.events(qid)]
         self.assertEqual(kinds[0], "accepted")

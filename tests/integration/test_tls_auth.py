@@ -150,7 +150,8 @@ key = "{cls.key}"
         p.pass_(PASSWORD)
         lines = p.retr(1)[1]
         p.quit()
-        received = b"\r\n".join(lines[:3]).decode()
+        self.assertEqual(lines[:2], [f"Return-Path: <{ALICE}>".encode(), f"Delivered-To: {user}".encode()])
+        received = b"\r\n".join(lines[2:5]).decode()
         self.assertIn("with ESMTPSA id", received)
 
     def test_pop3_stls_discards_pipelined_plaintext(self):

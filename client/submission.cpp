@@ -51,6 +51,7 @@ asio::awaitable<submission_verdict> run_submission(const client_config& config,
   options.starttls = starttls_mode(config.tls);
   options.verify = config.verify;
   options.ca_file = config.ca_file;
+  options.tls_server_name = config.tls_server_name;
   smtp_client client(co_await asio::this_coro::executor, options);
   auto greeting = co_await client.connect(config.server, config.smtp_port);
   if (greeting.code / 100 != 2) {

@@ -431,8 +431,9 @@ struct smtp_client::impl {
     input.clear();
     input_start = 0;
     parser = smtp_reply_parser(options.max_reply_lines);
-    if (!prepare_client_tls(stream->native_handle(), host, options.verify)) {
-      throw smtp_tls_error(fmt::format("cannot check a certificate for {}", host));
+    const std::string& name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
+      throw smtp_tls_error(fmt::format("cannot check a certificate for {}", name));
     }
     timer.expires_after(options.command_timeout);
     std::error_code ec;
@@ -444,6 +445,9 @@ struct smtp_client::impl {
     if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
       std::string why = handshake_failure(stream->native_handle(), ec);
+      if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
+        why += fmt::format("; the certificate was checked for the name {}", name);
+      }
       close();
       throw smtp_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
     }
@@ -488,7 +492,7 @@ struct smtp_client::impl {
   asio::ssl::context tls_context;
   std::optional<tls_stream> stream;  // the connection: next_layer() until STARTTLS, TLS after
   bool encrypted = false;     // whether reads and writes go through the TLS layer
-  std::string host;           // as given to connect(): SNI and the certificate's name
+  std::string host;           // as given to connect(); the TLS name unless tls_server_name
   asio::ip::tcp::endpoint endpoint;  // the address connected to
   asio::steady_timer timer;   // the deadline of the current read, write or connect
   smtp_reply_parser parser;

@@ -56,9 +56,14 @@ struct smtp_client_options {
   };
   tls_mode starttls = tls_mode::opportunistic;
   // How the server's certificate is checked; with `peer`, against ca_file (PEM) when set,
-  // else the system's CA store, and the host name given to connect().
+  // else the system's CA store, and the name it must carry: tls_server_name, else the host
+  // given to connect().
   tls_verify verify = tls_verify::none;
   std::filesystem::path ca_file;
+  // The name (or address) the certificate must carry and, when it is a name, the SNI name
+  // (RFC 6066 3); empty: the host given to connect(). For a server reached by its address
+  // whose certificate names it by name.
+  std::string tls_server_name;
 };
 
 // What the server offered in its EHLO reply (RFC 5321 4.1.1.1).

@@ -57,6 +57,10 @@ int sendmail_main(int argc, char** argv, std::size_t position) {
   }
   config_overrides overrides;
   auto options = parse_sendmail_arguments(args, overrides);
+  if (options.help) {
+    std::cout << sendmail_usage(position == 0 ? "sendmail" : "missive sendmail");
+    return exit_code::ok;
+  }
   return run_sendmail(load_client_config(overrides), options);
 }
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <asio/ip/address.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -94,6 +95,21 @@ std::string ca_file_value(const std::string& file, const toml::node& node, std::
   return path.string();
 }
 
+// `tls_server_name`: a host name (letters, digits, '-' and '.') or an IP address.
+std::string server_name_value(const std::string& file, const toml::node& node, std::string_view key) {
+  std::string value = string_value(file, node, key);
+  std::error_code ec;
+  asio::ip::make_address(value, ec);
+  if (!ec) return value;
+  const bool name = !value.empty() && value.size() <= 253 && value.front() != '.' &&
+                    value.front() != '-' &&
+                    value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+                        std::string::npos;
+  if (!name) config_fail(file, node, key, "expected a host name or an IP address");
+  return value;
+}
+
 void read_file(const std::string& file, client_config& config) {
   toml::table table;
   try {
@@ -114,6 +130,7 @@ void read_file(const std::string& file, client_config& config) {
     else if (name == "tls") config.tls = tls_value(file, node, name);
     else if (name == "tls_verify") config.verify = verify_value(file, node, name);
     else if (name == "ca_file") config.ca_file = ca_file_value(file, node, name);
+    else if (name == "tls_server_name") config.tls_server_name = server_name_value(file, node, name);
     else {
       throw client_error(exit_code::config, fmt::format("configuration error: {}:{}: unknown key '{}'",
                                                         file, key.source().begin.line, name));

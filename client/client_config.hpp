@@ -29,6 +29,9 @@ struct client_config {
   // and name the server; "none": encryption without checking who is at the other end.
   tls_verify verify = tls_verify::peer;  // config key `tls_verify`
   std::string ca_file;           // PEM file of trusted certificates; relative to the config file
+  // The name (or address) the server's certificate must carry, and the SNI name; empty: the
+  // `server` setting. For a server reached by address whose certificate names it by name.
+  std::string tls_server_name;
   std::string data_dir;          // the local store's folder
 };
 

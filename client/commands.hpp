@@ -24,6 +24,7 @@ struct sendmail_options {
   bool ignore_dots = false;         // -i, -oi
   std::string sender;               // -f
   std::vector<std::string> recipients;
+  bool help = false;                // --help: print the usage, send nothing
 };
 
 // Composes a message from the flags and the body on stdin and submits it.
@@ -44,6 +45,8 @@ int run_watch(const client_config& config, std::chrono::seconds every);
 // Parses `missive sendmail`'s arguments (argv after "sendmail"); throws client_error 64.
 sendmail_options parse_sendmail_arguments(const std::vector<std::string>& args,
                                           config_overrides& overrides);
+// The usage text of `missive sendmail` (`program`: how it was invoked), for --help.
+std::string sendmail_usage(const std::string& program);
 
 // A fresh Message-ID "<random.time@domain>" without brackets, for `domain`.
 std::string make_message_id(const std::string& domain);

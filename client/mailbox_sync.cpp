@@ -37,6 +37,7 @@ asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std
   options.stls = stls_mode(config.tls);
   options.verify = config.verify;
   options.ca_file = config.ca_file;
+  options.tls_server_name = config.tls_server_name;
   pop3_client client(co_await asio::this_coro::executor, options);
   co_await client.connect(config.server, config.pop3_port);
   auto capabilities = co_await client.capabilities();

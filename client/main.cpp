@@ -57,6 +57,10 @@ int sendmail_main(int argc, char** argv, std::size_t position) {
   }
   config_overrides overrides;
   auto options = parse_sendmail_arguments(args, overrides);
+  if (options.help) {
+    std::cout << sendmail_usage(position == 0 ? "sendmail" : "missive sendmail");
+    return exit_code::ok;
+  }
   return run_sendmail(load_client_config(overrides), options);
 }
 
@@ -77,6 +81,8 @@ int cli_main(int argc, char** argv) {
       "  tls_verify = \"peer\" (default: trusted certificate naming the server) | \"none\"\n"
       "  ca_file    = PEM file of trusted certificates (default: the system's), relative to\n"
       "               the configuration file\n"
+      "  tls_server_name = the name the certificate must carry, also sent as SNI (default:\n"
+      "               server); for a server given as an address whose certificate has a name\n"
       "The password comes from MISSIVE_PASSWORD or password_command, never from a flag.");
   config_overrides overrides;
   app.add_option("--config", overrides.config_file, "TOML configuration file");

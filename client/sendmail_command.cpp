@@ -101,6 +101,10 @@ sendmail_options parse_sendmail_arguments(const std::vector<std::string>& args,
       options.recipients.push_back(arg);
       continue;
     }
+    if (arg == "--help") {
+      options.help = true;  // the rest does not matter: nothing is read or sent
+      return options;
+    }
     if (arg == "--") only_recipients = true;
     else if (arg == "-t") options.extract_recipients = true;
     else if (arg == "-i" || arg == "-oi") options.ignore_dots = true;
@@ -125,6 +129,22 @@ sendmail_options parse_sendmail_arguments(const std::vector<std::string>& args,
     } else usage("unknown option " + arg);
   }
   return options;
+}
+
+std::string sendmail_usage(const std::string& program) {
+  return fmt::format(
+      "usage: {} [-t] [-i] [-f SENDER] [--config FILE] [--server HOST] [--smtp-port PORT]\n"
+      "       [--user ADDR] [--] [RECIPIENT...]   < RFC 5322 message\n"
+      "Submits the message on stdin, as /usr/sbin/sendmail does.\n"
+      "  -t          also send to the To, Cc and Bcc fields' addresses (Bcc is removed)\n"
+      "  -i, -oi     a line of a single \".\" does not end the message\n"
+      "  -f SENDER   the envelope sender (default: the configured user, else $USER@host)\n"
+      "  -F, -B, -N, -R, -V, -O, -o..., -bm, -em, -v, -U: accepted and ignored\n"
+      "All or nothing: when the server refuses any recipient, nothing is sent.\n"
+      "Exit status: 0 sent, 64 usage, 65 message or sender refused, 67 a recipient refused,\n"
+      "69 TLS not to be had as configured, 75 try again later (server down, or a 4xx),\n"
+      "77 bad credentials, 78 bad configuration.\n",
+      program);
 }
 
 int run_sendmail(const client_config& config, const sendmail_options& options) {

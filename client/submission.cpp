@@ -12,6 +12,7 @@
 #include "mime_encoding.hpp"
 #include "run_sync.hpp"
 #include "smtp_client.hpp"
+#include "submission_verdict.hpp"
 
 namespace missive::client {
 
@@ -27,39 +28,22 @@ smtp_client_options::tls_mode starttls_mode(tls_policy policy) {
   return smtp_client_options::tls_mode::opportunistic;
 }
 
-// The exit status for a refusal: 4xx is "try later", 5xx "will not".
+// The exit status for a refused greeting or EHLO: 4xx is "try later", 5xx "will not".
 int status_of(const smtp_reply& reply) {
   return reply.code / 100 == 4 ? exit_code::temp_failure : exit_code::unavailable;
 }
 
-// One line of reply text, for a message to the user.
-std::string one_line(const smtp_reply& reply) {
-  std::string text = reply.text;
-  for (auto& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return fmt::format("{} {}", reply.code, text);
+// A verdict that ends the submission before the transaction.
+submission_verdict failed(int status, std::string sentence) {
+  submission_verdict result;
+  result.status = status;
+  result.failure = std::move(sentence);
+  return result;
 }
 
-// "Ok: queued as ID" -> "ID".
-std::string queue_id(const smtp_reply& reply) {
-  auto pos = reply.text.find("queued as ");
-  if (pos == std::string::npos) return reply.text;
-  std::string id = reply.text.substr(pos + 10);
-  auto end = id.find_first_of(" \r\n");
-  return id.substr(0, end);
-}
-
-// What the whole submission produced: the queue id, or refusals to report.
-struct outcome {
-  std::string queue_id;
-  std::vector<std::string> refused;  // "address: reply"
-  int status = exit_code::ok;
-  std::string failure;               // set when nothing was queued
-};
-
-asio::awaitable<outcome> run_submission(const client_config& config, const submission& message,
-                                        const std::optional<std::string>& password) {
+asio::awaitable<submission_verdict> run_submission(const client_config& config,
+                                                   const submission& message,
+                                                   const std::optional<std::string>& password) {
   smtp_client_options options;
   options.helo_name = host_name();
   options.connect_timeout = std::chrono::seconds(15);
@@ -67,22 +51,20 @@ asio::awaitable<outcome> run_submission(const client_config& config, const submi
   options.starttls = starttls_mode(config.tls);
   options.verify = config.verify;
   options.ca_file = config.ca_file;
+  options.tls_server_name = config.tls_server_name;
   smtp_client client(co_await asio::this_coro::executor, options);
   auto greeting = co_await client.connect(config.server, config.smtp_port);
-  outcome result;
   if (greeting.code / 100 != 2) {
-    result.status = status_of(greeting);
-    result.failure = fmt::format("the mail server at {} refused the connection: {}",
-                                 client.peer(), one_line(greeting));
     co_await client.quit();
-    co_return result;
+    co_return failed(status_of(greeting),
+                     fmt::format("the mail server at {} refused the connection: {}", client.peer(),
+                                 quote_reply(greeting)));
   }
   auto hello = co_await client.hello();
   if (hello.code / 100 != 2) {
-    result.status = status_of(hello);
-    result.failure = fmt::format("the mail server refused EHLO: {}", one_line(hello));
     co_await client.quit();
-    co_return result;
+    co_return failed(status_of(hello),
+                     fmt::format("the mail server refused EHLO: {}", quote_reply(hello)));
   }
   // AUTH only when we have a user and the server offers it: a relay without AUTH (the
   // loopback-trusted default of missived) takes the message as it is.
@@ -93,12 +75,16 @@ asio::awaitable<outcome> run_submission(const client_config& config, const submi
     }
     auto auth = co_await client.authenticate(config.user, *password);
     if (auth.code != 235) {
-      result.status = auth.code / 100 == 4 ? exit_code::temp_failure : exit_code::no_permission;
-      result.failure = auth.code / 100 == 4
-                           ? fmt::format("the mail server could not log in {} now: {}", config.user, one_line(auth))
-                           : fmt::format("the mail server refused the user name or password for {}", config.user);
       co_await client.quit();
-      co_return result;
+      // RFC 4954 6: 454 is a temporary failure; 535 and the other 5xx will not change.
+      if (auth.code / 100 == 4) {
+        co_return failed(exit_code::temp_failure,
+                         fmt::format("the mail server could not log in {} now: {}; try again later",
+                                     config.user, quote_reply(auth)));
+      }
+      co_return failed(exit_code::no_permission,
+                       fmt::format("the mail server refused the user name or password for {}: {}",
+                                   config.user, quote_reply(auth)));
     }
   }
   smtp_envelope envelope;
@@ -107,37 +93,11 @@ asio::awaitable<outcome> run_submission(const client_config& config, const submi
   envelope.eight_bit = !mime::is_ascii(message.content);
   envelope.smtputf8 = !mime::is_ascii(message.sender);
   for (const auto& r : message.recipients) envelope.smtputf8 = envelope.smtputf8 || !mime::is_ascii(r);
+  // All or nothing (submission_verdict.hpp says why).
+  envelope.all_recipients = true;
   auto sent = co_await client.send(envelope, message.content);
   co_await client.quit();
-
-  if (sent.mail.code / 100 != 2) {
-    result.status = status_of(sent.mail);
-    result.failure = fmt::format("the mail server refused the sender {}: {}", message.sender, one_line(sent.mail));
-    co_return result;
-  }
-  int refused_status = exit_code::ok;
-  for (std::size_t i = 0; i < sent.recipients.size() && i < message.recipients.size(); ++i) {
-    if (sent.recipients[i].code / 100 != 2) {
-      result.refused.push_back(fmt::format("{}: {}", message.recipients[i], one_line(sent.recipients[i])));
-      if (refused_status != exit_code::unavailable) refused_status = status_of(sent.recipients[i]);
-    }
-  }
-  if (!sent.data_end) {
-    const smtp_reply& why = sent.data_command ? *sent.data_command : sent.mail;
-    result.status = refused_status != exit_code::ok ? refused_status : status_of(why);
-    result.failure = result.refused.size() == message.recipients.size()
-                         ? "the mail server refused every recipient"
-                         : fmt::format("the mail server refused the message: {}", one_line(why));
-    co_return result;
-  }
-  if (sent.data_end->code / 100 != 2) {
-    result.status = status_of(*sent.data_end);
-    result.failure = fmt::format("the mail server refused the message: {}", one_line(*sent.data_end));
-    co_return result;
-  }
-  result.queue_id = queue_id(*sent.data_end);
-  result.status = refused_status;
-  co_return result;
+  co_return judge_submission(message.sender, message.recipients, sent);
 }
 
 }  // namespace
@@ -147,7 +107,7 @@ std::string submit(const client_config& config, const submission& message) {
   std::optional<std::string> password;
   if (!config.user.empty()) password = resolve_password(config);
   asio::io_context context;
-  outcome result;
+  submission_verdict result;
   try {
     result = run_sync(context, run_submission(config, message, password));
   } catch (const tls_error& e) {
@@ -162,11 +122,7 @@ std::string submit(const client_config& config, const submission& message) {
                                    config.server, config.smtp_port, e.what()));
   }
   for (const auto& line : result.refused) std::cerr << "missive: recipient refused: " << line << "\n";
-  if (!result.failure.empty()) throw client_error(result.status, result.failure);
-  if (result.status != exit_code::ok) {
-    std::cout << "queued as " << result.queue_id << " (for the other recipients)\n";
-    throw client_error(result.status, "the message was not sent to every recipient");
-  }
+  if (result.status != exit_code::ok) throw client_error(result.status, result.failure);
   return result.queue_id;
 }
 

@@ -16,10 +16,12 @@ struct submission {
   std::string content;
 };
 
-// Submits the message and returns the queue id from the final 250 reply (or its text when
-// it names none). Throws client_error: 75 server unreachable or 4xx, 77 bad credentials,
-// 69 refused (5xx) or TLS not to be had as configured, 78 password missing or TLS settings
-// unusable.
+// Submits the message, all or nothing (submission_verdict.hpp), and returns the queue id
+// from the final 250 reply (or its text when it names none). Each refused recipient is named
+// on stderr with the server's reply. Throws client_error: 65 message refused (5xx at MAIL,
+// DATA or after it), 67 a recipient refused (5xx), 69 server refuses service (5xx greeting
+// or EHLO) or TLS not to be had as configured, 75 server unreachable or any 4xx, 77 bad
+// credentials, 78 password missing or TLS settings unusable.
 std::string submit(const client_config& config, const submission& message);
 
 }  // namespace missive::client

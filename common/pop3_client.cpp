@@ -336,8 +336,9 @@ struct pop3_client::impl {
     // Anything the server sent after its +OK came in plaintext: dropped unread.
     input.clear();
     input_start = 0;
-    if (!prepare_client_tls(stream->native_handle(), host, options.verify)) {
-      throw pop3_tls_error(fmt::format("cannot check a certificate for {}", host));
+    const std::string& name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
+      throw pop3_tls_error(fmt::format("cannot check a certificate for {}", name));
     }
     timer.expires_after(options.command_timeout);
     std::error_code ec;
@@ -349,6 +350,9 @@ struct pop3_client::impl {
     if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
       std::string why = handshake_failure(stream->native_handle(), ec);
+      if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
+        why += fmt::format("; the certificate was checked for the name {}", name);
+      }
       close();
       throw pop3_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
     }
@@ -361,7 +365,7 @@ struct pop3_client::impl {
   asio::ssl::context tls_context;
   std::optional<tls_stream> stream;  // the connection: next_layer() until STLS, TLS after
   bool encrypted = false;     // whether reads and writes go through the TLS layer
-  std::string host;           // as given to connect(): SNI and the certificate's name
+  std::string host;           // as given to connect(); the TLS name unless tls_server_name
   asio::steady_timer timer;
   pop3_response_parser parser;
   std::string input;

@@ -117,9 +117,14 @@ struct pop3_client_options {
   };
   tls_mode stls = tls_mode::opportunistic;
   // How the server's certificate is checked; with `peer`, against ca_file (PEM) when set,
-  // else the system's CA store, and the host name given to connect().
+  // else the system's CA store, and the name it must carry: tls_server_name, else the host
+  // given to connect().
   tls_verify verify = tls_verify::none;
   std::filesystem::path ca_file;
+  // The name (or address) the certificate must carry and, when it is a name, the SNI name
+  // (RFC 6066 3); empty: the host given to connect(). For a server reached by its address
+  // whose certificate names it by name.
+  std::string tls_server_name;
 };
 
 // One message in the maildrop: its number in this session and its unique id (UIDL).

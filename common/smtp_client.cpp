@@ -313,22 +313,39 @@ struct smtp_client::impl {
     co_return reply;
   }
 
-  // RFC 2920: MAIL, every RCPT and DATA in one write, then their replies in order.
+  // RFC 2920: MAIL, every RCPT and DATA in one write, then their replies in order. With
+  // all_recipients, DATA waits for the RCPT replies (RFC 2920 3.1 lets it stand alone):
+  // after a 354 there is no way back but a dropped connection.
   asio::awaitable<void> send_pipelined(const smtp_envelope& envelope, const std::string& content,
                                        smtp_transaction_result& result) {
     output = mail_command(envelope, content.size(), extensions);
     for (const auto& recipient : envelope.recipients) output += "RCPT TO:<" + recipient + ">\r\n";
-    output += "DATA\r\n";
-    co_await write_output("MAIL, RCPT and DATA", options.command_timeout);
+    if (!envelope.all_recipients) output += "DATA\r\n";
+    co_await write_output(envelope.all_recipients ? "MAIL and RCPT" : "MAIL, RCPT and DATA",
+                          options.command_timeout);
     result.mail = co_await read_reply("MAIL", options.command_timeout);
     const bool mail_ok = positive(result.mail);
     bool any_recipient = false;
+    bool every_recipient = true;
     for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
       auto reply = co_await read_reply("RCPT", options.command_timeout);
       any_recipient = any_recipient || positive(reply);
+      every_recipient = every_recipient && positive(reply);
       // After a refused MAIL the RCPT replies only say "bad sequence": the MAIL reply is
       // the one that applies to every recipient, so they are not reported.
       if (mail_ok) result.recipients.push_back(std::move(reply));
+    }
+    if (envelope.all_recipients) {
+      if (!mail_ok || !every_recipient) {
+        co_await abandon();
+        co_return;
+      }
+      output = "DATA\r\n";
+      auto data = co_await command("DATA");
+      result.data_command = data;
+      if (!intermediate(data)) co_return;
+      co_await send_content(content, result);
+      co_return;
     }
     auto data = co_await read_reply("DATA", options.command_timeout);
     result.data_command = data;
@@ -353,11 +370,17 @@ struct smtp_client::impl {
     result.mail = co_await command("MAIL");
     if (!positive(result.mail)) co_return;
     bool any_recipient = false;
+    bool every_recipient = true;
     for (const auto& recipient : envelope.recipients) {
       output = "RCPT TO:<" + recipient + ">\r\n";
       auto reply = co_await command("RCPT");
       any_recipient = any_recipient || positive(reply);
+      every_recipient = every_recipient && positive(reply);
       result.recipients.push_back(std::move(reply));
+    }
+    if (envelope.all_recipients && !every_recipient) {
+      co_await abandon();
+      co_return;
     }
     if (!any_recipient) co_return;
     output = "DATA\r\n";
@@ -365,6 +388,19 @@ struct smtp_client::impl {
     result.data_command = data;
     if (!intermediate(data)) co_return;
     co_await send_content(content, result);
+  }
+
+  // RSET (RFC 5321 4.1.1.5) after MAIL and RCPT: the transaction is dropped and nothing is
+  // delivered. Its reply changes nothing, and neither does a connection that breaks now:
+  // the server holds no message either way.
+  asio::awaitable<void> abandon() {
+    output = "RSET\r\n";
+    try {
+      auto reply = co_await command("RSET");
+      (void)reply;
+    } catch (const smtp_client_error&) {
+      // fail() has closed the connection; quit() will find it closed.
+    }
   }
 
   // After 354: the content dot-stuffed with its terminating ".", then the final reply
@@ -395,8 +431,9 @@ struct smtp_client::impl {
     input.clear();
     input_start = 0;
     parser = smtp_reply_parser(options.max_reply_lines);
-    if (!prepare_client_tls(stream->native_handle(), host, options.verify)) {
-      throw smtp_tls_error(fmt::format("cannot check a certificate for {}", host));
+    const std::string& name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
+      throw smtp_tls_error(fmt::format("cannot check a certificate for {}", name));
     }
     timer.expires_after(options.command_timeout);
     std::error_code ec;
@@ -408,6 +445,9 @@ struct smtp_client::impl {
     if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
       std::string why = handshake_failure(stream->native_handle(), ec);
+      if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
+        why += fmt::format("; the certificate was checked for the name {}", name);
+      }
       close();
       throw smtp_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
     }
@@ -452,7 +492,7 @@ struct smtp_client::impl {
   asio::ssl::context tls_context;
   std::optional<tls_stream> stream;  // the connection: next_layer() until STARTTLS, TLS after
   bool encrypted = false;     // whether reads and writes go through the TLS layer
-  std::string host;           // as given to connect(): SNI and the certificate's name
+  std::string host;           // as given to connect(); the TLS name unless tls_server_name
   asio::ip::tcp::endpoint endpoint;  // the address connected to
   asio::steady_timer timer;   // the deadline of the current read, write or connect
   smtp_reply_parser parser;

@@ -56,9 +56,14 @@ struct smtp_client_options {
   };
   tls_mode starttls = tls_mode::opportunistic;
   // How the server's certificate is checked; with `peer`, against ca_file (PEM) when set,
-  // else the system's CA store, and the host name given to connect().
+  // else the system's CA store, and the name it must carry: tls_server_name, else the host
+  // given to connect().
   tls_verify verify = tls_verify::none;
   std::filesystem::path ca_file;
+  // The name (or address) the certificate must carry and, when it is a name, the SNI name
+  // (RFC 6066 3); empty: the host given to connect(). For a server reached by its address
+  // whose certificate names it by name.
+  std::string tls_server_name;
 };
 
 // What the server offered in its EHLO reply (RFC 5321 4.1.1.1).
@@ -79,6 +84,11 @@ struct smtp_envelope {
   std::vector<std::string> recipients;
   bool eight_bit = false;              // send BODY=8BITMIME when offered
   bool smtputf8 = false;               // send SMTPUTF8 when offered (needed for UTF-8 addresses)
+  // All or nothing: the content goes only to a server that accepted every RCPT; when one is
+  // refused the transaction is dropped with RSET and nobody gets the message. A user's
+  // client wants this (a retry after a partial send duplicates the message); a relay, which
+  // tracks each recipient apart, does not.
+  bool all_recipients = false;
 };
 
 // What the server answered for one message.
@@ -89,7 +99,8 @@ struct smtp_transaction_result {
   // Reply to each RCPT TO, in order; empty when MAIL was refused.
   std::vector<smtp_reply> recipients;
   // Reply to the final "." (only when DATA got 354); empty when the data was not sent
-  // because MAIL or every RCPT failed, or DATA was refused (then `data_command` tells).
+  // because MAIL or every RCPT failed (with all_recipients, any RCPT: DATA is then not
+  // sent at all), or DATA was refused (then `data_command` tells).
   std::optional<smtp_reply> data_command;
   std::optional<smtp_reply> data_end;
 };

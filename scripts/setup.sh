@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache
   libasio-dev libsqlite3-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote
-  python3 python3-aiosmtpd curl swaks
+  python3 python3-aiosmtpd curl swaks mutt
   # the fault suite: system-call tracing (250 only after fsync)
   strace
 )

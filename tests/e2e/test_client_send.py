@@ -278,6 +278,28 @@ class ClientSendTest(unittest.TestCase):
         r = run_missive(["--help"], home=self.home)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_help_prints_the_usage_and_exits_0(self):
+        # mutt, git send-email and people try `sendmail --help`; it is not a send.
+        for args, usage in (
+                (["sendmail", "--help"], "usage: missive sendmail [-t] [-i] [-f SENDER]"),
+                (["--server", HOST, "sendmail", "-t", "-i", "--help", "x@example.test"],
+                 "usage: missive sendmail [-t] [-i] [-f SENDER]"),
+                (["send", "--help"], "Usage: ")):
+            with self.subTest(args=args):
+                r = run_missive(args, home=self.home)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, b"")
+                self.assertIn(usage, r.stdout.decode())
+        # Run under the name "sendmail", the usage says so.
+        link = os.path.join(self.home, "sendmail")
+        os.symlink(missive_path(), link)
+        r = subprocess.run([link, "--help"], capture_output=True, timeout=RUN_TIMEOUT,
+                           env={**os.environ, "HOME": self.home})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.decode().startswith("usage: sendmail [-t] [-i] [-f SENDER]"),
+                        r.stdout)
+        self.assertIn("67 a recipient refused", r.stdout.decode())
+
 
 if __name__ == "__main__":
     unittest.main()

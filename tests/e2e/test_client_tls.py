@@ -25,7 +25,8 @@ import threading
 import unittest
 
 from missive_harness import (HOST, PASSWORD, HarnessError, MissiveTestCase, free_port,
-                             require_aiosmtpd, require_tool, wait_for_mailbox_count, wait_until)
+                             mailbox_entries, require_aiosmtpd, require_tool,
+                             wait_for_mailbox_count, wait_until)
 from test_client_send import run_missive
 
 ALICE = "alice@example.test"
@@ -33,13 +34,13 @@ BOB = "bob@example.test"
 QUEUE_ID = "TLS123"
 
 
-def make_certificate(directory, name, san):
-    """A self-signed certificate and key, CN=localhost, with the given subjectAltName."""
+def make_certificate(directory, name, san, cn="localhost"):
+    """A self-signed certificate and key, CN=`cn`, with the given subjectAltName."""
     openssl = require_tool("openssl")
     cert = os.path.join(directory, name + ".pem")
     key = os.path.join(directory, name + ".key")
     r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=" + cn,
                         "-addext", "subjectAltName=" + san, "-days", "2"],
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
@@ -61,7 +62,7 @@ def server_context(cert, key, sni_seen=None):
 class Certificates:
     """The run's certificates: `good` names localhost and 127.0.0.1; `other` is another
     self-signed one (not trusted when ca_file is `good`); `elsewhere` names only
-    other.test."""
+    other.test; `named` names only mx.example.test (no address)."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="missive-tls-")
@@ -70,6 +71,9 @@ class Certificates:
                                                            "DNS:localhost,IP:127.0.0.1")
         self.elsewhere_cert, self.elsewhere_key = make_certificate(self.dir, "elsewhere",
                                                                    "DNS:other.test")
+        self.named_cert, self.named_key = make_certificate(self.dir, "named",
+                                                           "DNS:mx.example.test",
+                                                           cn="mx.example.test")
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -191,6 +195,22 @@ class ClientStartTlsAiosmtpdTest(unittest.TestCase):
         self.assertTrue(env["tls"])
         self.assertEqual(sni_seen, ["localhost"])
 
+    def test_tls_server_name_is_checked_and_sent_as_sni(self):
+        # The server is given by address; its certificate names only mx.example.test.
+        handler, port, sni_seen = self.start_aiosmtpd(cert=self.certs.named_cert,
+                                                      key=self.certs.named_key)
+        r = self.send(port, tls="required", ca_file=self.certs.named_cert,
+                      tls_server_name="mx.example.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        [env] = self.wait_envelopes(handler, 1)
+        self.assertTrue(env["tls"])
+        self.assertEqual(sni_seen, ["mx.example.test"])
+        # Without it the address is checked, and the certificate does not carry it.
+        r = self.send(port, tls="required", ca_file=self.certs.named_cert)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertOneSentence(r.stderr, "certificate verify failed", "IP address mismatch")
+        self.assertEqual(len(handler.snapshot()), 1)
+
     def test_starttls_with_plain_server_sends_in_plaintext(self):
         handler, port, _ = self.start_aiosmtpd(tls=False)
         r = self.send(port, tls="starttls", ca_file=self.certs.cert)
@@ -280,6 +300,9 @@ class ClientTlsConfigTest(unittest.TestCase):
             ('tls_verify = "maybe"\n', 1, "tls_verify"),
             ('tls = "required"\nca_file = "no-such-file.pem"\n', 2, "ca_file"),
             ('tls = true\n', 1, "tls"),
+            ('server = "127.0.0.1"\ntls_server_name = ""\n', 2, "tls_server_name"),
+            ('tls_server_name = "mx example.test"\n', 1, "tls_server_name"),
+            ('tls_server_name = 3\n', 1, "tls_server_name"),
         ]
         for text, line, key in cases:
             with self.subTest(text=text):
@@ -314,7 +337,7 @@ class ClientTlsConfigTest(unittest.TestCase):
         r = run_missive(["--help"], home=self.home)
         self.assertEqual(r.returncode, 0)
         out = r.stdout.decode()
-        for word in ("tls", "starttls", "required", "tls_verify", "ca_file"):
+        for word in ("tls", "starttls", "required", "tls_verify", "ca_file", "tls_server_name"):
             self.assertIn(word, out)
 
 
@@ -670,6 +693,97 @@ class ClientTlsMissivedTest(MissiveTestCase):
                          tls="required", ca_file=self.certs.cert)
         self.assertEqual(r.returncode, 69, r.stderr)
         self.assertIn("does not offer STARTTLS, which is required", r.stderr.decode())
+
+
+# ---------------------------------------------------------------------------------------
+# missived with a certificate for mx.example.test: the server given by its address
+# ---------------------------------------------------------------------------------------
+
+class ClientTlsServerNameMissivedTest(MissiveTestCase):
+    """`server` is an address, as in the README's example. Its certificate is checked for
+    that address (an IP subjectAltName, RFC 6125 6.2.1, RFC 5280 4.2.1.6), or for
+    `tls_server_name` when it is set; a name the certificate does not carry fails the
+    handshake with exit 69 and a sentence naming it. Certificates: `with_ip` names
+    mx.example.test and 127.0.0.1, `named` only mx.example.test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certs = Certificates()
+        cls.addClassCleanup(cls.certs.cleanup)
+        cls.ip_cert, cls.ip_key = make_certificate(
+            cls.certs.dir, "with_ip", "DNS:mx.example.test,IP:127.0.0.1", cn="mx.example.test")
+        tls = '[tls]\ncert = "{}"\nkey = "{}"\n'
+        cls.with_ip = cls.start_server(config=tls.format(cls.ip_cert, cls.ip_key))
+        cls.with_ip.add_user(ALICE)
+        cls.named = cls.start_server(config=tls.format(cls.certs.named_cert,
+                                                       cls.certs.named_key))
+        cls.named.add_user(ALICE)
+
+    def setUp(self):
+        super().setUp()
+        self.home = tempfile.mkdtemp(prefix="missive-client-home-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+
+    def config(self, server, cert, **settings):
+        """The README's client example: server by address, ca_file beside the config."""
+        shutil.copy(cert, os.path.join(self.home, "cert.pem"))
+        return write_config(self.home, server="127.0.0.1", smtp_port=server.smtp_port,
+                            pop3_port=server.pop3_port, user=ALICE, tls="starttls",
+                            tls_verify="peer", ca_file="cert.pem",
+                            data_dir=os.path.join(self.home, "store"), **settings)
+
+    def send(self, config, subject):
+        return run_missive(["--config", config, "send", "--from", ALICE, "--to", ALICE,
+                            "--subject", subject], stdin=b"Checked.\n", password=PASSWORD,
+                           home=self.home)
+
+    def fetch(self, config):
+        return run_missive(["--config", config, "fetch", "--delete"], password=PASSWORD,
+                           home=self.home)
+
+    def test_readme_example_checks_the_address_in_the_certificate(self):
+        config = self.config(self.with_ip, self.ip_cert)
+        r = self.send(config, "to an address")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"^queued as [A-Z0-9]+\n$")
+        wait_for_mailbox_count(self.with_ip, ALICE, 1)
+        r = self.fetch(config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "1 new message\n")
+
+    def test_tls_server_name_is_the_name_checked(self):
+        # Without tls_server_name the address is checked, and this certificate lacks it.
+        r = self.send(self.config(self.named, self.certs.named_cert), "unchecked")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("IP address mismatch", r.stderr.decode())
+        config = self.config(self.named, self.certs.named_cert,
+                             tls_server_name="mx.example.test")
+        r = self.send(config, "by name")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for_mailbox_count(self.named, ALICE, 1)
+        r = self.fetch(config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "1 new message\n")
+
+    def test_wrong_tls_server_name_exits_69_naming_it(self):
+        for server, cert in ((self.with_ip, self.ip_cert), (self.named, self.certs.named_cert)):
+            with self.subTest(cert=os.path.basename(cert)):
+                config = self.config(server, cert, tls_server_name="wrong.example.test")
+                r = self.send(config, "wrong name")
+                self.assertEqual(r.returncode, 69, r.stderr)
+                [line] = r.stderr.decode().splitlines()
+                self.assertTrue(line.startswith("missive: cannot send securely to the mail "
+                                                "server: TLS handshake with 127.0.0.1"), line)
+                self.assertIn("certificate verify failed", line)
+                self.assertIn("(hostname mismatch)", line)
+                self.assertTrue(line.endswith("the certificate was checked for the name "
+                                              "wrong.example.test"), line)
+                r = self.fetch(config)
+                self.assertEqual(r.returncode, 69, r.stderr)
+                self.assertIn("checked for the name wrong.example.test", r.stderr.decode())
+        self.assertEqual(mailbox_entries(self.with_ip, ALICE), 0)
+        self.assertEqual(mailbox_entries(self.named, ALICE), 0)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 
 #include <asio/ip/address.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
@@ -110,8 +111,73 @@ std::string handshake_failure(SSL* ssl, const std::error_code& ec) {
   return ec.message();
 }
 
+bool valid_certificate_host(std::string_view host) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) return true;
+  // RFC 1123 2.1 and RFC 1035 2.3.4: labels of letters, digits and hyphens, 1 to 63 octets,
+  // not beginning or ending with a hyphen; at most 253 octets in all. A wildcard is a
+  // whole first label (RFC 6125 6.4.3).
+  if (host.empty() || host.size() > 253) return false;
+  if (host.starts_with("*.")) host.remove_prefix(2);
+  while (true) {
+    const std::string_view label = host.substr(0, host.find('.'));
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    if (label.size() == host.size()) return true;
+    host.remove_prefix(label.size() + 1);
+  }
+}
+
+namespace {
+
+using general_names = std::unique_ptr<GENERAL_NAMES, decltype(&GENERAL_NAMES_free)>;
+
+// The subjectAltName of a certificate for `hosts`: an iPAddress entry (4 or 16 octets) for
+// an address, a dNSName for a name (RFC 5280 4.2.1.6). A client that connects to an address
+// looks for it in iPAddress entries only, never among the dNSNames.
+general_names subject_alt_names(const std::vector<std::string>& hosts) {
+  general_names names(sk_GENERAL_NAME_new_null(), GENERAL_NAMES_free);
+  if (!names) throw tls_error("cannot build the certificate's subjectAltName");
+  for (const auto& host : hosts) {
+    if (!valid_certificate_host(host)) {
+      throw tls_error(fmt::format("not a host name or address: \"{}\"", host));
+    }
+    GENERAL_NAME* name = GENERAL_NAME_new();
+    if (!name || sk_GENERAL_NAME_push(names.get(), name) == 0) {
+      GENERAL_NAME_free(name);
+      throw tls_error("cannot build the certificate's subjectAltName");
+    }
+    std::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(host, ec);
+    ASN1_STRING* value = ASN1_STRING_type_new(ec ? V_ASN1_IA5STRING : V_ASN1_OCTET_STRING);
+    bool set = false;
+    if (value && ec) {
+      set = ASN1_STRING_set(value, host.data(), static_cast<int>(host.size())) == 1;
+    } else if (value && address.is_v4()) {
+      const auto bytes = address.to_v4().to_bytes();
+      set = ASN1_STRING_set(value, bytes.data(), static_cast<int>(bytes.size())) == 1;
+    } else if (value) {
+      const auto bytes = address.to_v6().to_bytes();
+      set = ASN1_STRING_set(value, bytes.data(), static_cast<int>(bytes.size())) == 1;
+    }
+    if (!set) {
+      ASN1_STRING_free(value);
+      throw tls_error("cannot build the certificate's subjectAltName");
+    }
+    GENERAL_NAME_set0_value(name, ec ? GEN_DNS : GEN_IPADD, value);
+  }
+  return names;
+}
+
+}  // namespace
+
 void write_self_signed(const std::filesystem::path& cert, const std::filesystem::path& key,
-                       const std::string& host, int days) {
+                       const std::vector<std::string>& hosts, int days) {
+  if (hosts.empty()) throw tls_error("a certificate needs at least one host name or address");
+  general_names alt_names = subject_alt_names(hosts);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_RSA_gen(2048), EVP_PKEY_free);
   if (!pkey) throw tls_error("cannot generate an RSA key");
   std::unique_ptr<X509, decltype(&X509_free)> x509(X509_new(), X509_free);
@@ -120,17 +186,17 @@ void write_self_signed(const std::filesystem::path& cert, const std::filesystem:
   X509_gmtime_adj(X509_getm_notBefore(x509.get()), 0);
   X509_gmtime_adj(X509_getm_notAfter(x509.get()), 86400L * days);
   X509_set_pubkey(x509.get(), pkey.get());
+  // The CN is for people reading the certificate (RFC 5280 allows it 64 octets); clients
+  // check the subjectAltName (RFC 6125 6.4.4).
   X509_NAME* name = X509_get_subject_name(x509.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
+  const std::string& first = hosts.front();
+  if (first.size() <= 64) {
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(first.c_str()), -1, -1, 0);
+  }
   X509_set_issuer_name(x509.get(), name);
-  // Clients check the subjectAltName, not the CN (RFC 6125).
-  std::string san = "DNS:" + host;
-  X509V3_CTX v3{};
-  X509V3_set_ctx(&v3, x509.get(), x509.get(), nullptr, nullptr, 0);
-  if (X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())) {
-    X509_add_ext(x509.get(), ext, -1);
-    X509_EXTENSION_free(ext);
+  if (X509_add1_ext_i2d(x509.get(), NID_subject_alt_name, alt_names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    throw tls_error("cannot add the subjectAltName to the certificate");
   }
   if (X509_sign(x509.get(), pkey.get(), EVP_sha256()) == 0) throw tls_error("cannot sign the certificate");
 

@@ -64,9 +64,10 @@ struct selfsigned_command {
   int days = 365;
 };
 
-// `missived tls selfsigned`.
+// `missived tls selfsigned`. The data directory is made only when a file goes there by
+// default: given --cert and --key, the command writes those two files and nothing else.
 int run_selfsigned(const server_config& config, const selfsigned_command& command) {
-  prepare_data_directory(config.data_dir);
+  if (command.cert_file.empty() || command.key_file.empty()) prepare_data_directory(config.data_dir);
   const std::filesystem::path cert = command.cert_file.empty() ? config.data_dir / "cert.pem"
                                                                : std::filesystem::path(command.cert_file);
   const std::filesystem::path key = command.key_file.empty() ? config.data_dir / "key.pem"

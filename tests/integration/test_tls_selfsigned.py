@@ -1,6 +1,7 @@
 """`missived tls selfsigned`: a certificate names each --host as what it is, a name as a
 dNSName and an address as an iPAddress (RFC 5280 4.2.1.6), so that clients which check the
-address they connected to accept it; the key is its owner's alone."""
+address they connected to accept it; the key is its owner's alone; given --cert and --key,
+the command writes those two files and nothing else."""
 
 import os
 import shutil
@@ -57,7 +58,8 @@ key = "{cls.key}"
     def test_names_and_addresses_each_as_what_they_are(self):
         self.assertEqual(subject_alt_name(self.cert), "DNS:mx.example.test, IP Address:127.0.0.1")
 
-    def test_key_is_its_owners_alone(self):
+    def test_writes_the_two_files_and_nothing_else(self):
+        self.assertEqual(sorted(os.listdir(self.work)), ["cert.pem", "key.pem"])
         self.assertEqual(stat.S_IMODE(os.stat(self.key).st_mode), 0o600)
 
     def test_an_address_alone(self):
@@ -65,6 +67,7 @@ key = "{cls.key}"
         r = selfsigned(work, "--host", HOST, "--cert", "c.pem", "--key", "k.pem")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(subject_alt_name(os.path.join(work, "c.pem")), "IP Address:127.0.0.1")
+        self.assertEqual(sorted(os.listdir(work)), ["c.pem", "k.pem"])
 
     def test_default_paths_are_in_the_data_directory(self):
         work = tempfile.mkdtemp(dir=self.tmp)

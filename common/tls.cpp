@@ -75,6 +75,10 @@ asio::ssl::context make_server_tls_context(const std::filesystem::path& cert,
   return context;
 }
 
+// OpenSSL's default suites and groups, not the server's profile: a client offers and the
+// server picks, so a well-kept peer still gets ECDHE with an AEAD, while an older one that
+// knows only CBC or static-RSA suites still gets encryption; refused, opportunistic relaying
+// (RFC 7435) would carry the mail in plaintext instead.
 asio::ssl::context make_client_tls_context(tls_verify verify, const std::filesystem::path& ca_file) {
   asio::ssl::context context(asio::ssl::context::tls_client);
   harden(context);

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace missive {
 
@@ -39,9 +41,15 @@ bool prepare_client_tls(SSL* ssl, const std::string& host, tls_verify verify);
 // when that is what failed.
 std::string handshake_failure(SSL* ssl, const std::error_code& ec);
 
-// Writes a self-signed certificate and key (PEM, key readable by its owner only) for `host`,
-// valid for `days`, for development and tests (`missived tls selfsigned`).
+// Whether `host` can be named in a certificate: an IPv4 or IPv6 address, or a DNS name
+// (a "*." first label allowed).
+bool valid_certificate_host(std::string_view host);
+
+// Writes a self-signed certificate and key (PEM, key readable by its owner only) for `hosts`
+// (names and addresses, each in the subjectAltName as what it is; the first also the CN),
+// valid for `days`, for development and tests (`missived tls selfsigned`). Writes those two
+// files and nothing else.
 void write_self_signed(const std::filesystem::path& cert, const std::filesystem::path& key,
-                       const std::string& host, int days);
+                       const std::vector<std::string>& hosts, int days);
 
 }  // namespace missive

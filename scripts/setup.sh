@@ -12,6 +12,8 @@ packages=(
   python3 python3-aiosmtpd curl swaks mutt
   # the fault suite: system-call tracing (250 only after fsync)
   strace
+  # the TLS profile test: an outside auditor of protocols, ciphers and known attacks
+  testssl.sh
 )
 
 missing=()

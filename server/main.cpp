@@ -56,6 +56,29 @@ server_config build_config(const overrides& flags) {
   return config;
 }
 
+// What `missived tls selfsigned` was asked for.
+struct selfsigned_command {
+  std::string cert_file;
+  std::string key_file;
+  std::vector<std::string> hosts;
+  int days = 365;
+};
+
+// `missived tls selfsigned`. The data directory is made only when a file goes there by
+// default: given --cert and --key, the command writes those two files and nothing else.
+int run_selfsigned(const server_config& config, const selfsigned_command& command) {
+  if (command.cert_file.empty() || command.key_file.empty()) prepare_data_directory(config.data_dir);
+  const std::filesystem::path cert = command.cert_file.empty() ? config.data_dir / "cert.pem"
+                                                               : std::filesystem::path(command.cert_file);
+  const std::filesystem::path key = command.key_file.empty() ? config.data_dir / "key.pem"
+                                                             : std::filesystem::path(command.key_file);
+  write_self_signed(cert, key, command.hosts.empty() ? std::vector{config.hostname} : command.hosts,
+                    command.days);
+  std::cout << fmt::format("wrote {} and {}; in the config:\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+                           cert.string(), key.string(), cert.string(), key.string());
+  return exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,12 +133,16 @@ int main(int argc, char** argv) {
   auto* tls = app.add_subcommand("tls", "TLS certificates");
   tls->require_subcommand(1);
   auto* selfsigned = tls->add_subcommand("selfsigned", "write a self-signed certificate and key for development");
-  std::string cert_file, key_file, cert_host;
-  int cert_days = 365;
-  selfsigned->add_option("--cert", cert_file, "certificate file (default DATA_DIR/cert.pem)");
-  selfsigned->add_option("--key", key_file, "private key file (default DATA_DIR/key.pem)");
-  selfsigned->add_option("--host", cert_host, "host name in the certificate (default: the hostname)");
-  selfsigned->add_option("--days", cert_days, "validity in days")->check(CLI::Range(1, 3650));
+  selfsigned_command selfsigned_cmd;
+  selfsigned->add_option("--cert", selfsigned_cmd.cert_file, "certificate file (default DATA_DIR/cert.pem)");
+  selfsigned->add_option("--key", selfsigned_cmd.key_file, "private key file (default DATA_DIR/key.pem)");
+  selfsigned
+      ->add_option("--host", selfsigned_cmd.hosts,
+                   "host name or IP address in the certificate (repeatable; default: the hostname)")
+      ->check([](const std::string& host) {
+        return valid_certificate_host(host) ? std::string() : "not a host name or IP address: " + host;
+      });
+  selfsigned->add_option("--days", selfsigned_cmd.days, "validity in days")->check(CLI::Range(1, 3650));
 
   app.require_subcommand(0, 1);
 
@@ -131,15 +158,7 @@ int main(int argc, char** argv) {
     server_config config = build_config(flags);
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
-    if (tls->parsed()) {
-      prepare_data_directory(config.data_dir);
-      std::filesystem::path cert = cert_file.empty() ? config.data_dir / "cert.pem" : std::filesystem::path(cert_file);
-      std::filesystem::path key = key_file.empty() ? config.data_dir / "key.pem" : std::filesystem::path(key_file);
-      write_self_signed(cert, key, cert_host.empty() ? config.hostname : cert_host, cert_days);
-      std::cout << fmt::format("wrote {} and {}; in the config:\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
-                               cert.string(), key.string(), cert.string(), key.string());
-      return exit_code::ok;
-    }
+    if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {

@@ -25,7 +25,7 @@ import threading
 import unittest
 
 from missive_harness import (HOST, PASSWORD, HarnessError, MissiveTestCase, free_port,
-                             mailbox_entries, require_aiosmtpd, require_tool,
+                             missived_path, mailbox_entries, require_aiosmtpd, require_tool,
                              wait_for_mailbox_count, wait_until)
 from test_client_send import run_missive
 
@@ -719,6 +719,14 @@ class ClientTlsServerNameMissivedTest(MissiveTestCase):
         cls.named = cls.start_server(config=tls.format(cls.certs.named_cert,
                                                        cls.certs.named_key))
         cls.named.add_user(ALICE)
+        # The README's way: `missived tls selfsigned --host 127.0.0.1` (an IP subjectAltName).
+        cls.own_cert = os.path.join(cls.certs.dir, "selfsigned.pem")
+        cls.own_key = os.path.join(cls.certs.dir, "selfsigned.key")
+        subprocess.run([missived_path(), "tls", "selfsigned", "--host", "127.0.0.1",
+                        "--cert", cls.own_cert, "--key", cls.own_key], check=True,
+                       capture_output=True, timeout=60, cwd=cls.certs.dir)
+        cls.selfsigned = cls.start_server(config=tls.format(cls.own_cert, cls.own_key))
+        cls.selfsigned.add_user(ALICE)
 
     def setUp(self):
         super().setUp()
@@ -748,6 +756,16 @@ class ClientTlsServerNameMissivedTest(MissiveTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), r"^queued as [A-Z0-9]+\n$")
         wait_for_mailbox_count(self.with_ip, ALICE, 1)
+        r = self.fetch(config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "1 new message\n")
+
+    def test_readme_example_with_a_certificate_from_missived_tls_selfsigned(self):
+        config = self.config(self.selfsigned, self.own_cert)
+        r = self.send(config, "to 127.0.0.1, certificate by missived")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"^queued as [A-Z0-9]+\n$")
+        wait_for_mailbox_count(self.selfsigned, ALICE, 1)
         r = self.fetch(config)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), "1 new message\n")

@@ -1,12 +1,18 @@
 // Per-address limits against abuse: concurrent connections per client address, and failed
 // logins (SMTP AUTH, POP3 PASS) counted per address, past a threshold refused for a while.
-// Used from the network thread only.
+// Trusted networks are exempt, as Postfix exempts $mynetworks
+// (smtpd_client_event_limit_exceptions): a webmail on localhost or an office behind a
+// trusted NAT shares its address with whoever abuses it, and a lockout anyone can cause is a
+// denial of service. Used from the network thread only.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <vector>
+
+#include "ip_network.hpp"
 
 namespace missive {
 
@@ -26,8 +32,12 @@ class abuse_guard {
     std::chrono::seconds ban{600};
   };
 
-  explicit abuse_guard(limits l) : limits_(l) {}
+  // A guard with these limits for every address outside `exempt`.
+  explicit abuse_guard(limits l, std::vector<ip_network> exempt = {})
+      : limits_(l), exempt_(std::move(exempt)) {}
 
+  // Whether the address is in a network the limits do not apply to.
+  bool exempt(const client_address& address) const;
   // Whether the address is refused now after too many failed logins.
   bool banned(const client_address& address, clock::time_point now = clock::now()) const;
   // Counts a new connection from `address`; false (and nothing counted) when it has too many.
@@ -44,6 +54,7 @@ class abuse_guard {
     clock::time_point banned_until;
   };
   limits limits_;
+  std::vector<ip_network> exempt_;
   std::map<client_address, std::size_t> connections_;
   std::map<client_address, failures> failures_;
 };

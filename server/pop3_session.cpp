@@ -49,6 +49,7 @@ asio::awaitable<void> pop3_session::run() {
   try {
     bool ready = true;
     if (role_.implicit_tls) ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
+    if (!ready) end_reason_ = "tls_handshake_failed";
     if (ready) co_await serve();
     if (io_.timed_out()) {
       end_reason_ = "timeout";
@@ -106,8 +107,10 @@ asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
     bool login_verb = command.verb == pop3_verb::user || command.verb == pop3_verb::pass ||
                       command.verb == pop3_verb::auth;
     if (login_verb && !plaintext_login_allowed()) {
-      // RFC 2595 4: with TLS available, no password crosses the network in the clear.
-      co_return err("[AUTH] Plaintext authentication is disabled here: use STLS first");
+      // RFC 2595 4: no password crosses the network in the clear unless plaintext_auth says so.
+      co_return err(context_.tls_enabled
+                        ? "[AUTH] Plaintext authentication is disabled here: use STLS first"
+                        : "[AUTH] Plaintext authentication is disabled here");
     }
     switch (command.verb) {
       case pop3_verb::stls: co_return co_await on_stls();
@@ -135,7 +138,9 @@ asio::awaitable<void> pop3_session::dispatch(const pop3_command& command) {
 }
 
 bool pop3_session::plaintext_login_allowed() const {
-  return io_.encrypted() || !context_.tls_enabled || io_.peer_is_loopback();
+  // The same rule as SMTP AUTH: one setting says where passwords may go in the clear.
+  return password_may_cross(context_.config.smtp.plaintext_auth, io_.encrypted(),
+                            io_.peer_is_loopback());
 }
 
 void pop3_session::on_capa() {

@@ -156,11 +156,11 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
       if (!delay) reader.fail(node, name, "expected a duration such as \"100ms\" or \"0s\"");
       smtp.greeting_delay = *delay;
     } else if (key == "plaintext_auth") {
-      smtp.plaintext_auth = reader.string(node, name);
-      if (smtp.plaintext_auth != "never" && smtp.plaintext_auth != "loopback" &&
-          smtp.plaintext_auth != "always") {
-        reader.fail(node, name, "expected \"never\", \"loopback\" or \"always\"");
-      }
+      std::string policy = reader.string(node, name);
+      if (policy == "never") smtp.plaintext_auth = plaintext_auth_policy::never;
+      else if (policy == "loopback") smtp.plaintext_auth = plaintext_auth_policy::loopback;
+      else if (policy == "always") smtp.plaintext_auth = plaintext_auth_policy::always;
+      else reader.fail(node, name, "expected \"never\", \"loopback\" or \"always\"");
     } else if (key == "trusted_networks") {
       smtp.trusted_networks.clear();
       for (const auto& text : reader.strings(node, name)) {

@@ -31,6 +31,21 @@ struct endpoint {
 // Parses "a.b.c.d:port" or "[v6]:port"; throws config_error naming `where` when malformed.
 endpoint parse_endpoint(std::string_view text, std::string_view where);
 
+// When a password may cross a connection without TLS ([smtp] plaintext_auth), for SMTP AUTH
+// and POP3 USER/PASS and AUTH alike.
+enum class plaintext_auth_policy {
+  never,     // only over TLS
+  loopback,  // over TLS, or from a loopback address (a webmail on the same host)
+  always,    // anywhere (a network the operator trusts to carry passwords)
+};
+
+// Whether a password may be sent on a connection: always over TLS, else as `policy` says
+// (RFC 4954 4 for SMTP AUTH, RFC 2595 4 for POP3).
+inline bool password_may_cross(plaintext_auth_policy policy, bool encrypted, bool loopback) {
+  return encrypted || policy == plaintext_auth_policy::always ||
+         (policy == plaintext_auth_policy::loopback && loopback);
+}
+
 // SMTP listener settings ([smtp]).
 struct smtp_settings {
   std::vector<endpoint> listen{{"127.0.0.1", 2525}};
@@ -49,7 +64,7 @@ struct smtp_settings {
   // RFC 5321 4.5.3.2.5/6: at least 3 minutes for each block of data.
   std::chrono::seconds data_timeout{180};
   std::size_t max_connections = 1000;
-  std::string plaintext_auth = "loopback";
+  plaintext_auth_policy plaintext_auth = plaintext_auth_policy::loopback;
   // Abuse limits (they apply to POP3 too): connections per client address; failed logins
   // before the address is refused, and for how long.
   std::size_t max_connections_per_address = 20;

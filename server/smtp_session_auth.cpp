@@ -31,9 +31,8 @@ const smtp_reply auth_malformed{501, "5.5.2", "Error: cannot decode the response
 }  // namespace
 
 bool smtp_session::auth_allowed() const {
-  if (io_.encrypted()) return true;
-  const std::string& policy = context_.config.smtp.plaintext_auth;
-  return policy == "always" || (policy == "loopback" && io_.peer_is_loopback());
+  return password_may_cross(context_.config.smtp.plaintext_auth, io_.encrypted(),
+                            io_.peer_is_loopback());
 }
 
 std::string_view smtp_session::received_protocol() const {

@@ -21,6 +21,7 @@ end the session, so the tests of the other classes put a successful command (NOO
 refused one: they test one thing each and must not trip that limit by accident.
 """
 
+import base64
 import os
 import re
 import select
@@ -36,6 +37,8 @@ from missive_harness import (DOMAIN, PASSWORD, MissiveTestCase, Pop3Client,
 
 MAX_SIZE = 100000
 ALICE = f"alice@{DOMAIN}"
+# Config that makes the tests' own address, 127.0.0.1, an untrusted client.
+UNTRUSTED = "[smtp]\ntrusted_networks = []\n"
 TABLES = ["event", "mailbox_entry", "message", "recipient", "user"]
 
 # remote.test goes to a port nothing listens on, and is retried only after an hour: nothing
@@ -663,17 +666,19 @@ class AbuseLimitTest(MissiveTestCase):
                 c.close()
         wait_until(admitted_again, timeout=5, interval=0.1, what="a slot freed after QUIT")
 
+    # The limits apply outside trusted_networks (the next class): the tests, from 127.0.0.1,
+    # make it untrusted.
     def test_per_address_connection_cap_default_20(self):
-        server = self.start_test_server()
+        server = self.start_test_server(UNTRUSTED)
         self.assertConnectionCap(server, 20)
 
     def test_per_address_connection_cap_configured(self):
-        server = self.start_test_server("[smtp]\nmax_connections_per_address = 3\n")
+        server = self.start_test_server(UNTRUSTED + "max_connections_per_address = 3\n")
         self.assertConnectionCap(server, 3)
 
     def test_failed_pop3_logins_ban_the_address(self):
         server = self.start_test_server(
-            '[smtp]\nauth_failure_limit = 3\nauth_ban_time = "3s"\n')
+            UNTRUSTED + 'auth_failure_limit = 3\nauth_ban_time = "3s"\n')
         user = server.add_user(f"victim@{DOMAIN}")
         for i in range(3):
             p = Pop3Client(server.pop3_port, timeout=5)
@@ -710,6 +715,84 @@ class AbuseLimitTest(MissiveTestCase):
         c = pop3_session(server, user)
         self.addCleanup(c.close)
         self.assertOk(c.quit())
+
+
+class TrustedNetworkExemptionTest(MissiveTestCase):
+    """trusted_networks (by default loopback) are exempt from the per-address connection cap
+    and the failed-login ban, as Postfix exempts $mynetworks: a webmail on localhost or an
+    office NAT shares its address with whoever abuses it, and nobody may be locked out.
+    Failures are still answered late (1 s each)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_server(
+            '[smtp]\nmax_connections_per_address = 20\nauth_failure_limit = 5\n')
+        cls.user = cls.server.add_user(f"trusted.user@{DOMAIN}")
+
+    def test_twenty_slow_clients_do_not_stop_a_21st(self):
+        slow = []
+        for i in range(20):
+            c = SmtpClient(self.server.smtp_port, timeout=5)
+            self.addCleanup(c.close)
+            self.assertEqual(c.greeting.code, 220, f"slow client {i + 1}")
+            slow.append(c)
+        c = SmtpClient(self.server.smtp_port, timeout=5)
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting.code, 220, str(c.greeting))
+        self.assertReply(c.ehlo(), 250)
+        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250)
+        self.assertReply(c.cmd(f"RCPT TO:<{self.user}>"), 250)
+        self.assertReply(c.cmd("DATA"), 354)
+        self.assertReply(c.data_bytes(make_message("the 21st", ["got through"])), 250, "2.0.0")
+        # the slow ones are still served
+        self.assertReply(slow[0].cmd("NOOP"), 250)
+
+    def wrong_then_right(self, wrong_login, right_login):
+        """20 wrong logins, two at a time in each of 10 threads, then the right one."""
+        errors = []
+
+        def fail_twice():
+            try:
+                for _ in range(2):
+                    wrong_login()
+            except Exception as e:  # reported below, in the test's thread
+                errors.append(e)
+        threads = [threading.Thread(target=fail_twice) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+        right_login()
+
+    def test_smtp_auth_works_again_after_20_wrong_passwords(self):
+        def attempt(password):
+            c = SmtpClient(self.server.smtp_port, timeout=10)
+            try:
+                self.assertEqual(c.greeting.code, 220, str(c.greeting))
+                self.assertReply(c.ehlo(), 250)
+                token = base64.b64encode(f"\0{self.user}\0{password}".encode()).decode()
+                return c.cmd(f"AUTH PLAIN {token}")
+            finally:
+                c.close()
+
+        def wrong():
+            self.assertReply(attempt("wrong-password"), 535, "5.7.8")
+        self.wrong_then_right(wrong, lambda: self.assertReply(attempt(PASSWORD), 235, "2.7.0"))
+
+    def test_pop3_login_works_again_after_20_wrong_passwords(self):
+        def attempt(password):
+            p = Pop3Client(self.server.pop3_port, timeout=10)
+            try:
+                self.assertOk(p.greeting)
+                self.assertOk(p.cmd(f"USER {self.user}"))
+                return p.cmd(f"PASS {password}")
+            finally:
+                p.close()
+
+        def wrong():
+            self.assertErr(attempt("wrong-password"), "AUTH")
+        self.wrong_then_right(wrong, lambda: self.assertOk(attempt(PASSWORD)))
 
 
 if __name__ == "__main__":

@@ -191,5 +191,35 @@ class BadCertificateTest(MissiveTestCase):
         self.assertEqual(r.stdout, "")
 
 
+class PlaintextAuthPolicyTest(MissiveTestCase):
+    """plaintext_auth governs POP3 exactly as SMTP AUTH: with "never" and no TLS at all, no
+    password is taken in the clear, not even from loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_server('[smtp]\nplaintext_auth = "never"\n')
+        cls.server.add_user(ALICE)
+
+    def test_pop3_refuses_user_pass_and_auth(self):
+        p = self.server.pop3()
+        self.addCleanup(p.close)
+        capa = p.cmd("CAPA")
+        self.assertOk(capa)
+        capabilities = p.multiline().decode().split("\r\n")
+        self.assertNotIn("USER", capabilities)
+        self.assertNotIn("SASL PLAIN", capabilities)
+        self.assertEqual(p.cmd(f"USER {ALICE}"), "-ERR [AUTH] Plaintext authentication is disabled here")
+        self.assertErr(p.cmd(f"PASS {PASSWORD}"), "AUTH")
+        token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
+        self.assertErr(p.cmd(f"AUTH PLAIN {token}"), "AUTH")
+
+    def test_smtp_refuses_auth(self):
+        with self.server.smtp() as c:
+            r = c.ehlo()
+            self.assertReply(r, 250)
+            self.assertFalse(any(line.startswith("AUTH") for line in r.lines), r.lines)
+            token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
+            self.assertReply(c.cmd(f"AUTH PLAIN {token}"), 538, "5.7.11")
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,5 +1,6 @@
 // Unit tests for the relay's configuration loader, durations and IP networks.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
@@ -154,4 +155,23 @@ TEST_CASE("configuration errors name the file, the line and the key") {
   CHECK(error.find(".toml:") != std::string::npos);
 
   CHECK(load_error("[smtp]\nmax_recipients = 5\n").empty());
+}
+
+TEST_CASE("plaintext_auth: one policy for SMTP AUTH and POP3, an enum once loaded") {
+  for (auto [text, policy] : {std::pair{"never", plaintext_auth_policy::never},
+                              std::pair{"loopback", plaintext_auth_policy::loopback},
+                              std::pair{"always", plaintext_auth_policy::always}}) {
+    auto path = write_config(fmt::format("[smtp]\nplaintext_auth = \"{}\"\n", text));
+    CHECK(load_server_config(path).smtp.plaintext_auth == policy);
+    std::filesystem::remove(path);
+  }
+  CHECK(load_error("[smtp]\nplaintext_auth = \"sometimes\"\n").find("plaintext_auth") !=
+        std::string::npos);
+  using enum plaintext_auth_policy;
+  // policy, encrypted, loopback -> may a password cross?
+  CHECK(password_may_cross(never, true, false));
+  CHECK_FALSE(password_may_cross(never, false, true));
+  CHECK(password_may_cross(loopback, false, true));
+  CHECK_FALSE(password_may_cross(loopback, false, false));
+  CHECK(password_may_cross(always, false, false));
 }

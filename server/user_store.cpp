@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "db.hpp"
+#include "queue_store.hpp"
 
 namespace missive {
 
@@ -22,15 +23,19 @@ bool delete_user(db::connection& db, std::string_view address) {
   auto user = find_user(db, address);
   if (!user) return false;
   db::transaction tx(db);
+  // The messages in the user's maildrop: those nothing else needs go with the user. Only
+  // those: other users' mail, and the history of finished messages, are not the user's.
+  std::vector<std::int64_t> held;
+  auto& find = db.prepare("SELECT DISTINCT message_id FROM recipient WHERE mailbox_user_id = ?1");
+  find.bind(1, user->id);
+  while (find.step()) held.push_back(find.column_int(0));
+  find.reset();
   // The maildrop empties with the user (as ON DELETE SET NULL would; said here to be seen).
   db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE mailbox_user_id = ?1")
       .bind(1, user->id)
       .run();
   db.prepare("DELETE FROM user WHERE id = ?1").bind(1, user->id).run();
-  // Bodies no longer referenced by any mailbox or pending recipient go with the user.
-  db.exec(
-      "DELETE FROM message WHERE id NOT IN (SELECT message_id FROM mailbox_entry) "
-      "AND id NOT IN (SELECT message_id FROM recipient WHERE state IN ('queued', 'deferred'))");
+  for (auto message_id : held) collect_message(db, message_id);
   tx.commit();
   return true;
 }

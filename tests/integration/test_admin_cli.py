@@ -102,6 +102,25 @@ class UserAdminTest(MissiveTestCase):
         self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
         self.assertReply(c.cmd(f"RCPT TO:<{user}>"), 550, "5.1.1")
 
+    def test_del_removes_only_that_users_messages(self):
+        gone, stays = f"leaving@{DOMAIN}", f"staying@{DOMAIN}"
+        for user in (gone, stays):
+            self.server.add_user(user)
+        q_gone = smtp_send(self.server, ALICE, [gone], make_message("for the leaver", ["x"]))
+        q_both = smtp_send(self.server, ALICE, [gone, stays], make_message("for both", ["x"]))
+        q_stays = smtp_send(self.server, ALICE, [stays], make_message("for the stayer", ["x"]))
+        wait_for_mailbox_count(self.server, gone, 2, confirm_pop3=True)
+        others = self.server.scalar("SELECT count(*) FROM message WHERE queue_id NOT IN (?, ?, ?)",
+                                    (q_gone, q_both, q_stays))
+        r = self.cli("user", "del", gone)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = [row[0] for row in self.server.query("SELECT queue_id FROM message")]
+        self.assertNotIn(q_gone, ids, "the leaver's own message goes with the leaver")
+        self.assertIn(q_both, ids, "still in the other maildrop")
+        self.assertIn(q_stays, ids)
+        self.assertEqual(len(ids) - 2, others, "nobody else's messages are touched")
+        self.assertEqual(len(fetch_all(self.server, stays)), 2)
+
     def test_del_is_seen_by_the_next_rcpt(self):
         # The relay remembers recipients it looked up; `user del` must still count at once.
         user = f"brief@{DOMAIN}"

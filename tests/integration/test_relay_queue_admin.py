@@ -162,5 +162,28 @@ class QueueAdminTest(RelayTestCase):
         self.assertEqual(self.queue_ok("list").strip(), "queue is empty")
 
 
+class UserDeletionKeepsHistoryTest(RelayTestCase):
+
+    def test_user_del_keeps_other_finished_messages(self):
+        # A relayed message is finished once the next hop took it: its body is freed, its row
+        # and history stay for `queue show`. Deleting a local user takes only that user's mail.
+        fake = self.fake_smtp()
+        a = self.start_relay("a.test", start=False, routes=[("x.test", fake.port)])
+        a.add_user(ALICE)
+        a.add_user("leaving@a.test")
+        a.start()
+        relayed = smtp_send(a, ALICE, ["rcpt@x.test"],
+                            make_message("relayed", ["x"], sender=ALICE, to="rcpt@x.test"))
+        a.wait_state(relayed, "rcpt@x.test", "delivered")
+        own = smtp_send(a, ALICE, ["leaving@a.test"], make_message("own", ["x"], sender=ALICE))
+        wait_for_mailbox_count(a, "leaving@a.test", 1)
+        r = a.cli("user", "del", "leaving@a.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = [row[0] for row in a.query("SELECT queue_id FROM message")]
+        self.assertEqual(ids, [relayed], "the relayed message's history stays; the leaver's own goes")
+        r = a.cli("queue", "show", relayed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("rcpt@x.test", r.stdout)
+
 if __name__ == "__main__":
     unittest.main()

@@ -56,17 +56,21 @@ void add_event(db::connection& db, std::int64_t message_id, std::string_view rec
   insert.bind(4, kind).bind(5, detail).run();
 }
 
-void set_state(db::connection& db, std::int64_t recipient_id, std::string_view state,
+// Records an attempt's result for a recipient still pending; false when it is not (the
+// administrator deleted its message while the attempt was under way).
+bool set_state(db::connection& db, std::int64_t recipient_id, std::string_view state,
                std::string_view reply, std::int64_t next_attempt_at) {
   db.prepare(
         "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
-        "last_attempt_at = ?4, next_attempt_at = ?5, in_flight = 0 WHERE id = ?1")
+        "last_attempt_at = ?4, next_attempt_at = ?5, in_flight = 0 "
+        "WHERE id = ?1 AND state IN ('queued', 'deferred')")
       .bind(1, recipient_id)
       .bind(2, state)
       .bind(3, reply)
       .bind(4, unix_now())
       .bind(5, next_attempt_at)
       .run();
+  return db.changes() == 1;
 }
 
 bool is_local_address(const queue_policy& policy, std::string_view address) {
@@ -329,32 +333,46 @@ std::vector<delivery_outcome> record_attempts(db::connection& db,
     const auto& r = result.recipient;
     delivery_outcome outcome{r.queue_id, r.address, result.relay, "",
                              now - r.received_at, r.attempts + 1, result.reply};
+    std::uint32_t attempt = static_cast<std::uint32_t>(r.attempts + 1);
+    std::chrono::seconds delay{0};
+    std::string_view state = "deferred";
     if (result.fate == attempt_fate::delivered) {
       outcome.status = "sent";
-      set_state(db, r.id, "delivered", result.reply, now);
-      add_event(db, r.message_id, r.address, "delivered",
-                fmt::format("relay={} {}", result.relay, result.reply));
+      state = "delivered";
     } else if (result.fate == attempt_fate::permanent) {
       outcome.status = "bounced";
-      set_state(db, r.id, "failed", result.reply, now);
+      state = "failed";
+    } else if (now >= r.received_at + policy.retry.lifetime.count()) {
+      outcome.status = "expired";  // RFC 3463 4.4.7: delivery time expired
+      state = "failed";
+    } else {
+      outcome.status = "deferred";
+      delay = retry_delay(policy.retry, attempt, jitter(random));
+    }
+    if (!set_state(db, r.id, state, result.reply, state == "deferred" ? due_in(delay) : now)) {
+      // Deleted by the administrator while the attempt was under way: nothing to record,
+      // and no bounce (the message is gone on purpose).
+      outcome.status = "dropped";
+      outcome.detail = "deleted from the queue during the attempt; " + result.reply;
+      outcomes.push_back(std::move(outcome));
+      continue;
+    }
+    if (outcome.status == "sent") {
+      add_event(db, r.message_id, r.address, "delivered",
+                fmt::format("relay={} {}", result.relay, result.reply));
+    } else if (outcome.status == "bounced") {
       add_event(db, r.message_id, r.address, "failed",
                 fmt::format("relay={} {}", result.relay, result.reply));
       failed_by_message[r.message_id].push_back(
           {r.address, status_of(result.reply, true), result.reply, result.relay != "none"});
-    } else if (now >= r.received_at + policy.retry.lifetime.count()) {
-      // RFC 3463 4.4.7: delivery time expired; the last reason goes in the bounce.
-      outcome.status = "expired";
-      set_state(db, r.id, "failed", result.reply, now);
+    } else if (outcome.status == "expired") {
+      // The last reason goes in the bounce.
       add_event(db, r.message_id, r.address, "expired",
-                fmt::format("gave up after {} attempts: {}", r.attempts + 1, result.reply));
+                fmt::format("gave up after {} attempts: {}", attempt, result.reply));
       failed_by_message[r.message_id].push_back(
           {r.address, "4.4.7",
            fmt::format("delivery time expired; last attempt: {}", result.reply), false});
     } else {
-      outcome.status = "deferred";
-      auto delay = retry_delay(policy.retry, static_cast<std::uint32_t>(r.attempts + 1),
-                               jitter(random));
-      set_state(db, r.id, "deferred", result.reply, due_in(delay));
       add_event(db, r.message_id, r.address, "deferred",
                 fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
                             delay.count()));

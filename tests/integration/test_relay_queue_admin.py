@@ -3,6 +3,7 @@ relay whose next hop is down, with a one-hour retry schedule: only the admin com
 make the relay try again within the test."""
 
 import re
+import threading
 import time
 import unittest
 
@@ -184,6 +185,38 @@ class UserDeletionKeepsHistoryTest(RelayTestCase):
         r = a.cli("queue", "show", relayed)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("rcpt@x.test", r.stdout)
+
+class DeleteDuringDeliveryTest(RelayTestCase):
+
+    def test_queue_delete_while_the_next_hop_holds_the_data(self):
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+
+        def data_reply(n):
+            if n == 0:
+                gate.wait(20)  # the first message's data stays unanswered until released
+            return "250 2.0.0 Ok"
+        fake = self.fake_smtp(data_reply=data_reply)
+        a = self.start_relay("a.test", routes=[("x.test", fake.port)])
+        qid = smtp_send(a, ALICE, ["held@x.test"],
+                        make_message("held", ["x"], sender=ALICE, to="held@x.test"))
+        wait_until(lambda: any(line.upper().startswith("DATA") for _, line in list(fake.commands)),
+                   what="DATA at the next hop")
+        r = a.cli("queue", "delete", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, f"deleted {qid}\n")
+        gate.set()
+        # the attempt's result is dropped cleanly, once, and says why
+        a.wait_delivery_log(qid, "held@x.test", "dropped")
+        self.assertEqual(a.scalar("SELECT count(*) FROM message WHERE queue_id = ?", (qid,)), 0)
+        # the slot is free: the next message to the same hop goes through
+        after = smtp_send(a, ALICE, ["next@x.test"],
+                          make_message("after", ["y"], sender=ALICE, to="next@x.test"))
+        a.wait_state(after, "next@x.test", "delivered")
+        self.assertNotIn("event=record_failed", a.read_log())
+        # and nothing is left under way: SIGTERM stops the relay without waiting out the grace
+        a.stop()
+        self.assertNotIn("stopping_hard", a.read_log())
 
 if __name__ == "__main__":
     unittest.main()

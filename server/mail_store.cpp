@@ -185,6 +185,19 @@ asio::awaitable<std::optional<std::int64_t>> mail_store::next_due() {
   return readers_->run([](db::connection& db) { return next_due_time(db); });
 }
 
+asio::awaitable<std::size_t> mail_store::purge_history(std::chrono::seconds keep) {
+  // Batches keep each transaction short: the writer also commits incoming mail.
+  constexpr std::size_t batch = 500;
+  std::size_t removed = 0;
+  for (;;) {
+    std::size_t now_removed = co_await writer_->run([keep](db::connection& db) {
+      return purge_finished(db, unix_now() - keep.count(), batch);
+    });
+    removed += now_removed;
+    if (now_removed < batch) co_return removed;
+  }
+}
+
 asio::awaitable<std::string> mail_store::queued_body(std::int64_t message_id) {
   return readers_->run([message_id](db::connection& db) { return message_body(db, message_id); });
 }

@@ -91,6 +91,9 @@ class mail_store {
   asio::awaitable<std::vector<delivery_outcome>> record_attempts(std::vector<attempt_result> results);
   // When the next pending recipient falls due (unix seconds), if any is waiting.
   asio::awaitable<std::optional<std::int64_t>> next_due();
+  // Removes finished messages whose last attempt is older than `keep` (see
+  // queue_store.hpp purge_finished), a batch per transaction; returns how many.
+  asio::awaitable<std::size_t> purge_history(std::chrono::seconds keep);
   // The stored bytes of a queued message.
   asio::awaitable<std::string> queued_body(std::int64_t message_id);
 

@@ -255,19 +255,31 @@ std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
 // Delivers one recipient: the mailbox entry and the recipient's new state are written in
 // the same transaction, so a crash neither loses nor duplicates the delivery.
 delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
-                             std::vector<given_up>& failed) {
+                             std::vector<given_up>& failed, const queue_policy& policy) {
   delivery_outcome outcome{recipient.queue_id, recipient.address, "local", "bounced",
                            unix_now() - recipient.received_at, recipient.attempts + 1, ""};
   auto user = find_user_id(db, recipient.address);
   std::string_view local_part(recipient.address);
   local_part = local_part.substr(0, local_part.rfind('@'));
   if (!user && iequals(local_part, "postmaster")) {
-    // Accepted for postmaster (RFC 5321 4.5.1) with no such mailbox yet: keep it queued
-    // until an operator adds the user.
-    outcome.status = "deferred";
-    outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
-    set_state(db, recipient.id, "deferred", outcome.detail, due_in(postmaster_retry));
-    add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
+    std::int64_t expires_at = recipient.received_at + policy.retry.lifetime.count();
+    if (unix_now() < expires_at) {
+      // Accepted for postmaster (RFC 5321 4.5.1) with no such mailbox yet: keep it queued
+      // until an operator adds the user, but no longer than any other message waits.
+      outcome.status = "deferred";
+      outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
+      auto wait = std::min(postmaster_retry, std::chrono::seconds(expires_at - unix_now()));
+      set_state(db, recipient.id, "deferred", outcome.detail, due_in(wait));
+      add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
+      return outcome;
+    }
+    // RFC 3463 4.4.7: delivery time expired, as for a remote recipient never reached.
+    outcome.status = "expired";
+    outcome.detail = "no mailbox for postmaster within the queue's lifetime";
+    set_state(db, recipient.id, "failed", outcome.detail, unix_now());
+    add_event(db, recipient.message_id, recipient.address, "expired", outcome.detail);
+    failed.push_back({recipient.address, "4.4.7",
+                      "delivery time expired; no mailbox for postmaster was added", false});
     return outcome;
   }
   if (!user) {
@@ -293,7 +305,8 @@ std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limi
   std::vector<delivery_outcome> outcomes;
   std::map<std::int64_t, std::vector<given_up>> failed_by_message;
   for (const auto& recipient : select_due_local(db, limit)) {
-    outcomes.push_back(deliver_one(db, recipient, failed_by_message[recipient.message_id]));
+    outcomes.push_back(
+        deliver_one(db, recipient, failed_by_message[recipient.message_id], policy));
   }
   for (const auto& [message_id, failed] : failed_by_message) {
     bounce(db, message_id, failed, policy, outcomes);
@@ -413,6 +426,22 @@ std::string message_body(db::connection& db, std::int64_t message_id) {
   std::string body(query.column_view(0));
   query.reset();
   return body;
+}
+
+std::size_t purge_finished(db::connection& db, std::int64_t finished_before, std::size_t limit) {
+  // received_at first: a message received since the cut-off cannot have finished before it.
+  // Recipients and events go by ON DELETE CASCADE.
+  db.prepare(
+        "DELETE FROM message WHERE id IN ("
+        "  SELECT m.id FROM message m WHERE m.received_at < ?1 "
+        "  AND NOT EXISTS (SELECT 1 FROM recipient r WHERE r.message_id = m.id "
+        "                  AND (r.state IN ('queued', 'deferred') OR r.mailbox_user_id IS NOT NULL "
+        "                       OR coalesce(r.last_attempt_at, m.received_at) >= ?1)) "
+        "  LIMIT ?2)")
+      .bind(1, finished_before)
+      .bind(2, static_cast<std::int64_t>(limit))
+      .run();
+  return static_cast<std::size_t>(db.changes());
 }
 
 void collect_message(db::connection& db, std::int64_t message_id) {

@@ -93,6 +93,11 @@ std::string message_body(db::connection& db, std::int64_t message_id);
 // Removes a message's body and rows once no mailbox and no pending recipient needs it.
 void collect_message(db::connection& db, std::int64_t message_id);
 
+// Removes up to `limit` finished messages (every recipient done, no maildrop holding them)
+// whose last attempt was before `finished_before` (unix seconds), with their recipients and
+// history; returns how many.
+std::size_t purge_finished(db::connection& db, std::int64_t finished_before, std::size_t limit);
+
 // The current time in unix seconds, as the queue records it.
 std::int64_t unix_now();
 

@@ -12,6 +12,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -175,6 +176,27 @@ asio::awaitable<void> warn_of_missing_postmasters(mail_store& store,
   }
 }
 
+// Removes finished messages and their history once [queue] keep_history has passed, now and
+// then: often enough that none outlives it by more than a tenth (at most an hour). Ends
+// when `timer` is cancelled.
+asio::awaitable<void> keep_history(mail_store& store, std::chrono::seconds keep,
+                                   asio::steady_timer& timer) {
+  auto every = std::clamp<std::chrono::seconds>(keep / 10, std::chrono::seconds(1),
+                                                std::chrono::hours(1));
+  for (;;) {
+    try {
+      std::size_t removed = co_await store.purge_history(keep);
+      if (removed > 0) log::info("missived", "event=history_removed messages={}", removed);
+    } catch (const std::exception& e) {
+      log::warning("missived", "event=history_removal_failed reason=\"{}\"", e.what());
+    }
+    timer.expires_after(every);
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
 // The server TLS context from [tls], or an unused one when TLS is not configured.
 asio::ssl::context server_tls(const server_config& config) {
   if (config.tls.cert.empty() && config.tls.key.empty()) {
@@ -223,6 +245,7 @@ int run_relay(const server_config& config) {
   asio::signal_set signals(io, SIGTERM, SIGINT);
   bool stopped_hard = false;
   asio::signal_set flush_signal(io, SIGUSR1);
+  asio::steady_timer history_timer(io);
   // `missived queue flush` and `queue retry` make recipients due, then send SIGUSR1.
   std::function<void(std::error_code, int)> on_flush = [&](std::error_code ec, int) {
     if (ec) return;
@@ -234,6 +257,7 @@ int run_relay(const server_config& config) {
   signals.async_wait([&](std::error_code ec, int signal) {
     if (ec) return;
     flush_signal.cancel();
+    history_timer.cancel();
     log::info("missived", "event=stopping signal={}", signal);
     // Stop taking new work, then end open sessions; committed mail is safe in the queue,
     // and a message whose 250 was not yet sent will be sent again by its client.
@@ -286,6 +310,8 @@ int run_relay(const server_config& config) {
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
   asio::co_spawn(io, warn_of_missing_postmasters(store, config.domains), log_escaped("missived"));
+  asio::co_spawn(io, keep_history(store, config.queue.keep_history, history_timer),
+                 log_escaped("missived"));
 
   io.run();
   if (stopped_hard) {

@@ -185,12 +185,13 @@ void read_pop3(const config_reader& reader, const toml::table& table, pop3_setti
 }
 
 void read_queue(const config_reader& reader, const toml::table& table, queue_settings& queue) {
-  reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime"});
+  reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history"});
   for (auto&& [key, node] : table) {
     std::string name = "queue." + std::string(key.str());
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
     else if (key == "retry_max") queue.retry_max = reader.duration(node, name);
     else if (key == "max_lifetime") queue.max_lifetime = reader.duration(node, name);
+    else if (key == "keep_history") queue.keep_history = reader.duration(node, name);
   }
 }
 

@@ -89,11 +89,15 @@ struct tls_settings {
   std::filesystem::path key;
 };
 
-// Retry schedule ([queue]), in the spirit of Postfix's defaults.
+// Retry schedule ([queue]), in the spirit of Postfix's defaults, and how long the story of a
+// finished message is kept.
 struct queue_settings {
   std::chrono::seconds retry_initial{300};
   std::chrono::seconds retry_max{3600};
   std::chrono::seconds max_lifetime{5 * 86400};
+  // A message every recipient of which is done, and that no maildrop holds, is removed
+  // with its history this long after its last attempt.
+  std::chrono::seconds keep_history{30 * 86400};
 };
 
 // Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.

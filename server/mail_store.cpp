@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "ascii.hpp"
@@ -141,22 +142,34 @@ asio::awaitable<std::string> mail_store::message_content(std::int64_t entry_id) 
 }
 
 asio::awaitable<void> mail_store::remove_entries(std::vector<std::int64_t> entry_ids) {
-  return writer_->run([entry_ids = std::move(entry_ids)](db::connection& db) {
-    auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
-    // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
-    auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
-    for (auto id : entry_ids) {
-      find.bind(1, id);
-      if (!find.step()) {
+  // A QUIT may expunge tens of thousands of messages: a few hundred per transaction, so that
+  // the writer commits other sessions' mail in between instead of after all of them. Each
+  // message is still wholly kept or wholly removed; if a later part fails, the client hears
+  // that some were not removed (RFC 1939 6).
+  constexpr std::size_t part_size = 256;
+  for (std::size_t start = 0; start < entry_ids.size(); start += part_size) {
+    auto end = entry_ids.begin() + static_cast<std::ptrdiff_t>(
+                                       std::min(start + part_size, entry_ids.size()));
+    std::vector<std::int64_t> part(entry_ids.begin() + static_cast<std::ptrdiff_t>(start), end);
+    // Named, not a temporary: GCC 12 destroys a temporary closure in co_await twice.
+    auto remove_part = [part = std::move(part)](db::connection& db) {
+      auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
+      // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
+      auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
+      for (auto id : part) {
+        find.bind(1, id);
+        if (!find.step()) {
+          find.reset();
+          continue;
+        }
+        std::int64_t message_id = find.column_int(0);
         find.reset();
-        continue;
+        remove.bind(1, id).run();
+        collect_message(db, message_id);
       }
-      std::int64_t message_id = find.column_int(0);
-      find.reset();
-      remove.bind(1, id).run();
-      collect_message(db, message_id);
-    }
-  });
+    };
+    co_await writer_->run(std::move(remove_part));
+  }
 }
 
 asio::awaitable<std::vector<delivery_outcome>> mail_store::deliver_local_batch(std::size_t limit) {
@@ -189,10 +202,12 @@ asio::awaitable<std::size_t> mail_store::purge_history(std::chrono::seconds keep
   // Batches keep each transaction short: the writer also commits incoming mail.
   constexpr std::size_t batch = 500;
   std::size_t removed = 0;
+  // Named, not a temporary: GCC 12 destroys a temporary closure in co_await twice.
+  auto purge_batch = [keep](db::connection& db) {
+    return purge_finished(db, unix_now() - keep.count(), batch);
+  };
   for (;;) {
-    std::size_t now_removed = co_await writer_->run([keep](db::connection& db) {
-      return purge_finished(db, unix_now() - keep.count(), batch);
-    });
+    std::size_t now_removed = co_await writer_->run(purge_batch);
     removed += now_removed;
     if (now_removed < batch) co_return removed;
   }

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "ascii.hpp"
+#include "clock.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "offload.hpp"
@@ -23,9 +24,6 @@ namespace {
 constexpr std::size_t local_batch = 256;
 // Remote recipients claimed per round.
 constexpr std::size_t remote_batch = 256;
-// Outbound connections at once, in total and to one destination.
-constexpr int max_connections_total = 20;
-constexpr int max_connections_per_destination = 4;
 // How often the queue is looked at when nothing wakes the loop.
 constexpr auto sweep_interval = std::chrono::minutes(1);
 // How long to wait after a storage error before trying again.
@@ -34,10 +32,11 @@ constexpr auto error_pause = std::chrono::seconds(1);
 }  // namespace
 
 delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_store& store,
-                                       const server_config& config)
+                                       const server_config& config, clock& time)
     : executor_(executor),
       store_(store),
       config_(config),
+      clock_(time),
       router_(config.routes),
       wake_(executor),
       dns_pool_(2) {
@@ -113,6 +112,44 @@ asio::awaitable<void> delivery_scheduler::sleep_until_due(bool wait_for_slot) {
   co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
+attempt_decision delivery_scheduler::decide(const std::vector<attempt_result>& results) const {
+  retry_policy policy{config_.queue.retry_initial, config_.queue.retry_max,
+                      config_.queue.max_lifetime};
+  return decide_attempts(results, policy, clock_.now(), random_jitter);
+}
+
+asio::awaitable<void> delivery_scheduler::run_job(const delivery_job& job) {
+  // The slot taken for this job is given back however it ends.
+  struct slot_release {
+    delivery_scheduler& scheduler;
+    std::string destination;
+    ~slot_release() {
+      --scheduler.active_by_destination_[destination];
+      --scheduler.active_total_;
+      scheduler.notify();
+    }
+  } release{*this, job.destination};
+  std::string failure;
+  // Named, not temporaries: GCC 12 mishandles temporaries bound to references in co_await.
+  attempt_decider decide_now = [this](const std::vector<attempt_result>& r) { return decide(r); };
+  try {
+    co_await run_delivery_job(job, store_, client_options_, decide_now);
+    co_return;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  // A courier that throws loses nothing: its recipients are deferred like a failed attempt
+  // (those it already recorded are no longer pending, and stay as recorded).
+  log::error(job.destination, "event=delivery_job_failed reason=\"{}\"", failure);
+  std::vector<attempt_result> results;
+  for (const auto& r : job.recipients) {
+    results.push_back({r, attempt_fate::retry, "delivery failed: " + failure, "none"});
+  }
+  attempt_decision decision = decide(results);
+  auto outcomes = co_await store_.record_decision(std::move(decision));
+  log_outcomes(outcomes);
+}
+
 asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
   if (auto configured = router_.configured(domain)) co_return *configured;
   // glibc's resolver blocks: it runs on the DNS pool, never on the network thread.
@@ -122,7 +159,8 @@ asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& doma
 }
 
 asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
-  if (active_total_ >= max_connections_total) co_return true;
+  const auto& caps = config_.queue;
+  if (static_cast<std::size_t>(active_total_) >= caps.max_connections) co_return true;
   auto claimed = co_await store_.claim_remote(remote_batch);
   if (claimed.empty()) co_return false;
 
@@ -150,7 +188,8 @@ asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
     job.recipients.push_back(std::move(recipient));
   }
   if (!unroutable.empty()) {
-    auto outcomes = co_await store_.record_attempts(std::move(unroutable));
+    attempt_decision decision = decide(unroutable);
+    auto outcomes = co_await store_.record_decision(std::move(decision));
     log_outcomes(outcomes);
   }
 
@@ -158,7 +197,8 @@ asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
   std::vector<std::int64_t> unclaimed;
   for (auto& [destination, job] : jobs) {
     int& active = active_by_destination_[destination];
-    if (active >= max_connections_per_destination || active_total_ >= max_connections_total) {
+    if (static_cast<std::size_t>(active) >= caps.max_connections_per_destination ||
+        static_cast<std::size_t>(active_total_) >= caps.max_connections) {
       for (const auto& r : job.recipients) unclaimed.push_back(r.id);
       waiting = true;
       continue;
@@ -167,20 +207,15 @@ asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
     ++active_total_;
     asio::co_spawn(
         executor_,
-        [this, job = std::move(job)]() -> asio::awaitable<void> {
-          co_await run_delivery_job(job, store_, client_options_);
-          --active_by_destination_[job.destination];
-          --active_total_;
-          notify();
-        },
+        [this, job = std::move(job)]() -> asio::awaitable<void> { co_await run_job(job); },
         [destination](std::exception_ptr failure) {
-          if (!failure) return;
-          try {
-            std::rethrow_exception(failure);
-          } catch (const std::exception& e) {
-            log::error(destination, "event=delivery_job_failed reason=\"{}\"", e.what());
-          }
-        });
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        log::error(destination, "event=delivery_job_failed reason=\"{}\"", e.what());
+      }
+    });
   }
   if (!unclaimed.empty()) co_await store_.release(std::move(unclaimed));
   co_return waiting;

@@ -12,11 +12,13 @@
 #include <map>
 #include <string>
 
+#include "remote_delivery.hpp"
 #include "router.hpp"
 #include "smtp_client.hpp"
 
 namespace missive {
 
+class clock;
 class mail_store;
 struct server_config;
 struct remote_recipient;
@@ -25,7 +27,9 @@ struct remote_recipient;
 // store's threads, DNS lookups on a small pool of their own.
 class delivery_scheduler {
  public:
-  delivery_scheduler(asio::any_io_executor executor, mail_store& store, const server_config& config);
+  // The scheduler over `store`, reading the time from `time` (system_time in the relay).
+  delivery_scheduler(asio::any_io_executor executor, mail_store& store, const server_config& config,
+                     clock& time);
   ~delivery_scheduler();
 
   // Says that there is new work (a committed message, a flush): look at the queue soon.
@@ -43,10 +47,16 @@ class delivery_scheduler {
   asio::awaitable<bool> start_remote_deliveries();
   asio::awaitable<route_plan> plan_for(const std::string& domain);
   asio::awaitable<void> sleep_until_due(bool wait_for_slot);
+  // Runs one job in its slot; the slot is freed however the job ends, and a job that throws
+  // has its recipients deferred like a failed attempt.
+  asio::awaitable<void> run_job(const delivery_job& job);
+  // What becomes of attempted recipients, now (recipient_fate.hpp).
+  attempt_decision decide(const std::vector<attempt_result>& results) const;
 
   asio::any_io_executor executor_;
   mail_store& store_;
   const server_config& config_;
+  clock& clock_;
   router router_;
   smtp_client_options client_options_;
   asio::steady_timer wake_;

@@ -187,10 +187,10 @@ asio::awaitable<void> mail_store::release(std::vector<std::int64_t> recipient_id
   });
 }
 
-asio::awaitable<std::vector<delivery_outcome>> mail_store::record_attempts(
-    std::vector<attempt_result> results) {
-  return writer_->run([results = std::move(results), this](db::connection& db) {
-    return missive::record_attempts(db, results, policy_);
+asio::awaitable<std::vector<delivery_outcome>> mail_store::record_decision(
+    attempt_decision decision) {
+  return writer_->run([decision = std::move(decision), this](db::connection& db) {
+    return missive::record_decision(db, decision, policy_);
   });
 }
 

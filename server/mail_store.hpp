@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "queue_store.hpp"
+#include "recipient_fate.hpp"
 
 namespace missive {
 
@@ -87,8 +88,9 @@ class mail_store {
   asio::awaitable<std::vector<remote_recipient>> claim_remote(std::size_t limit);
   // Returns claimed recipients to the queue unattempted.
   asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids);
-  // Records delivery attempts (delivered, deferred, failed and bounced); returns the outcomes.
-  asio::awaitable<std::vector<delivery_outcome>> record_attempts(std::vector<attempt_result> results);
+  // Records what the scheduler decided after attempts (recipient states, history, DSNs) in
+  // one transaction; returns the outcomes to log.
+  asio::awaitable<std::vector<delivery_outcome>> record_decision(attempt_decision decision);
   // When the next pending recipient falls due (unix seconds), if any is waiting.
   asio::awaitable<std::optional<std::int64_t>> next_due();
   // Removes finished messages whose last attempt is older than `keep` (see

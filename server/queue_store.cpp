@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
-#include <random>
+#include <set>
 
 #include "ascii.hpp"
 #include "bounce_message.hpp"
+#include "recipient_fate.hpp"
 #include "db.hpp"
 #include "mail_store.hpp"
 #include "queue_id.hpp"
@@ -81,30 +82,11 @@ bool is_local_address(const queue_policy& policy, std::string_view address) {
          policy.local_domains.end();
 }
 
-// The RFC 3463 status a reply carries ("5.1.1"), or one made from its code.
-std::string status_of(std::string_view reply, bool permanent) {
-  // Replies are recorded as "550 5.1.1 text": the enhanced code is the second word.
-  auto space = reply.find(' ');
-  if (space != std::string_view::npos) {
-    std::string_view rest = reply.substr(space + 1);
-    auto end = rest.find(' ');
-    std::string_view code = rest.substr(0, end);
-    if (code.size() >= 5 && (code[0] == '4' || code[0] == '5') && code[1] == '.') {
-      std::string status(code);
-      status[0] = permanent ? '5' : status[0];
-      return status;
-    }
-  }
-  return permanent ? "5.0.0" : "4.0.0";
+// Notes in a message's history that it lost recipients but is from <>: RFC 5321 6.1, no
+// bounce for a bounce.
+void suppress_bounce(db::connection& db, std::int64_t message_id) {
+  add_event(db, message_id, "", "bounce_suppressed", "the sender is <>: no bounce for a bounce");
 }
-
-// A recipient given up on, for the bounce.
-struct given_up {
-  std::string address;
-  std::string status;
-  std::string diagnostic;
-  bool remote_reply = true;
-};
 
 // Sends the envelope sender one DSN for the recipients of a message given up on (RFC 3464).
 // Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). Appends to `outcomes`
@@ -124,7 +106,7 @@ void bounce(db::connection& db, std::int64_t message_id, const std::vector<given
   std::string original(query.column_view(3));
   query.reset();
   if (sender.empty()) {
-    add_event(db, message_id, "", "bounce_suppressed", "the sender is <>: no bounce for a bounce");
+    suppress_bounce(db, message_id);
     return;
   }
   bounce_details details;
@@ -334,69 +316,35 @@ std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t l
   return claimed;
 }
 
-std::vector<delivery_outcome> record_attempts(db::connection& db,
-                                              const std::vector<attempt_result>& results,
-                                              const queue_policy& policy) {
-  thread_local std::mt19937 random{std::random_device{}()};
-  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+std::vector<delivery_outcome> record_decision(db::connection& db, const attempt_decision& decision,
+                                             const queue_policy& policy) {
   std::vector<delivery_outcome> outcomes;
-  std::map<std::int64_t, std::vector<given_up>> failed_by_message;
-  std::int64_t now = unix_now();
-  for (const auto& result : results) {
-    const auto& r = result.recipient;
-    delivery_outcome outcome{r.queue_id, r.address, result.relay, "",
-                             now - r.received_at, r.attempts + 1, result.reply};
-    std::uint32_t attempt = static_cast<std::uint32_t>(r.attempts + 1);
-    std::chrono::seconds delay{0};
-    std::string_view state = "deferred";
-    if (result.fate == attempt_fate::delivered) {
-      outcome.status = "sent";
-      state = "delivered";
-    } else if (result.fate == attempt_fate::permanent) {
-      outcome.status = "bounced";
-      state = "failed";
-    } else if (now >= r.received_at + policy.retry.lifetime.count()) {
-      outcome.status = "expired";  // RFC 3463 4.4.7: delivery time expired
-      state = "failed";
-    } else {
-      outcome.status = "deferred";
-      delay = retry_delay(policy.retry, attempt, jitter(random));
-    }
-    if (!set_state(db, r.id, state, result.reply, state == "deferred" ? due_in(delay) : now)) {
+  std::set<std::int64_t> touched;
+  std::set<std::pair<std::int64_t, std::string>> dropped;
+  for (const auto& d : decision.recipients) {
+    touched.insert(d.message_id);
+    if (!set_state(db, d.recipient_id, d.state, d.reply, d.next_attempt_at)) {
       // Deleted by the administrator while the attempt was under way: nothing to record,
       // and no bounce (the message is gone on purpose).
+      delivery_outcome outcome = d.outcome;
       outcome.status = "dropped";
-      outcome.detail = "deleted from the queue during the attempt; " + result.reply;
+      outcome.detail = "deleted from the queue during the attempt; " + d.reply;
       outcomes.push_back(std::move(outcome));
+      dropped.insert({d.message_id, d.outcome.recipient});
       continue;
     }
-    if (outcome.status == "sent") {
-      add_event(db, r.message_id, r.address, "delivered",
-                fmt::format("relay={} {}", result.relay, result.reply));
-    } else if (outcome.status == "bounced") {
-      add_event(db, r.message_id, r.address, "failed",
-                fmt::format("relay={} {}", result.relay, result.reply));
-      failed_by_message[r.message_id].push_back(
-          {r.address, status_of(result.reply, true), result.reply, result.relay != "none"});
-    } else if (outcome.status == "expired") {
-      // The last reason goes in the bounce.
-      add_event(db, r.message_id, r.address, "expired",
-                fmt::format("gave up after {} attempts: {}", attempt, result.reply));
-      failed_by_message[r.message_id].push_back(
-          {r.address, "4.4.7",
-           fmt::format("delivery time expired; last attempt: {}", result.reply), false});
-    } else {
-      add_event(db, r.message_id, r.address, "deferred",
-                fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
-                            delay.count()));
+    add_event(db, d.message_id, d.outcome.recipient, d.event, d.event_detail);
+    outcomes.push_back(d.outcome);
+  }
+  for (const auto& order : decision.bounces) {
+    std::vector<given_up> failed;
+    for (const auto& r : order.recipients) {
+      if (!dropped.contains({order.message_id, r.address})) failed.push_back(r);
     }
-    outcomes.push_back(std::move(outcome));
-    failed_by_message[r.message_id];  // every message touched is looked at below
+    bounce(db, order.message_id, failed, policy, outcomes);
   }
-  for (const auto& [message_id, failed] : failed_by_message) {
-    bounce(db, message_id, failed, policy, outcomes);
-    retire_if_finished(db, message_id);
-  }
+  for (auto message_id : decision.suppressed_bounces) suppress_bounce(db, message_id);
+  for (auto message_id : touched) retire_if_finished(db, message_id);
   return outcomes;
 }
 

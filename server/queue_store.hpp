@@ -18,6 +18,7 @@ class connection;
 }
 
 struct incoming_message;
+struct attempt_decision;
 
 // What the queue needs to know of the relay to retry and bounce.
 struct queue_policy {
@@ -72,11 +73,11 @@ std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limi
 // Claims up to `limit` due remote recipients (marks them in flight) for delivery.
 std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit);
 
-// Records the results of attempts: delivered, deferred with backoff, or failed (past
-// max_lifetime too) with one bounce per message; releases the claim.
-std::vector<delivery_outcome> record_attempts(db::connection& db,
-                                              const std::vector<attempt_result>& results,
-                                              const queue_policy& policy);
+// Records what the scheduler decided after attempts (recipient_fate.hpp): each recipient's
+// new state and history, and the DSNs owed; a recipient no longer pending (deleted during
+// the attempt) is left alone and reported "dropped". Releases the claims.
+std::vector<delivery_outcome> record_decision(db::connection& db, const attempt_decision& decision,
+                                             const queue_policy& policy);
 
 // The unix time at which the next pending recipient falls due, if any is waiting.
 std::optional<std::int64_t> next_due_time(db::connection& db);

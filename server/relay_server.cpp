@@ -19,6 +19,7 @@
 #include <list>
 #include <memory>
 
+#include "clock.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
@@ -232,7 +233,8 @@ int run_relay(const server_config& config) {
   mail_store store(config.database_path(), policy);
   // The database exists now: it and the rest of the data directory become the user's.
   if (run_as) hand_over(config.data_dir, *run_as);
-  delivery_scheduler scheduler(io.get_executor(), store, config);
+  system_time time;
+  delivery_scheduler scheduler(io.get_executor(), store, config, time);
   asio::ssl::context tls = server_tls(config);
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,

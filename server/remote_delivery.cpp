@@ -74,12 +74,15 @@ std::vector<attempt_result> settle(const std::vector<remote_recipient>& recipien
 // message), so a storage failure (the database locked by another process, the disk full)
 // does not drop them: recording is tried again, one second later and then less often,
 // until it succeeds. Meanwhile the recipients stay claimed, so nothing sends them twice.
-asio::awaitable<void> record(mail_store& store, std::vector<attempt_result>& results) {
+asio::awaitable<void> record(mail_store& store, const attempt_decider& decide,
+                             std::vector<attempt_result>& results) {
   if (results.empty()) co_return;
+  // Decided once: a retry of the recording records the same decision.
+  const attempt_decision decision = decide(results);
   auto pause = std::chrono::seconds(1);
   for (;;) {
     try {
-      auto outcomes = co_await store.record_attempts(results);  // a copy: kept for a retry
+      auto outcomes = co_await store.record_decision(decision);  // a copy: kept for a retry
       log_outcomes(outcomes);
       break;
     } catch (const std::exception& e) {
@@ -114,7 +117,8 @@ void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
 }
 
 asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& store,
-                                       const smtp_client_options& options) {
+                                       const smtp_client_options& options,
+                                       const attempt_decider& decide) {
   std::vector<attempt_result> results;
   auto executor = co_await asio::this_coro::executor;
   smtp_client client(executor, options);
@@ -155,7 +159,7 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
   }
   if (!connected) {
     settle_all(job.recipients, attempt_fate::retry, failure, "none", results);
-    co_await record(store, results);
+    co_await record(store, decide, results);
     co_return;
   }
 
@@ -189,10 +193,10 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
       settle_all(group, attempt_fate::retry, broken, client.peer(), results);
       settle_all(std::vector<remote_recipient>(begin, job.recipients.end()), attempt_fate::retry,
                  broken, client.peer(), results);
-      co_await record(store, results);
+      co_await record(store, decide, results);
       co_return;
     }
-    co_await record(store, results);
+    co_await record(store, decide, results);
   }
   co_await client.quit();
 }

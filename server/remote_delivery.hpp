@@ -5,10 +5,12 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "queue_store.hpp"
+#include "recipient_fate.hpp"
 #include "router.hpp"
 #include "smtp_client.hpp"
 
@@ -23,10 +25,15 @@ struct delivery_job {
   std::vector<remote_recipient> recipients;  // possibly of several messages
 };
 
+// The scheduler's decision on attempts (decide_attempts with its clock and policy).
+using attempt_decider = std::function<attempt_decision(const std::vector<attempt_result>&)>;
+
 // Delivers a job: connects to the first host that answers, sends each message, and records
-// every recipient's fate (and logs it) as soon as its message is done. Never throws.
+// what `decide` makes of every recipient's attempt (and logs it) as soon as its message is
+// done. Never throws.
 asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& store,
-                                       const smtp_client_options& options);
+                                       const smtp_client_options& options,
+                                       const attempt_decider& decide);
 
 // The fate an SMTP reply code means (RFC 5321 4.2.1): 2xx delivered, 4xx retry, 5xx permanent.
 attempt_fate fate_of(int code);

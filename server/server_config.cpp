@@ -185,13 +185,18 @@ void read_pop3(const config_reader& reader, const toml::table& table, pop3_setti
 }
 
 void read_queue(const config_reader& reader, const toml::table& table, queue_settings& queue) {
-  reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history"});
+  reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
+                                      "max_connections", "max_connections_per_destination"});
   for (auto&& [key, node] : table) {
     std::string name = "queue." + std::string(key.str());
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
     else if (key == "retry_max") queue.retry_max = reader.duration(node, name);
     else if (key == "max_lifetime") queue.max_lifetime = reader.duration(node, name);
     else if (key == "keep_history") queue.keep_history = reader.duration(node, name);
+    else if (key == "max_connections") queue.max_connections = reader.positive(node, name);
+    else if (key == "max_connections_per_destination") {
+      queue.max_connections_per_destination = reader.positive(node, name);
+    }
   }
 }
 

@@ -98,6 +98,9 @@ struct queue_settings {
   // A message every recipient of which is done, and that no maildrop holds, is removed
   // with its history this long after its last attempt.
   std::chrono::seconds keep_history{30 * 86400};
+  // Outbound SMTP connections at once, in all and to one destination (a next hop).
+  std::size_t max_connections = 20;
+  std::size_t max_connections_per_destination = 4;
 };
 
 // Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.

@@ -10,6 +10,8 @@
 #include "db.hpp"
 #include "mail_store.hpp"
 #include "queue_store.hpp"
+#include "recipient_fate.hpp"
+#include "clock.hpp"
 #include "user_store.hpp"
 #include "router.hpp"
 
@@ -56,6 +58,15 @@ struct temp_queue {
     return n;
   }
 };
+
+// Decides now (with random jitter) and records: what the relay does after attempts.
+std::vector<delivery_outcome> record_attempts(db::connection& db,
+                                              const std::vector<attempt_result>& results,
+                                              const queue_policy& policy) {
+  auto decision = decide_attempts(results, policy.retry, std::chrono::system_clock::now(),
+                                  random_jitter);
+  return record_decision(db, decision, policy);
+}
 
 attempt_result result_for(const remote_recipient& r, attempt_fate fate, std::string reply) {
   return {r, fate, std::move(reply), "b.test[127.0.0.1]:25"};

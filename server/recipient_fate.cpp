@@ -1,0 +1,90 @@
+// The scheduler's decision after delivery attempts: see recipient_fate.hpp.
+#include "recipient_fate.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <optional>
+
+namespace missive {
+
+std::string status_of(std::string_view reply, bool permanent) {
+  // Replies are recorded as "550 5.1.1 text": the enhanced code is the second word.
+  auto space = reply.find(' ');
+  if (space != std::string_view::npos) {
+    std::string_view rest = reply.substr(space + 1);
+    auto end = rest.find(' ');
+    std::string_view code = rest.substr(0, end);
+    if (code.size() >= 5 && (code[0] == '4' || code[0] == '5') && code[1] == '.') {
+      std::string status(code);
+      status[0] = permanent ? '5' : status[0];
+      return status;
+    }
+  }
+  return permanent ? "5.0.0" : "4.0.0";
+}
+
+attempt_decision decide_attempts(const std::vector<attempt_result>& results,
+                                 const retry_policy& policy,
+                                 std::chrono::system_clock::time_point now,
+                                 const std::function<double()>& jitter) {
+  using std::chrono::seconds;
+  const std::int64_t now_s =
+      std::chrono::floor<seconds>(now.time_since_epoch()).count();
+  // The queue's times are whole seconds and a recipient is due once the clock reaches its
+  // time: counted from the next whole second, a retry is at most a second late, never early.
+  const std::int64_t next_second = std::chrono::ceil<seconds>(now.time_since_epoch()).count();
+  attempt_decision decision;
+  std::map<std::int64_t, bounce_order> orders;
+  std::map<std::int64_t, bool> from_null_sender;
+  for (const auto& result : results) {
+    const auto& r = result.recipient;
+    recipient_decision d;
+    d.recipient_id = r.id;
+    d.message_id = r.message_id;
+    d.reply = result.reply;
+    d.next_attempt_at = now_s;
+    d.outcome = {r.queue_id, r.address, result.relay, "", now_s - r.received_at, r.attempts + 1,
+                 result.reply};
+    const auto attempt = static_cast<std::uint32_t>(r.attempts + 1);
+    std::optional<given_up> lost;
+    if (result.fate == attempt_fate::delivered) {
+      d.state = d.event = "delivered";
+      d.outcome.status = "sent";
+      d.event_detail = fmt::format("relay={} {}", result.relay, result.reply);
+    } else if (result.fate == attempt_fate::permanent) {
+      d.state = d.event = "failed";
+      d.outcome.status = "bounced";
+      d.event_detail = fmt::format("relay={} {}", result.relay, result.reply);
+      lost = given_up{r.address, status_of(result.reply, true), result.reply, result.relay != "none"};
+    } else if (now_s >= r.received_at + policy.lifetime.count()) {
+      // RFC 3463 4.4.7: delivery time expired; the last reason goes in the bounce.
+      d.state = "failed";
+      d.event = d.outcome.status = "expired";
+      d.event_detail = fmt::format("gave up after {} attempts: {}", attempt, result.reply);
+      lost = given_up{r.address, "4.4.7",
+                      fmt::format("delivery time expired; last attempt: {}", result.reply), false};
+    } else {
+      auto delay = retry_delay(policy, attempt, jitter());
+      d.state = d.event = d.outcome.status = "deferred";
+      d.next_attempt_at = next_second + delay.count();
+      d.event_detail = fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
+                                   delay.count());
+    }
+    if (lost) {
+      if (r.sender.empty()) {
+        from_null_sender[r.message_id] = true;
+      } else {
+        auto& order = orders[r.message_id];
+        order.message_id = r.message_id;
+        order.recipients.push_back(std::move(*lost));
+      }
+    }
+    decision.recipients.push_back(std::move(d));
+  }
+  for (auto& [id, order] : orders) decision.bounces.push_back(std::move(order));
+  for (const auto& [id, _] : from_null_sender) decision.suppressed_bounces.push_back(id);
+  return decision;
+}
+
+}  // namespace missive

@@ -1,0 +1,66 @@
+// The scheduler's decision after delivery attempts, as pure code: from what each next hop
+// answered, the retry policy and the time, what becomes of each recipient (delivered,
+// deferred until a time, failed, expired) and which messages owe their sender a DSN. The
+// store records the decision in one transaction (queue_store.hpp record_decisions); nothing
+// here touches storage, a socket or the clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "queue_store.hpp"
+#include "retry_schedule.hpp"
+
+namespace missive {
+
+// A recipient given up on, as its DSN reports it (RFC 3464 2.3).
+struct given_up {
+  std::string address;
+  std::string status;      // RFC 3463 status, "5.1.1"
+  std::string diagnostic;  // the next hop's reply, or our reason
+  bool remote_reply = true;  // whether `diagnostic` is a reply from a remote host
+};
+
+// What the store writes for one recipient.
+struct recipient_decision {
+  std::int64_t recipient_id = 0;
+  std::int64_t message_id = 0;
+  std::string state;               // "delivered", "deferred" or "failed"
+  std::int64_t next_attempt_at = 0;  // unix seconds: the retry for "deferred", else now
+  std::string reply;               // recorded as the recipient's last reply
+  std::string event;               // the history's event: delivered, deferred, failed, expired
+  std::string event_detail;
+  delivery_outcome outcome;        // the log line
+};
+
+// A DSN owed for one message: to its sender, for the recipients given up on (RFC 3464).
+struct bounce_order {
+  std::int64_t message_id = 0;
+  std::vector<given_up> recipients;
+};
+
+// Everything decided after one round of attempts.
+struct attempt_decision {
+  std::vector<recipient_decision> recipients;
+  std::vector<bounce_order> bounces;  // one per message, never for a message from <>
+  std::vector<std::int64_t> suppressed_bounces;  // messages from <> that lost recipients
+};
+
+// Decides the fate of each attempted recipient at time `now`: 2xx delivered; 5xx failed;
+// 4xx or no answer deferred with backoff (retry_delay, `jitter` in [0, 1) drawn once per
+// deferral), counted from the next whole second so a retry is never early; expired past
+// policy.lifetime since arrival (RFC 3463 4.4.7). One bounce order per message that lost
+// recipients, except from the null sender (RFC 5321 6.1: no bounce for a bounce).
+attempt_decision decide_attempts(const std::vector<attempt_result>& results,
+                                 const retry_policy& policy,
+                                 std::chrono::system_clock::time_point now,
+                                 const std::function<double()>& jitter);
+
+// The RFC 3463 status a reply carries ("5.1.1" of "550 5.1.1 text"), or one made from its
+// class; `permanent` makes it 5.x.x.
+std::string status_of(std::string_view reply, bool permanent);
+
+}  // namespace missive

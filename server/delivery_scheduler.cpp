@@ -5,7 +5,9 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "ascii.hpp"
 #include "clock.hpp"
@@ -26,21 +28,24 @@ constexpr std::size_t local_batch = 256;
 constexpr std::size_t remote_batch = 256;
 // How often the queue is looked at when nothing wakes the loop.
 constexpr auto sweep_interval = std::chrono::minutes(1);
+// The longest wait between two tries to record delivery attempts.
+constexpr auto max_record_pause = std::chrono::seconds(30);
 // How long to wait after a storage error before trying again.
 constexpr auto error_pause = std::chrono::seconds(1);
 
 }  // namespace
 
 delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_store& store,
-                                       const server_config& config, clock& time)
+                                       const server_config& config, clock& time,
+                                       courier& carrier)
     : executor_(executor),
       store_(store),
       config_(config),
       clock_(time),
+      courier_(carrier),
       router_(config.routes),
       wake_(executor),
       dns_pool_(2) {
-  client_options_.helo_name = config.hostname;
 }
 
 delivery_scheduler::~delivery_scheduler() {
@@ -130,24 +135,49 @@ asio::awaitable<void> delivery_scheduler::run_job(const delivery_job& job) {
     }
   } release{*this, job.destination};
   std::string failure;
-  // Named, not temporaries: GCC 12 mishandles temporaries bound to references in co_await.
-  attempt_decider decide_now = [this](const std::vector<attempt_result>& r) { return decide(r); };
+  std::set<std::int64_t> reported;
+  // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
+  attempt_report report = [this, &reported](std::vector<attempt_result>& results)
+      -> asio::awaitable<void> {
+    for (const auto& r : results) reported.insert(r.recipient.id);
+    co_await record(results);
+  };
   try {
-    co_await run_delivery_job(job, store_, client_options_, decide_now);
+    co_await courier_.deliver(job, report);
     co_return;
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  // A courier that throws loses nothing: its recipients are deferred like a failed attempt
-  // (those it already recorded are no longer pending, and stay as recorded).
+  // A courier that throws loses nothing: what it did not report is deferred like a failed
+  // attempt.
   log::error(job.destination, "event=delivery_job_failed reason=\"{}\"", failure);
   std::vector<attempt_result> results;
   for (const auto& r : job.recipients) {
+    if (reported.contains(r.id)) continue;
     results.push_back({r, attempt_fate::retry, "delivery failed: " + failure, "none"});
   }
-  attempt_decision decision = decide(results);
-  auto outcomes = co_await store_.record_decision(std::move(decision));
-  log_outcomes(outcomes);
+  co_await record(results);
+}
+
+asio::awaitable<void> delivery_scheduler::record(const std::vector<attempt_result>& results) {
+  if (results.empty()) co_return;
+  // Decided once: a retry of the recording records the same decision.
+  const attempt_decision decision = decide(results);
+  auto pause = std::chrono::seconds(1);
+  for (;;) {
+    try {
+      auto outcomes = co_await store_.record_decision(decision);  // a copy: kept for a retry
+      log_outcomes(outcomes);
+      co_return;
+    } catch (const std::exception& e) {
+      log::error("delivery", "event=record_failed reason=\"{}\" retry_in={}s", e.what(),
+                 pause.count());
+    }
+    asio::steady_timer wait(executor_, pause);
+    std::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    pause = std::min(pause * 2, max_record_pause);
+  }
 }
 
 asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
@@ -187,11 +217,7 @@ asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
     job.hops = plan.hops;
     job.recipients.push_back(std::move(recipient));
   }
-  if (!unroutable.empty()) {
-    attempt_decision decision = decide(unroutable);
-    auto outcomes = co_await store_.record_decision(std::move(decision));
-    log_outcomes(outcomes);
-  }
+  co_await record(unroutable);
 
   bool waiting = false;
   std::vector<std::int64_t> unclaimed;

@@ -12,13 +12,14 @@
 #include <map>
 #include <string>
 
-#include "remote_delivery.hpp"
+#include "courier.hpp"
+#include "recipient_fate.hpp"
 #include "router.hpp"
-#include "smtp_client.hpp"
 
 namespace missive {
 
 class clock;
+class courier;
 class mail_store;
 struct server_config;
 struct remote_recipient;
@@ -27,9 +28,10 @@ struct remote_recipient;
 // store's threads, DNS lookups on a small pool of their own.
 class delivery_scheduler {
  public:
-  // The scheduler over `store`, reading the time from `time` (system_time in the relay).
+  // The scheduler over `store`, reading the time from `time` (system_time in the relay) and
+  // handing remote recipients to `carrier` (smtp_courier in the relay).
   delivery_scheduler(asio::any_io_executor executor, mail_store& store, const server_config& config,
-                     clock& time);
+                     clock& time, courier& carrier);
   ~delivery_scheduler();
 
   // Says that there is new work (a committed message, a flush): look at the queue soon.
@@ -52,13 +54,16 @@ class delivery_scheduler {
   asio::awaitable<void> run_job(const delivery_job& job);
   // What becomes of attempted recipients, now (recipient_fate.hpp).
   attempt_decision decide(const std::vector<attempt_result>& results) const;
+  // Decides on results and records the decision, trying again (after 1 s, then less often)
+  // while the store fails: the attempts were made, a next hop may have taken the message.
+  asio::awaitable<void> record(const std::vector<attempt_result>& results);
 
   asio::any_io_executor executor_;
   mail_store& store_;
   const server_config& config_;
   clock& clock_;
+  courier& courier_;
   router router_;
-  smtp_client_options client_options_;
   asio::steady_timer wake_;
   asio::thread_pool dns_pool_;
   std::map<std::string, int> active_by_destination_;

@@ -25,6 +25,7 @@
 #include "mail_store.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
+#include "remote_delivery.hpp"
 #include "pop3_session.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
@@ -234,7 +235,10 @@ int run_relay(const server_config& config) {
   // The database exists now: it and the rest of the data directory become the user's.
   if (run_as) hand_over(config.data_dir, *run_as);
   system_time time;
-  delivery_scheduler scheduler(io.get_executor(), store, config, time);
+  smtp_client_options outbound;
+  outbound.helo_name = config.hostname;
+  smtp_courier smtp(store, outbound);
+  delivery_scheduler scheduler(io.get_executor(), store, config, time, smtp);
   asio::ssl::context tls = server_tls(config);
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,

@@ -16,9 +16,6 @@ namespace missive {
 
 namespace {
 
-// The longest wait between two tries to record delivery attempts.
-constexpr int max_record_pause_seconds = 30;
-
 // A reply as it is recorded and shown: "550 5.1.1 text" on one line.
 std::string describe(const smtp_reply& reply) {
   std::string text = reply.text;
@@ -70,33 +67,6 @@ std::vector<attempt_result> settle(const std::vector<remote_recipient>& recipien
   return results;
 }
 
-// Records results and logs them. The attempts were made (a next hop may have taken the
-// message), so a storage failure (the database locked by another process, the disk full)
-// does not drop them: recording is tried again, one second later and then less often,
-// until it succeeds. Meanwhile the recipients stay claimed, so nothing sends them twice.
-asio::awaitable<void> record(mail_store& store, const attempt_decider& decide,
-                             std::vector<attempt_result>& results) {
-  if (results.empty()) co_return;
-  // Decided once: a retry of the recording records the same decision.
-  const attempt_decision decision = decide(results);
-  auto pause = std::chrono::seconds(1);
-  for (;;) {
-    try {
-      auto outcomes = co_await store.record_decision(decision);  // a copy: kept for a retry
-      log_outcomes(outcomes);
-      break;
-    } catch (const std::exception& e) {
-      log::error("delivery", "event=record_failed reason=\"{}\" retry_in={}s", e.what(),
-                 pause.count());
-    }
-    asio::steady_timer wait(co_await asio::this_coro::executor, pause);
-    std::error_code ec;
-    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    pause = std::min(pause * 2, std::chrono::seconds(max_record_pause_seconds));
-  }
-  results.clear();
-}
-
 }  // namespace
 
 attempt_fate fate_of(int code) {
@@ -116,18 +86,16 @@ void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
   }
 }
 
-asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& store,
-                                       const smtp_client_options& options,
-                                       const attempt_decider& decide) {
+asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attempt_report& report) {
   std::vector<attempt_result> results;
   auto executor = co_await asio::this_coro::executor;
-  smtp_client client(executor, options);
+  smtp_client client(executor, options_);
   std::string failure = "no host to try";
   bool connected = false;
   for (const auto& hop : job.hops) {
     // Greeting and EHLO must both be 2xx, else the next host is tried (RFC 5321 5.1).
     smtp_reply refusal;
-    smtp_client_options hop_options = options;
+    smtp_client_options hop_options = options_;
     hop_options.starttls = hop.tls == "required" ? smtp_client_options::tls_mode::required
                            : hop.tls == "none"   ? smtp_client_options::tls_mode::none
                                                  : smtp_client_options::tls_mode::opportunistic;
@@ -159,7 +127,7 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
   }
   if (!connected) {
     settle_all(job.recipients, attempt_fate::retry, failure, "none", results);
-    co_await record(store, decide, results);
+    co_await report(results);
     co_return;
   }
 
@@ -176,7 +144,7 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
     try {
       if (!first) co_await client.reset();
       first = false;
-      std::string content = co_await store.queued_body(group.front().message_id);
+      std::string content = co_await store_.queued_body(group.front().message_id);
       smtp_envelope envelope;
       envelope.sender = group.front().sender;
       for (const auto& r : group) envelope.recipients.push_back(r.address);
@@ -193,10 +161,11 @@ asio::awaitable<void> run_delivery_job(const delivery_job& job, mail_store& stor
       settle_all(group, attempt_fate::retry, broken, client.peer(), results);
       settle_all(std::vector<remote_recipient>(begin, job.recipients.end()), attempt_fate::retry,
                  broken, client.peer(), results);
-      co_await record(store, decide, results);
+      co_await report(results);
       co_return;
     }
-    co_await record(store, decide, results);
+    co_await report(results);
+    results.clear();
   }
   co_await client.quit();
 }

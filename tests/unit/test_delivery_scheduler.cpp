@@ -1,0 +1,189 @@
+// Unit tests of the delivery scheduler with a fake courier and a fake clock, over a real store
+// in a temporary directory: no sockets, no sleeping.
+#include <doctest/doctest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <utility>
+#include <map>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "clock.hpp"
+#include "courier.hpp"
+#include "db.hpp"
+#include "delivery_scheduler.hpp"
+#include "log.hpp"
+#include "mail_store.hpp"
+#include "queue_store.hpp"
+#include "server_config.hpp"
+
+using namespace missive;
+
+namespace {
+
+// A clock that reads what the test sets (here: the real time when the queue was filled,
+// so what is due now is due to the scheduler).
+class fake_clock : public clock {
+ public:
+  std::chrono::system_clock::time_point time = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point now() const override { return time; }
+};
+
+// A courier that answers as told, yields to the event loop between messages (so deliveries
+// overlap as real ones do), and counts what it was given.
+class fake_courier : public courier {
+ public:
+  attempt_fate fate = attempt_fate::delivered;
+  int throw_first = 0;  // this many jobs throw before reporting anything
+  int jobs = 0;
+  int active = 0, most_active = 0;
+  std::map<std::string, int> active_to, most_active_to;  // by destination
+  int reported = 0;
+  // Called once `reported` reaches `enough`, or `jobs` reaches `enough_jobs`.
+  int enough = 0, enough_jobs = 0;
+  std::function<void()> when_enough;
+
+  void check_enough() {
+    if (when_enough && (reported >= enough || (enough_jobs > 0 && jobs >= enough_jobs))) {
+      std::exchange(when_enough, nullptr)();
+    }
+  }
+
+  asio::awaitable<void> deliver(const delivery_job& job, const attempt_report& report) override {
+    ++jobs;
+    check_enough();
+    most_active = std::max(most_active, ++active);
+    auto& to = active_to[job.destination];
+    most_active_to[job.destination] = std::max(most_active_to[job.destination], ++to);
+    struct leave {
+      fake_courier& c;
+      int& to;
+      ~leave() { --c.active, --to; }
+    } leaving{*this, to};
+    for (int i = 0; i < 3; ++i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (throw_first > 0) {
+      --throw_first;
+      throw std::runtime_error("the courier fell over");
+    }
+    for (const auto& r : job.recipients) {
+      std::vector<attempt_result> results{{r, fate, fate == attempt_fate::delivered
+                                                        ? "250 2.0.0 Ok" : "451 4.3.0 later",
+                                           "fake[127.0.0.1]:25"}};
+      co_await report(results);
+      ++reported;
+      check_enough();
+    }
+  }
+};
+
+// A relay's store in a temporary directory with `messages` queued, each for one recipient
+// at the domains given in turn; each domain routed (no DNS) to a host nobody connects to.
+struct scheduler_fixture {
+  std::filesystem::path dir;
+  server_config config;
+  fake_clock time;
+  fake_courier carrier;
+
+  scheduler_fixture(const std::vector<std::string>& domains, int messages) {
+    static int counter = 0;
+    dir = std::filesystem::temp_directory_path() /
+          ("missive-scheduler-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    prepare_database(dir / "missive.db");
+    log::set_level(log::level::warning);  // the delivery lines of a hundred attempts
+    config.hostname = "mx.a.test";
+    config.domains = {"a.test"};
+    config.queue.retry_initial = std::chrono::seconds(600);
+    // One next hop per domain: a destination each.
+    std::uint16_t port = 9;
+    for (const auto& d : domains) config.routes.push_back({d, {"127.0.0.1", port++}});
+    db::connection db((dir / "missive.db").string());
+    db.exec("PRAGMA foreign_keys = ON");
+    for (int i = 0; i < messages; ++i) {
+      incoming_message m;
+      m.queue_id = "Q" + std::to_string(i);
+      m.sender = "alice@a.test";
+      m.client = "test [127.0.0.1]";
+      m.body = "Subject: test\r\n\r\nbody\r\n";
+      m.recipients.push_back({"r" + std::to_string(i) + "@" + domains[i % domains.size()], false});
+      insert_message(db, m);
+    }
+    time.time = std::chrono::system_clock::now();
+  }
+  ~scheduler_fixture() { std::filesystem::remove_all(dir); }
+
+  // Runs the scheduler until the courier has reported `count` recipients (or has been given
+  // `max_jobs` jobs), then stops it; returns the counts of recipient states. A watchdog
+  // stops it after 30 s, should that never happen.
+  std::map<std::string, std::int64_t> run_until_reported(int count, int max_jobs = 0) {
+    asio::io_context io;
+    mail_store store(dir / "missive.db", queue_policy{config.hostname, config.domains,
+                                                      {config.queue.retry_initial,
+                                                       config.queue.retry_max,
+                                                       config.queue.max_lifetime}});
+    delivery_scheduler scheduler(io.get_executor(), store, config, time, carrier);
+    asio::co_spawn(io, scheduler.run(), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+    carrier.reported = 0;
+    carrier.enough = count;
+    carrier.enough_jobs = max_jobs > 0 ? carrier.jobs + max_jobs : 0;
+    asio::steady_timer watchdog(io, std::chrono::seconds(30));
+    carrier.when_enough = [&] {
+      watchdog.cancel();
+      scheduler.stop();
+    };
+    watchdog.async_wait([&](std::error_code ec) {
+      if (ec) return;
+      FAIL_CHECK("the scheduler did not finish within 30 s");
+      carrier.when_enough = nullptr;
+      scheduler.stop();
+    });
+    io.run();
+    CHECK(scheduler.idle());
+    db::connection db((dir / "missive.db").string());
+    std::map<std::string, std::int64_t> states;
+    auto& query = db.prepare("SELECT state, count(*) FROM recipient GROUP BY state");
+    while (query.step()) states[query.column_text(0)] = query.column_int(1);
+    query.reset();
+    return states;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("scheduler: the cap on outbound connections in total holds, and everything goes") {
+  scheduler_fixture f({"b.test", "c.test", "d.test", "e.test", "f.test"}, 10);
+  f.config.queue.max_connections = 2;
+  auto states = f.run_until_reported(10);
+  CHECK(states["delivered"] == 10);
+  CHECK(f.carrier.jobs == 5);
+  CHECK(f.carrier.most_active == 2);
+  for (const auto& [destination, most] : f.carrier.most_active_to) CHECK(most == 1);
+}
+
+TEST_CASE("scheduler: a courier that throws frees its slot and loses nothing") {
+  scheduler_fixture f({"b.test"}, 3);
+  f.config.queue.max_connections = 1;
+  f.carrier.throw_first = 1;
+  // The thrown job's recipients are deferred (600 s away): nothing more is due, so the
+  // courier sees that one job only.
+  auto states = f.run_until_reported(3, 1);
+  CHECK(f.carrier.jobs == 1);
+  CHECK(states["deferred"] == 3);
+  db::connection db((f.dir / "missive.db").string());
+  CHECK(db.prepare("SELECT count(*) FROM recipient WHERE in_flight = 0 AND attempts = 1 AND "
+                   "last_reply = 'delivery failed: the courier fell over'")
+            .single_int() == std::int64_t{3});
+  // the slot is free again: the next due recipients go out (the clock moved on past the retry)
+  db.exec("UPDATE recipient SET next_attempt_at = 0");
+  auto after = f.run_until_reported(3);
+  CHECK(after["delivered"] == 3);
+}

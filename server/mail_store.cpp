@@ -16,6 +16,7 @@
 #include "migration.hpp"
 #include "password_hash.hpp"
 #include "sqlite_worker.hpp"
+#include "store_error.hpp"
 #include "user_generation.hpp"
 #include "user_store.hpp"
 
@@ -39,7 +40,12 @@ void prepare_database(const std::filesystem::path& database) {
   ::chmod(database.c_str(), 0600);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA foreign_keys = ON");
-  db::migrate(db, schema::server_migrations, "relay");
+  try {
+    db::migrate(db, schema::server_migrations, "relay");
+  } catch (const db::schema_too_new& e) {
+    // Written by a newer Missive: nothing this one can do with it.
+    throw store_error(store_error::kind::permanent, e.what());
+  }
 }
 
 mail_store::mail_store(const std::filesystem::path& database, queue_policy policy)

@@ -14,10 +14,10 @@
 #include "data_directory.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
-#include "migration.hpp"
 #include "mail_address.hpp"
 #include "relay_server.hpp"
 #include "server_config.hpp"
+#include "store_error.hpp"
 #include "tls.hpp"
 
 namespace {
@@ -170,9 +170,10 @@ int main(int argc, char** argv) {
   } catch (const tls_error& e) {
     std::cerr << "missived: " << e.what() << "\n";
     return exit_code::os_error;
-  } catch (const db::schema_too_new& e) {
+  } catch (const store_error& e) {
+    // At start: a database this program cannot use (written by a newer version).
     std::cerr << "missived: " << e.what() << "\n";
-    return exit_code::config;
+    return e.why() == store_error::kind::permanent ? exit_code::config : exit_code::software;
   } catch (const std::system_error& e) {
     std::cerr << "missived: " << e.what() << "\n";
     return exit_code::os_error;

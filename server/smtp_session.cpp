@@ -11,7 +11,6 @@
 
 #include "data_directory.hpp"
 #include "data_reader.hpp"
-#include "db.hpp"
 #include "delivery_headers.hpp"
 #include "delivery_scheduler.hpp"
 #include "limits.hpp"
@@ -22,6 +21,7 @@
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
+#include "store_error.hpp"
 
 namespace missive {
 
@@ -495,9 +495,9 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   try {
     delivered = co_await context_.store.store_message(std::move(message));
     stored = true;
-  } catch (const db::error& e) {
+  } catch (const store_error& e) {
     log::error(id_, "event=store_failed reason=\"{}\"", e.what());
-    disk_full = e.disk_full();
+    disk_full = e.why() == store_error::kind::full;
   } catch (const std::exception& e) {
     log::error(id_, "event=store_failed reason=\"{}\"", e.what());
   }

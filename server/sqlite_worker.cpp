@@ -5,6 +5,7 @@
 
 #include "db.hpp"
 #include "log.hpp"
+#include "store_error.hpp"
 
 namespace missive {
 
@@ -58,6 +59,24 @@ void sqlite_worker::submit(job work, completion done) {
     pending_.push_back({std::move(work), std::move(done), std::chrono::steady_clock::now()});
   }
   wake_.notify_one();
+}
+
+std::exception_ptr as_store_error(std::exception_ptr failure) {
+  if (!failure) return failure;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const db::error& e) {
+    using kind = store_error::kind;
+    int primary = e.code() & 0xff;  // extended result codes carry the primary in the low byte
+    kind why = e.disk_full() ? kind::full
+               : primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR ||
+                       primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY
+                   ? kind::temporary
+                   : kind::permanent;
+    return std::make_exception_ptr(store_error(why, e.what()));
+  } catch (...) {
+    return failure;
+  }
 }
 
 std::uint64_t sqlite_worker::batches() const {

@@ -25,6 +25,10 @@
 
 namespace missive {
 
+// A job's failure as the layers above the store see it: an SQLite error becomes a
+// store_error (store_error.hpp) of the right kind; anything else is passed on as it is.
+std::exception_ptr as_store_error(std::exception_ptr failure);
+
 namespace db {
 class connection;
 }
@@ -119,6 +123,7 @@ auto sqlite_worker::run(Function work)
            // The work guard keeps the caller's io_context running while the job is out.
            [work_guard = asio::make_work_guard(executor), shared_handler,
             result](std::exception_ptr failure) {
+             failure = as_store_error(failure);
              asio::post(work_guard.get_executor(), [shared_handler, result, failure] {
                if constexpr (is_void) (*shared_handler)(failure);
                else (*shared_handler)(failure, std::move(*result));

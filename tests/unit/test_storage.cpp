@@ -1,5 +1,6 @@
 // Unit tests for the storage layer: the SQLite wrapper, migrations, and the group-commit
-// worker (a failed job rolls back alone; results reach the awaiting coroutine).
+// worker (a failed job rolls back alone; results reach the awaiting coroutine, failures as
+// store errors).
 #include <doctest/doctest.h>
 
 #include <asio/co_spawn.hpp>
@@ -12,6 +13,7 @@
 #include "db.hpp"
 #include "migration.hpp"
 #include "sqlite_worker.hpp"
+#include "store_error.hpp"
 
 using namespace missive;
 
@@ -192,7 +194,8 @@ TEST_CASE("run() resumes the coroutine with the job's result or its exception") 
         try {
           // A duplicate violates UNIQUE: the error comes back as an exception.
           co_await writer.run([](db::connection& db) { insert(db, "x"); });
-        } catch (const db::error& e) {
+        } catch (const store_error& e) {
+          CHECK(e.why() == store_error::kind::permanent);
           failure = e.what();
         }
       },

@@ -11,7 +11,7 @@
 
 #include "db.hpp"
 #include "exit_codes.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "message_headers.hpp"
 #include "pid_file.hpp"
 #include "queue_store.hpp"

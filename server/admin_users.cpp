@@ -13,7 +13,7 @@
 #include "db.hpp"
 #include "exit_codes.hpp"
 #include "mail_address.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "password_hash.hpp"
 #include "server_config.hpp"
 #include "user_generation.hpp"

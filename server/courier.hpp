@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "queue_store.hpp"
+#include "queue_types.hpp"
 #include "router.hpp"
 
 namespace missive {

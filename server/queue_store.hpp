@@ -1,6 +1,7 @@
 // The queue's SQL: storing accepted messages, local delivery, claiming remote work, recording
-// what next hops answered, bounces. Synchronous functions on a connection; the mail_store
-// runs them on the writer and reader threads, the admin commands directly.
+// what the scheduler decided, bounces. Synchronous functions on a connection: the SQLite
+// store (sqlite_store.hpp) runs them on its writer and reader threads, the admin commands
+// directly.
 #pragma once
 
 #include <chrono>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "retry_schedule.hpp"
+#include "queue_types.hpp"
 
 namespace missive {
 
@@ -17,50 +18,7 @@ namespace db {
 class connection;
 }
 
-struct incoming_message;
 struct attempt_decision;
-
-// What the queue needs to know of the relay to retry and bounce.
-struct queue_policy {
-  std::string hostname;                    // Reporting-MTA of bounces
-  std::vector<std::string> local_domains;  // a bounce to these is delivered locally
-  retry_policy retry;
-};
-
-// A remote recipient claimed for delivery.
-struct remote_recipient {
-  std::int64_t id = 0;
-  std::int64_t message_id = 0;
-  std::string queue_id;
-  std::string sender;
-  std::string address;
-  std::int64_t attempts = 0;     // before this one
-  std::int64_t received_at = 0;  // unix seconds
-};
-
-// How a delivery attempt ended for one recipient (RFC 5321 4.2.1: by the reply's first digit).
-enum class attempt_fate { delivered, retry, permanent };
-
-// What happened to one remote recipient in one attempt.
-struct attempt_result {
-  remote_recipient recipient;
-  attempt_fate fate = attempt_fate::retry;
-  std::string reply;  // the next hop's reply, or our reason ("connect to ...: refused")
-  std::string relay;  // "host[addr]:port", or "none"
-};
-
-// What became of one recipient, for the log line (Postfix style).
-struct delivery_outcome {
-  std::string queue_id;
-  std::string recipient;
-  std::string relay;             // "local" or "host[addr]:port"
-  // "sent", "deferred", "bounced" or "expired"; "notified" when the sender was sent a DSN,
-  // whose queue id is then the detail
-  std::string status;
-  std::int64_t delay_seconds = 0;  // since the message arrived
-  std::int64_t attempts = 0;
-  std::string detail;
-};
 
 // Stores a message and its recipients, all due now, and delivers at once to the local
 // recipients that have a mailbox; returns those deliveries.

@@ -1,7 +1,7 @@
 // The scheduler's decision after delivery attempts, as pure code: from what each next hop
 // answered, the retry policy and the time, what becomes of each recipient (delivered,
 // deferred until a time, failed, expired) and which messages owe their sender a DSN. The
-// store records the decision in one transaction (queue_store.hpp record_decisions); nothing
+// store records the decision in one transaction (mail_store::record_decision); nothing
 // here touches storage, a socket or the clock.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "queue_store.hpp"
+#include "queue_types.hpp"
 #include "retry_schedule.hpp"
 
 namespace missive {

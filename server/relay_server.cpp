@@ -22,7 +22,7 @@
 #include "clock.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
@@ -231,7 +231,7 @@ int run_relay(const server_config& config) {
   queue_policy policy{config.hostname, config.domains,
                       {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
   std::optional<run_as_user> run_as = user_to_run_as(config);
-  mail_store store(config.database_path(), policy);
+  sqlite_store store(config.database_path(), policy);
   // The database exists now: it and the rest of the data directory become the user's.
   if (run_as) hand_over(config.data_dir, *run_as);
   system_time time;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "courier.hpp"
-#include "queue_store.hpp"
+#include "queue_types.hpp"
 #include "smtp_client.hpp"
 
 namespace missive {

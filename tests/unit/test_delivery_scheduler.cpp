@@ -21,7 +21,7 @@
 #include "db.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "queue_store.hpp"
 #include "server_config.hpp"
 
@@ -124,7 +124,7 @@ struct scheduler_fixture {
   // stops it after 30 s, should that never happen.
   std::map<std::string, std::int64_t> run_until_reported(int count, int max_jobs = 0) {
     asio::io_context io;
-    mail_store store(dir / "missive.db", queue_policy{config.hostname, config.domains,
+    sqlite_store store(dir / "missive.db", queue_policy{config.hostname, config.domains,
                                                       {config.queue.retry_initial,
                                                        config.queue.retry_max,
                                                        config.queue.max_lifetime}});

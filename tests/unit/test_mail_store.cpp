@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "db.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "queue_store.hpp"
 #include "user_store.hpp"
 
@@ -55,7 +55,7 @@ TEST_CASE("a QUIT that expunges thousands of messages commits them a few hundred
     tx.commit();
   }
   {
-    mail_store store(database, queue_policy{"mx.a.test", {"a.test"}, {}});
+    sqlite_store store(database, queue_policy{"mx.a.test", {"a.test"}, {}});
     std::vector<maildrop_entry> before, after;
     std::uint64_t batches_before = 0, batches_after = 0;
     run_to_end([&]() -> asio::awaitable<void> {

@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "db.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "queue_store.hpp"
 #include "recipient_fate.hpp"
 #include "clock.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "db.hpp"
-#include "mail_store.hpp"
+#include "sqlite_store.hpp"
 #include "migration.hpp"
 
 namespace missive::schema {

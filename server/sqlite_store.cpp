@@ -1,5 +1,5 @@
-// The relay's storage on SQLite: see mail_store.hpp.
-#include "mail_store.hpp"
+// The store on SQLite: see sqlite_store.hpp.
+#include "sqlite_store.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -48,7 +48,7 @@ void prepare_database(const std::filesystem::path& database) {
   }
 }
 
-mail_store::mail_store(const std::filesystem::path& database, queue_policy policy)
+sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy policy)
     : policy_(std::move(policy)), logins_(std::make_unique<credential_cache>()) {
   prepare_database(database);
   user_changes_ = std::make_unique<user_generation>(user_generation_file(database.parent_path()));
@@ -63,15 +63,15 @@ mail_store::mail_store(const std::filesystem::path& database, queue_policy polic
                                              reader_threads);
 }
 
-mail_store::~mail_store() = default;
+sqlite_store::~sqlite_store() = default;
 
-asio::awaitable<std::vector<delivery_outcome>> mail_store::store_message(incoming_message message) {
+asio::awaitable<std::vector<delivery_outcome>> sqlite_store::store_message(incoming_message message) {
   return writer_->run([message = std::move(message)](db::connection& db) {
     return insert_message(db, message);
   });
 }
 
-asio::awaitable<std::optional<std::string>> mail_store::local_user(std::string address) {
+asio::awaitable<std::optional<std::string>> sqlite_store::local_user(std::string address) {
   // The counter is read before the database: a change committed after this read raises
   // it, so the answer is remembered under a generation that is already out of date.
   std::uint64_t generation = user_changes_->value();
@@ -84,12 +84,12 @@ asio::awaitable<std::optional<std::string>> mail_store::local_user(std::string a
   });
 }
 
-std::optional<std::optional<std::string>> mail_store::known_local_user(std::string_view address) {
+std::optional<std::optional<std::string>> sqlite_store::known_local_user(std::string_view address) {
   if (!known_users_) return std::nullopt;
   return known_users_->find(address, user_changes_->value(), local_user_cache::clock::now());
 }
 
-asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::string address,
+asio::awaitable<std::optional<user_identity>> sqlite_store::authenticate(std::string address,
                                                                        std::string password) {
   return readers_->run([address = std::move(address), password = std::move(password),
                         logins = logins_.get()](db::connection& db) -> std::optional<user_identity> {
@@ -106,7 +106,7 @@ asio::awaitable<std::optional<user_identity>> mail_store::authenticate(std::stri
   });
 }
 
-asio::awaitable<std::vector<maildrop_entry>> mail_store::maildrop(std::int64_t user_id) {
+asio::awaitable<std::vector<maildrop_entry>> sqlite_store::maildrop(std::int64_t user_id) {
   return readers_->run([user_id](db::connection& db) {
     // The rows of the view mailbox_entry, with what the delivery headers need.
     auto& query = db.prepare(
@@ -125,7 +125,7 @@ asio::awaitable<std::vector<maildrop_entry>> mail_store::maildrop(std::int64_t u
   });
 }
 
-asio::awaitable<std::string> mail_store::message_content(std::int64_t entry_id) {
+asio::awaitable<std::string> sqlite_store::message_content(std::int64_t entry_id) {
   return readers_->run([entry_id](db::connection& db) {
     auto& query = db.prepare(
         "SELECT m.sender, r.address, m.body FROM recipient r JOIN message m ON m.id = r.message_id "
@@ -147,7 +147,7 @@ asio::awaitable<std::string> mail_store::message_content(std::int64_t entry_id) 
   });
 }
 
-asio::awaitable<void> mail_store::remove_entries(std::vector<std::int64_t> entry_ids) {
+asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> entry_ids) {
   // A QUIT may expunge tens of thousands of messages: a few hundred per transaction, so that
   // the writer commits other sessions' mail in between instead of after all of them. Each
   // message is still wholly kept or wholly removed; if a later part fails, the client hears
@@ -178,33 +178,33 @@ asio::awaitable<void> mail_store::remove_entries(std::vector<std::int64_t> entry
   }
 }
 
-asio::awaitable<std::vector<delivery_outcome>> mail_store::deliver_local_batch(std::size_t limit) {
+asio::awaitable<std::vector<delivery_outcome>> sqlite_store::deliver_local_batch(std::size_t limit) {
   return writer_->run(
       [limit, this](db::connection& db) { return deliver_local(db, limit, policy_); });
 }
 
-asio::awaitable<std::vector<remote_recipient>> mail_store::claim_remote(std::size_t limit) {
+asio::awaitable<std::vector<remote_recipient>> sqlite_store::claim_remote(std::size_t limit) {
   return writer_->run([limit](db::connection& db) { return claim_due_remote(db, limit); });
 }
 
-asio::awaitable<void> mail_store::release(std::vector<std::int64_t> recipient_ids) {
+asio::awaitable<void> sqlite_store::release(std::vector<std::int64_t> recipient_ids) {
   return writer_->run([recipient_ids = std::move(recipient_ids)](db::connection& db) {
     release_claims(db, recipient_ids);
   });
 }
 
-asio::awaitable<std::vector<delivery_outcome>> mail_store::record_decision(
+asio::awaitable<std::vector<delivery_outcome>> sqlite_store::record_decision(
     attempt_decision decision) {
   return writer_->run([decision = std::move(decision), this](db::connection& db) {
     return missive::record_decision(db, decision, policy_);
   });
 }
 
-asio::awaitable<std::optional<std::int64_t>> mail_store::next_due() {
+asio::awaitable<std::optional<std::int64_t>> sqlite_store::next_due() {
   return readers_->run([](db::connection& db) { return next_due_time(db); });
 }
 
-asio::awaitable<std::size_t> mail_store::purge_history(std::chrono::seconds keep) {
+asio::awaitable<std::size_t> sqlite_store::purge_history(std::chrono::seconds keep) {
   // Batches keep each transaction short: the writer also commits incoming mail.
   constexpr std::size_t batch = 500;
   std::size_t removed = 0;
@@ -219,10 +219,10 @@ asio::awaitable<std::size_t> mail_store::purge_history(std::chrono::seconds keep
   }
 }
 
-asio::awaitable<std::string> mail_store::queued_body(std::int64_t message_id) {
+asio::awaitable<std::string> sqlite_store::queued_body(std::int64_t message_id) {
   return readers_->run([message_id](db::connection& db) { return message_body(db, message_id); });
 }
 
-std::uint64_t mail_store::write_batches() const { return writer_->batches(); }
+std::uint64_t sqlite_store::write_batches() const { return writer_->batches(); }
 
 }  // namespace missive

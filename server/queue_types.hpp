@@ -1,0 +1,86 @@
+// The queue's vocabulary, shared by everything that handles mail: a message being stored,
+// claimed recipients, attempt results and what became of each recipient. Plain values: no
+// storage, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "retry_schedule.hpp"
+
+namespace missive {
+
+// An envelope recipient of a message being stored.
+struct incoming_recipient {
+  std::string address;
+  bool is_local = false;
+};
+
+// A message an SMTP session hands over. It is stored as trace_headers followed by body,
+// written in place, so a large body is never copied to put the headers in front.
+struct incoming_message {
+  std::string queue_id;
+  std::string sender;  // "" for the null reverse-path
+  std::string client;  // who sent it: "helo-name [address]"
+  std::string trace_headers;  // the headers this relay adds (Received:, ...)
+  std::string body;
+  std::vector<incoming_recipient> recipients;
+};
+
+// A message in a POP3 maildrop.
+struct maildrop_entry {
+  std::int64_t id = 0;
+  std::string uid;
+  std::uint64_t size = 0;
+};
+
+// A logged-in user.
+struct user_identity {
+  std::int64_t id = 0;
+  std::string address;
+};
+
+// What the queue needs to know of the relay to retry and bounce.
+struct queue_policy {
+  std::string hostname;                    // Reporting-MTA of bounces
+  std::vector<std::string> local_domains;  // a bounce to these is delivered locally
+  retry_policy retry;
+};
+
+// A remote recipient claimed for delivery.
+struct remote_recipient {
+  std::int64_t id = 0;
+  std::int64_t message_id = 0;
+  std::string queue_id;
+  std::string sender;
+  std::string address;
+  std::int64_t attempts = 0;     // before this one
+  std::int64_t received_at = 0;  // unix seconds
+};
+
+// How a delivery attempt ended for one recipient (RFC 5321 4.2.1: by the reply's first digit).
+enum class attempt_fate { delivered, retry, permanent };
+
+// What happened to one remote recipient in one attempt.
+struct attempt_result {
+  remote_recipient recipient;
+  attempt_fate fate = attempt_fate::retry;
+  std::string reply;  // the next hop's reply, or our reason ("connect to ...: refused")
+  std::string relay;  // "host[addr]:port", or "none"
+};
+
+// What became of one recipient, for the log line (Postfix style).
+struct delivery_outcome {
+  std::string queue_id;
+  std::string recipient;
+  std::string relay;             // "local" or "host[addr]:port"
+  // "sent", "deferred", "bounced" or "expired"; "notified" when the sender was sent a DSN,
+  // whose queue id is then the detail
+  std::string status;
+  std::int64_t delay_seconds = 0;  // since the message arrived
+  std::int64_t attempts = 0;
+  std::string detail;
+};
+
+}  // namespace missive

@@ -1,0 +1,61 @@
+// The store on SQLite (mail_store.hpp is the interface).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "mail_store.hpp"
+#include "queue_store.hpp"
+
+namespace missive {
+
+class sqlite_worker;
+class credential_cache;
+class local_user_cache;
+class user_generation;
+
+// The store on one SQLite file: one writer thread with group commit (many sessions'
+// messages share a transaction and an fsync), local delivery inside the accepting commit,
+// WAL with synchronous=FULL; readers on their own threads. No SQLite call runs on a
+// network thread.
+class sqlite_store final : public mail_store {
+ public:
+  // Opens (creating if needed) the database, brings its schema up to date, and returns to
+  // the queue what a previous run left in flight. Throws if the database cannot be opened
+  // or is from a newer version.
+  sqlite_store(const std::filesystem::path& database, queue_policy policy);
+  ~sqlite_store() override;
+
+  // The operations of mail_store.hpp.
+  asio::awaitable<std::vector<delivery_outcome>> store_message(incoming_message message) override;
+  asio::awaitable<std::optional<std::string>> local_user(std::string address) override;
+  std::optional<std::optional<std::string>> known_local_user(std::string_view address) override;
+  asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
+                                                             std::string password) override;
+  asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) override;
+  asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
+  // Removes the entries a few hundred per transaction (a QUIT may expunge thousands).
+  asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) override;
+  asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(std::size_t limit) override;
+  asio::awaitable<std::vector<remote_recipient>> claim_remote(std::size_t limit) override;
+  asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids) override;
+  asio::awaitable<std::vector<delivery_outcome>> record_decision(attempt_decision decision) override;
+  asio::awaitable<std::optional<std::int64_t>> next_due() override;
+  asio::awaitable<std::size_t> purge_history(std::chrono::seconds keep) override;
+  asio::awaitable<std::string> queued_body(std::int64_t message_id) override;
+  std::uint64_t write_batches() const override;
+
+ private:
+  queue_policy policy_;
+  std::unique_ptr<credential_cache> logins_;
+  std::unique_ptr<user_generation> user_changes_;
+  std::unique_ptr<local_user_cache> known_users_;  // null when user_changes_ is unusable
+  std::unique_ptr<sqlite_worker> writer_;
+  std::unique_ptr<sqlite_worker> readers_;
+};
+
+// Opens a database for an admin command or for start-up: creates the data directory
+// readable by its owner only, applies migrations. Used before any worker thread starts.
+void prepare_database(const std::filesystem::path& database);
+
+}  // namespace missive

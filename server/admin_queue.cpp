@@ -1,20 +1,16 @@
 // Queue administration: see admin_queue.hpp.
 #include "admin_queue.hpp"
 
-#include <signal.h>
-
+#include <asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <ctime>
 #include <iostream>
 #include <optional>
 
-#include "db.hpp"
 #include "exit_codes.hpp"
-#include "sqlite_store.hpp"
-#include "message_headers.hpp"
-#include "pid_file.hpp"
-#include "queue_store.hpp"
+#include "open_store.hpp"
+#include "run_sync.hpp"
 #include "server_config.hpp"
 
 namespace missive {
@@ -38,138 +34,81 @@ std::string age(std::int64_t seconds) {
 }
 
 // Prints one line per recipient of a message.
-void print_recipients(db::connection& db, std::int64_t message_id) {
-  auto& query = db.prepare(
-      "SELECT address, state, attempts, next_attempt_at, last_reply, in_flight FROM recipient "
-      "WHERE message_id = ?1 ORDER BY id");
-  query.bind(1, message_id);
-  while (query.step()) {
-    std::string state = query.column_text(1);
-    bool pending = state == "queued" || state == "deferred";
-    if (pending && query.column_int(5)) state = "sending";
-    std::cout << fmt::format("    to=<{}>  state={}  attempts={}  next={}  reply={}\n",
-                             query.column_text(0), state, query.column_int(2),
-                             pending ? iso_time(query.column_int(3)) : "-",
-                             query.column_is_null(4) ? "-" : query.column_text(4));
+void print_recipients(const std::vector<recipient_status>& recipients) {
+  for (const auto& r : recipients) {
+    std::cout << fmt::format("    to=<{}>  state={}  attempts={}  next={}  reply={}\n", r.address,
+                             r.state, r.attempts,
+                             r.next_attempt_at ? iso_time(*r.next_attempt_at) : "-",
+                             r.last_reply.value_or("-"));
   }
-  query.reset();
 }
 
-// The row id of a message by queue id.
-std::optional<std::int64_t> find_message(db::connection& db, const std::string& queue_id) {
-  return db.prepare("SELECT id FROM message WHERE queue_id = ?1").bind(1, queue_id).single_int();
-}
-
-int list(db::connection& db) {
-  auto& query = db.prepare(
-      "SELECT id, queue_id, received_at, size, sender FROM message m WHERE EXISTS "
-      "(SELECT 1 FROM recipient r WHERE r.message_id = m.id AND r.state IN ('queued', 'deferred')) "
-      "ORDER BY received_at, id");
-  std::int64_t now = unix_now();
+int list(const std::vector<message_summary>& messages) {
+  std::int64_t now = std::time(nullptr);
   bool any = false;
-  while (query.step()) {
+  for (const auto& m : messages) {
     if (any) std::cout << "\n";
     any = true;
-    std::cout << fmt::format("{}  {}  {}  from=<{}>\n", query.column_text(1),
-                             age(now - query.column_int(2)), query.column_int(3),
-                             query.column_text(4));
-    print_recipients(db, query.column_int(0));
+    std::cout << fmt::format("{}  {}  {}  from=<{}>\n", m.queue_id, age(now - m.received_at),
+                             m.size, m.sender);
+    print_recipients(m.recipients);
   }
-  query.reset();
   if (!any) std::cout << "queue is empty\n";
   return exit_code::ok;
 }
 
-int show(db::connection& db, const std::string& queue_id) {
-  auto id = find_message(db, queue_id);
-  if (!id) {
-    std::cerr << fmt::format("missived: no message {} in the queue\n", queue_id);
-    return exit_code::failure;
-  }
-  auto& query = db.prepare("SELECT sender, received_at, size, client, body FROM message WHERE id = ?1");
-  query.bind(1, *id);
-  query.step();
+int show(const message_story& story) {
+  const auto& m = story.summary;
   std::cout << fmt::format("queue id: {}\nfrom: <{}>\narrival: {}\nsize: {}\nclient: {}\n\n",
-                           queue_id, query.column_text(0), iso_time(query.column_int(1)),
-                           query.column_int(2), query.column_text(3));
-  std::string headers(header_section(query.column_view(4)));
-  query.reset();
+                           m.queue_id, m.sender, iso_time(m.received_at), m.size, story.client);
   std::cout << "recipients:\n";
-  print_recipients(db, *id);
+  print_recipients(m.recipients);
   std::cout << "\nevents:\n";
-  auto& events = db.prepare(
-      "SELECT at, kind, recipient, detail FROM message_history WHERE message_id = ?1 "
-      "ORDER BY at, rank, position");
-  events.bind(1, *id);
-  while (events.step()) {
-    std::cout << fmt::format("    {}  {}  {}  {}\n", iso_time(events.column_int(0)),
-                             events.column_text(1),
-                             events.column_is_null(2) ? "-" : "<" + events.column_text(2) + ">",
-                             events.column_text(3));
+  for (const auto& e : story.events) {
+    std::cout << fmt::format("    {}  {}  {}  {}\n", iso_time(e.at), e.kind,
+                             e.recipient ? "<" + *e.recipient + ">" : "-", e.detail);
   }
-  events.reset();
-  std::cout << "\nheaders:\n" << (headers.empty() ? "    (the body is no longer stored)\n" : headers);
+  std::cout << "\nheaders:\n"
+            << (story.headers.empty() ? "    (the body is no longer stored)\n" : story.headers);
   return exit_code::ok;
 }
 
-// Tells the running relay, if any, to look at the queue again.
-void wake_relay(const server_config& config) {
-  if (auto pid = running_relay(config.data_dir)) {
-    ::kill(*pid, SIGUSR1);
-  } else {
-    std::cout << "no relay is running on this data directory; the recipients are tried when it starts\n";
-  }
+int no_such_message(const std::string& queue_id) {
+  std::cerr << fmt::format("missived: no message {} in the queue\n", queue_id);
+  return exit_code::failure;
 }
 
-int make_due(db::connection& db, const server_config& config, std::optional<std::int64_t> message) {
-  auto& update = db.prepare(
-      "UPDATE recipient SET next_attempt_at = ?1 WHERE state IN ('queued', 'deferred') "
-      "AND (?2 IS NULL OR message_id = ?2)");
-  update.bind(1, unix_now());
-  if (message) update.bind(2, *message);
-  else update.bind_null(2);
-  update.run();
-  int changed = db.changes();
-  std::cout << fmt::format("{} recipient{} due now\n", changed, changed == 1 ? "" : "s");
-  if (changed > 0) wake_relay(config);
-  return exit_code::ok;
-}
-
-int remove(db::connection& db, const std::string& queue_id) {
-  auto id = find_message(db, queue_id);
-  if (!id) {
-    std::cerr << fmt::format("missived: no message {} in the queue\n", queue_id);
-    return exit_code::failure;
-  }
-  db::transaction tx(db);
-  db.prepare(
-        "UPDATE recipient SET state = 'failed', last_reply = 'deleted by the administrator' "
-        "WHERE message_id = ?1 AND state IN ('queued', 'deferred')")
-      .bind(1, *id)
-      .run();
-  collect_message(db, *id);
-  tx.commit();
-  std::cout << fmt::format("deleted {}\n", queue_id);
-  return exit_code::ok;
+// Runs one store operation to its end.
+template <typename T>
+T wait_for(asio::awaitable<T> operation) {
+  asio::io_context io;
+  return run_sync(io, std::move(operation));
 }
 
 }  // namespace
 
 int run_queue_command(const server_config& config, const queue_command& command) {
-  prepare_database(config.database_path());
-  db::connection db(config.database_path().string());
-  db.exec("PRAGMA foreign_keys = ON");
-  if (command.action == "list") return list(db);
-  if (command.action == "show") return show(db, command.queue_id);
-  if (command.action == "flush") return make_due(db, config, std::nullopt);
-  if (command.action == "delete") return remove(db, command.queue_id);
-  // retry
-  auto id = find_message(db, command.queue_id);
-  if (!id) {
-    std::cerr << fmt::format("missived: no message {} in the queue\n", command.queue_id);
-    return exit_code::failure;
+  auto store = open_store(config, store_purpose::admin);
+  if (command.action == "list") return list(wait_for(store->pending_messages()));
+  if (command.action == "show") {
+    auto story = wait_for(store->story(command.queue_id));
+    return story ? show(*story) : no_such_message(command.queue_id);
   }
-  return make_due(db, config, id);
+  if (command.action == "delete") {
+    if (!wait_for(store->delete_message(command.queue_id))) return no_such_message(command.queue_id);
+    std::cout << fmt::format("deleted {}\n", command.queue_id);
+    return exit_code::ok;
+  }
+  // flush, or retry of one message
+  std::optional<std::string> which;
+  if (command.action == "retry") which = command.queue_id;
+  auto changed = wait_for(store->make_due(which));
+  if (!changed) return no_such_message(command.queue_id);
+  std::cout << fmt::format("{} recipient{} due now\n", *changed, *changed == 1 ? "" : "s");
+  if (*changed > 0 && !store->announce_due_work()) {
+    std::cout << "no relay is running on this data directory; the recipients are tried when it starts\n";
+  }
+  return exit_code::ok;
 }
 
 }  // namespace missive

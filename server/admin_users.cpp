@@ -4,20 +4,19 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <asio/io_context.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <iostream>
 #include <optional>
 
-#include "db.hpp"
 #include "exit_codes.hpp"
 #include "mail_address.hpp"
-#include "sqlite_store.hpp"
+#include "open_store.hpp"
 #include "password_hash.hpp"
+#include "run_sync.hpp"
 #include "server_config.hpp"
-#include "user_generation.hpp"
-#include "user_store.hpp"
 
 namespace missive {
 
@@ -62,25 +61,27 @@ std::optional<std::string> read_new_password(bool from_stdin) {
   return password;
 }
 
-// Tells a running relay that the users changed, so it forgets what it knew about them.
-void announce_user_change(const server_config& config) {
-  auto file = user_generation_file(config.database_path().parent_path());
-  user_generation changes(file);
-  if (!changes.bump()) {
-    std::cerr << fmt::format(
-        "missived: note: cannot write {}; a running relay sees the change within 10 seconds\n",
-        file.string());
+// Runs one store operation to its end.
+template <typename T>
+T wait_for(asio::awaitable<T> operation) {
+  asio::io_context io;
+  return run_sync(io, std::move(operation));
+}
+
+// Tells the running relays that the users changed, so they forget what they knew of them.
+void announce_user_change(mail_store& store) {
+  if (!store.announce_user_change()) {
+    std::cerr << "missived: note: cannot tell a running relay at once; it sees the change "
+                 "within 10 seconds\n";
   }
 }
 
 }  // namespace
 
 int run_user_command(const server_config& config, const user_command& command) {
-  prepare_database(config.database_path());
-  db::connection db(config.database_path().string());
-  db.exec("PRAGMA foreign_keys = ON");
+  auto store = open_store(config, store_purpose::admin);
   if (command.action == "list") {
-    for (const auto& address : list_users(db)) std::cout << address << "\n";
+    for (const auto& address : wait_for(store->users())) std::cout << address << "\n";
     return exit_code::ok;
   }
   auto parsed = parse_address(command.address);
@@ -91,19 +92,20 @@ int run_user_command(const server_config& config, const user_command& command) {
   }
   std::string address = parsed.address.str();
   if (command.action == "del") {
-    if (!delete_user(db, address)) {
+    if (!wait_for(store->delete_user(address))) {
       std::cerr << fmt::format("missived: no user {}\n", address);
       return exit_code::no_user;
     }
-    announce_user_change(config);
+    announce_user_change(*store);
     std::cout << fmt::format("deleted {}\n", address);
     return exit_code::ok;
   }
-  if (command.action == "add" && find_user(db, address)) {
+  bool exists = wait_for(store->user_exists(address));
+  if (command.action == "add" && exists) {
     std::cerr << fmt::format("missived: user {} already exists\n", address);
     return exit_code::failure;
   }
-  if (command.action == "passwd" && !find_user(db, address)) {
+  if (command.action == "passwd" && !exists) {
     std::cerr << fmt::format("missived: no user {}\n", address);
     return exit_code::no_user;
   }
@@ -111,7 +113,7 @@ int run_user_command(const server_config& config, const user_command& command) {
   if (!password) return exit_code::data_error;
   std::string hash = hash_password(*password);
   if (command.action == "add") {
-    if (!add_user(db, address, hash)) {
+    if (!wait_for(store->add_user(address, hash))) {
       std::cerr << fmt::format("missived: user {} already exists\n", address);
       return exit_code::failure;
     }
@@ -119,10 +121,10 @@ int run_user_command(const server_config& config, const user_command& command) {
       std::cerr << fmt::format("missived: note: {} is not one of the local domains ({})\n",
                                parsed.address.domain, fmt::join(config.domains, ", "));
     }
-    announce_user_change(config);
+    announce_user_change(*store);
     std::cout << fmt::format("added {}\n", address);
   } else {
-    set_password_hash(db, address, hash);
+    wait_for(store->set_password(address, hash));
     std::cout << fmt::format("password changed for {}\n", address);
   }
   return exit_code::ok;

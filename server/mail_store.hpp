@@ -64,6 +64,36 @@ class mail_store {
 
   // Write transactions committed so far, for the log, tests and benchmarks.
   virtual std::uint64_t write_batches() const = 0;
+
+  // Administration (`missived user ...`, `missived queue ...`).
+  // The local users' addresses, in order.
+  virtual asio::awaitable<std::vector<std::string>> users() = 0;
+  // Whether a local user of that address (any case) exists.
+  virtual asio::awaitable<bool> user_exists(std::string address) = 0;
+  // Adds a user with a password hash (password_hash.hpp); false when the address is taken.
+  virtual asio::awaitable<bool> add_user(std::string address, std::string password_hash) = 0;
+  // Removes a user and the messages only its maildrop held; false when there is none.
+  virtual asio::awaitable<bool> delete_user(std::string address) = 0;
+  // Sets a user's password hash; false when there is no such user.
+  virtual asio::awaitable<bool> set_password(std::string address, std::string password_hash) = 0;
+  // The messages with a recipient still to deliver, oldest first.
+  virtual asio::awaitable<std::vector<message_summary>> pending_messages() = 0;
+  // A message's whole story; nullopt when there is no such message.
+  virtual asio::awaitable<std::optional<message_story>> story(std::string queue_id) = 0;
+  // Makes every pending recipient (of one message, if given) due now; how many, or nullopt
+  // when the given message does not exist.
+  virtual asio::awaitable<std::optional<std::size_t>> make_due(
+      std::optional<std::string> queue_id) = 0;
+  // Gives up a message's pending recipients without a bounce and removes it (unless a
+  // maildrop holds it); false when there is no such message.
+  virtual asio::awaitable<bool> delete_message(std::string queue_id) = 0;
+
+  // Change notification, to every relay serving this store.
+  // The users changed: what the relays remember of them is forgotten. False when that
+  // cannot be said at once (they notice within 10 seconds).
+  virtual bool announce_user_change() = 0;
+  // Recipients became due: a relay looks at the queue now. False when no relay runs.
+  virtual bool announce_due_work() = 0;
 };
 
 }  // namespace missive

@@ -12,6 +12,7 @@
 #include "bounce_message.hpp"
 #include "recipient_fate.hpp"
 #include "db.hpp"
+#include "message_headers.hpp"
 #include "mail_store.hpp"
 #include "queue_id.hpp"
 #include "user_store.hpp"
@@ -399,6 +400,120 @@ void collect_message(db::connection& db, std::int64_t message_id) {
         "                AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))")
       .bind(1, message_id)
       .run();
+}
+
+
+namespace {
+
+// The recipients of a message, in the order they were given.
+std::vector<recipient_status> recipients_of(db::connection& db, std::int64_t message_id) {
+  auto& query = db.prepare(
+      "SELECT address, state, attempts, next_attempt_at, last_reply, in_flight FROM recipient "
+      "WHERE message_id = ?1 ORDER BY id");
+  query.bind(1, message_id);
+  std::vector<recipient_status> recipients;
+  while (query.step()) {
+    recipient_status r;
+    r.address = query.column_text(0);
+    r.state = query.column_text(1);
+    r.attempts = query.column_int(2);
+    bool pending = r.state == "queued" || r.state == "deferred";
+    if (pending) r.next_attempt_at = query.column_int(3);
+    if (pending && query.column_int(5)) r.state = "sending";
+    if (!query.column_is_null(4)) r.last_reply = query.column_text(4);
+    recipients.push_back(std::move(r));
+  }
+  query.reset();
+  return recipients;
+}
+
+// The row id of a message by queue id.
+std::optional<std::int64_t> find_message(db::connection& db, const std::string& queue_id) {
+  return db.prepare("SELECT id FROM message WHERE queue_id = ?1").bind(1, queue_id).single_int();
+}
+
+}  // namespace
+
+std::vector<message_summary> pending_messages(db::connection& db) {
+  auto& query = db.prepare(
+      "SELECT id, queue_id, received_at, size, sender FROM message m WHERE EXISTS "
+      "(SELECT 1 FROM recipient r WHERE r.message_id = m.id AND r.state IN ('queued', 'deferred')) "
+      "ORDER BY received_at, id");
+  std::vector<std::pair<std::int64_t, message_summary>> found;
+  while (query.step()) {
+    message_summary m;
+    m.queue_id = query.column_text(1);
+    m.received_at = query.column_int(2);
+    m.size = query.column_int(3);
+    m.sender = query.column_text(4);
+    found.emplace_back(query.column_int(0), std::move(m));
+  }
+  query.reset();
+  std::vector<message_summary> messages;
+  for (auto& [id, m] : found) {
+    m.recipients = recipients_of(db, id);
+    messages.push_back(std::move(m));
+  }
+  return messages;
+}
+
+std::optional<message_story> find_message_story(db::connection& db, const std::string& queue_id) {
+  auto id = find_message(db, queue_id);
+  if (!id) return std::nullopt;
+  message_story story;
+  auto& query = db.prepare("SELECT sender, received_at, size, client, body FROM message WHERE id = ?1");
+  query.bind(1, *id);
+  query.step();
+  story.summary.queue_id = queue_id;
+  story.summary.sender = query.column_text(0);
+  story.summary.received_at = query.column_int(1);
+  story.summary.size = query.column_int(2);
+  story.client = query.column_text(3);
+  story.headers = std::string(header_section(query.column_view(4)));
+  query.reset();
+  story.summary.recipients = recipients_of(db, *id);
+  auto& events = db.prepare(
+      "SELECT at, kind, recipient, detail FROM message_history WHERE message_id = ?1 "
+      "ORDER BY at, rank, position");
+  events.bind(1, *id);
+  while (events.step()) {
+    history_event e;
+    e.at = events.column_int(0);
+    e.kind = events.column_text(1);
+    if (!events.column_is_null(2)) e.recipient = events.column_text(2);
+    e.detail = events.column_text(3);
+    story.events.push_back(std::move(e));
+  }
+  events.reset();
+  return story;
+}
+
+std::optional<std::size_t> make_due_now(db::connection& db, const std::optional<std::string>& queue_id) {
+  std::optional<std::int64_t> message;
+  if (queue_id) {
+    message = find_message(db, *queue_id);
+    if (!message) return std::nullopt;
+  }
+  auto& update = db.prepare(
+      "UPDATE recipient SET next_attempt_at = ?1 WHERE state IN ('queued', 'deferred') "
+      "AND (?2 IS NULL OR message_id = ?2)");
+  update.bind(1, unix_now());
+  if (message) update.bind(2, *message);
+  else update.bind_null(2);
+  update.run();
+  return static_cast<std::size_t>(db.changes());
+}
+
+bool delete_message(db::connection& db, const std::string& queue_id) {
+  auto id = find_message(db, queue_id);
+  if (!id) return false;
+  db.prepare(
+        "UPDATE recipient SET state = 'failed', last_reply = 'deleted by the administrator' "
+        "WHERE message_id = ?1 AND state IN ('queued', 'deferred')")
+      .bind(1, *id)
+      .run();
+  collect_message(db, *id);
+  return true;
 }
 
 }  // namespace missive

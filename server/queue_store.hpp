@@ -60,4 +60,18 @@ std::size_t purge_finished(db::connection& db, std::int64_t finished_before, std
 // The current time in unix seconds, as the queue records it.
 std::int64_t unix_now();
 
+// The messages with a recipient still to deliver, oldest first (`missived queue list`).
+std::vector<message_summary> pending_messages(db::connection& db);
+
+// A message's whole story (`missived queue show`); nullopt when there is no such message.
+std::optional<message_story> find_message_story(db::connection& db, const std::string& queue_id);
+
+// Makes every pending recipient (of one message, if given) due now; how many, or nullopt
+// when the given message does not exist (`queue flush`, `queue retry`).
+std::optional<std::size_t> make_due_now(db::connection& db, const std::optional<std::string>& queue_id);
+
+// Gives up a message's pending recipients (no bounce) and removes it unless a maildrop
+// still holds it (`queue delete`); false when there is no such message.
+bool delete_message(db::connection& db, const std::string& queue_id);
+
 }  // namespace missive

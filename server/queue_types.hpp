@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,40 @@ struct delivery_outcome {
   std::int64_t delay_seconds = 0;  // since the message arrived
   std::int64_t attempts = 0;
   std::string detail;
+};
+
+// One recipient of a queued message, as `missived queue list` and `queue show` print it.
+struct recipient_status {
+  std::string address;
+  std::string state;  // queued, deferred, sending (claimed by a delivery), delivered, failed
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> next_attempt_at;  // unix seconds, while pending
+  std::optional<std::string> last_reply;
+};
+
+// A message in the queue: who sent it, when, how big, and its recipients.
+struct message_summary {
+  std::string queue_id;
+  std::string sender;
+  std::int64_t received_at = 0;  // unix seconds
+  std::int64_t size = 0;
+  std::vector<recipient_status> recipients;
+};
+
+// One event of a message's history (accepted, delivered, deferred, failed, bounced, ...).
+struct history_event {
+  std::int64_t at = 0;  // unix seconds
+  std::string kind;
+  std::optional<std::string> recipient;  // none for events of the whole message
+  std::string detail;
+};
+
+// Everything `missived queue show` tells of a message.
+struct message_story {
+  message_summary summary;
+  std::string client;               // helo name and address of the submitting client
+  std::vector<history_event> events;
+  std::string headers;              // the header section, "" once the body is freed
 };
 
 }  // namespace missive

@@ -22,7 +22,7 @@
 #include "clock.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
-#include "sqlite_store.hpp"
+#include "open_store.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
@@ -228,11 +228,10 @@ int run_relay(const server_config& config) {
       log_flush_timer.async_wait([](std::error_code) { log::flush(); });
     });
   });
-  queue_policy policy{config.hostname, config.domains,
-                      {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
   std::optional<run_as_user> run_as = user_to_run_as(config);
-  sqlite_store store(config.database_path(), policy);
-  // The database exists now: it and the rest of the data directory become the user's.
+  std::unique_ptr<mail_store> opened = open_store(config, store_purpose::relay);
+  mail_store& store = *opened;
+  // The store exists now: it and the rest of the data directory become the user's.
   if (run_as) hand_over(config.data_dir, *run_as);
   system_time time;
   smtp_client_options outbound;

@@ -2,6 +2,7 @@
 #include "sqlite_store.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "local_user_cache.hpp"
 #include "migration.hpp"
 #include "password_hash.hpp"
+#include "pid_file.hpp"
 #include "sqlite_worker.hpp"
 #include "store_error.hpp"
 #include "user_generation.hpp"
@@ -48,12 +50,15 @@ void prepare_database(const std::filesystem::path& database) {
   }
 }
 
-sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy policy)
-    : policy_(std::move(policy)), logins_(std::make_unique<credential_cache>()) {
+sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy policy,
+                           opening purpose)
+    : data_dir_(database.parent_path()),
+      policy_(std::move(policy)),
+      logins_(std::make_unique<credential_cache>()) {
   prepare_database(database);
   user_changes_ = std::make_unique<user_generation>(user_generation_file(database.parent_path()));
   if (user_changes_->usable()) known_users_ = std::make_unique<local_user_cache>();
-  {
+  if (purpose == opening::relay) {
     // Crash recovery: deliveries a previous run had under way go back to the queue.
     db::connection db(database.string());
     release_all_claims(db);
@@ -224,5 +229,64 @@ asio::awaitable<std::string> sqlite_store::queued_body(std::int64_t message_id) 
 }
 
 std::uint64_t sqlite_store::write_batches() const { return writer_->batches(); }
+
+asio::awaitable<std::vector<std::string>> sqlite_store::users() {
+  return readers_->run([](db::connection& db) { return list_users(db); });
+}
+
+asio::awaitable<bool> sqlite_store::user_exists(std::string address) {
+  return readers_->run([address = std::move(address)](db::connection& db) {
+    return find_user_id(db, address).has_value();
+  });
+}
+
+asio::awaitable<bool> sqlite_store::add_user(std::string address, std::string password_hash) {
+  return writer_->run([address = std::move(address), hash = std::move(password_hash)](
+                          db::connection& db) { return missive::add_user(db, address, hash); });
+}
+
+asio::awaitable<bool> sqlite_store::delete_user(std::string address) {
+  return writer_->run([address = std::move(address)](db::connection& db) {
+    return missive::delete_user(db, address);
+  });
+}
+
+asio::awaitable<bool> sqlite_store::set_password(std::string address, std::string password_hash) {
+  return writer_->run([address = std::move(address), hash = std::move(password_hash)](
+                          db::connection& db) { return set_password_hash(db, address, hash); });
+}
+
+asio::awaitable<std::vector<message_summary>> sqlite_store::pending_messages() {
+  return readers_->run([](db::connection& db) { return missive::pending_messages(db); });
+}
+
+asio::awaitable<std::optional<message_story>> sqlite_store::story(std::string queue_id) {
+  return readers_->run([queue_id = std::move(queue_id)](db::connection& db) {
+    return find_message_story(db, queue_id);
+  });
+}
+
+asio::awaitable<std::optional<std::size_t>> sqlite_store::make_due(
+    std::optional<std::string> queue_id) {
+  return writer_->run([queue_id = std::move(queue_id)](db::connection& db) {
+    return make_due_now(db, queue_id);
+  });
+}
+
+asio::awaitable<bool> sqlite_store::delete_message(std::string queue_id) {
+  return writer_->run([queue_id = std::move(queue_id)](db::connection& db) {
+    return missive::delete_message(db, queue_id);
+  });
+}
+
+bool sqlite_store::announce_user_change() {
+  user_generation changes(user_generation_file(data_dir_));
+  return changes.bump();
+}
+
+bool sqlite_store::announce_due_work() {
+  auto pid = running_relay(data_dir_);
+  return pid && ::kill(*pid, SIGUSR1) == 0;
+}
 
 }  // namespace missive

@@ -23,7 +23,12 @@ class sqlite_store final : public mail_store {
   // Opens (creating if needed) the database, brings its schema up to date, and returns to
   // the queue what a previous run left in flight. Throws if the database cannot be opened
   // or is from a newer version.
-  sqlite_store(const std::filesystem::path& database, queue_policy policy);
+  // What the store is opened for: the relay (which first takes back what a previous run of
+  // it left in flight), or an admin command beside a relay that may be running.
+  enum class opening { relay, admin };
+
+  sqlite_store(const std::filesystem::path& database, queue_policy policy,
+               opening purpose = opening::relay);
   ~sqlite_store() override;
 
   // The operations of mail_store.hpp.
@@ -44,8 +49,22 @@ class sqlite_store final : public mail_store {
   asio::awaitable<std::size_t> purge_history(std::chrono::seconds keep) override;
   asio::awaitable<std::string> queued_body(std::int64_t message_id) override;
   std::uint64_t write_batches() const override;
+  asio::awaitable<std::vector<std::string>> users() override;
+  asio::awaitable<bool> user_exists(std::string address) override;
+  asio::awaitable<bool> add_user(std::string address, std::string password_hash) override;
+  asio::awaitable<bool> delete_user(std::string address) override;
+  asio::awaitable<bool> set_password(std::string address, std::string password_hash) override;
+  asio::awaitable<std::vector<message_summary>> pending_messages() override;
+  asio::awaitable<std::optional<message_story>> story(std::string queue_id) override;
+  asio::awaitable<std::optional<std::size_t>> make_due(std::optional<std::string> queue_id) override;
+  asio::awaitable<bool> delete_message(std::string queue_id) override;
+  // Through a counter file in the data directory (user_generation.hpp).
+  bool announce_user_change() override;
+  // With SIGUSR1 to the relay named in the data directory's pid file.
+  bool announce_due_work() override;
 
  private:
+  std::filesystem::path data_dir_;
   queue_policy policy_;
   std::unique_ptr<credential_cache> logins_;
   std::unique_ptr<user_generation> user_changes_;

@@ -22,7 +22,6 @@ bool add_user(db::connection& db, std::string_view address, std::string_view pas
 bool delete_user(db::connection& db, std::string_view address) {
   auto user = find_user(db, address);
   if (!user) return false;
-  db::transaction tx(db);
   // The messages in the user's maildrop: those nothing else needs go with the user. Only
   // those: other users' mail, and the history of finished messages, are not the user's.
   std::vector<std::int64_t> held;
@@ -36,7 +35,6 @@ bool delete_user(db::connection& db, std::string_view address) {
       .run();
   db.prepare("DELETE FROM user WHERE id = ?1").bind(1, user->id).run();
   for (auto message_id : held) collect_message(db, message_id);
-  tx.commit();
   return true;
 }
 

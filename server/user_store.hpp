@@ -22,7 +22,8 @@ struct user_record {
 
 // Adds a user; false when the address is taken.
 bool add_user(db::connection& db, std::string_view address, std::string_view password_hash);
-// Deletes a user and their maildrop; false when there is no such user.
+// Deletes a user, their maildrop and the messages only it held; false when there is no such
+// user. Several statements: run it inside a transaction (the store's writer does).
 bool delete_user(db::connection& db, std::string_view address);
 // Replaces a user's password hash; false when there is no such user.
 bool set_password_hash(db::connection& db, std::string_view address, std::string_view hash);

@@ -1,4 +1,5 @@
-// Runs one coroutine to completion on a fresh io_context, for the client's one-shot commands.
+// Runs one coroutine to completion on an io_context, for one-shot commands (the client's, the
+// relay's admin commands).
 #pragma once
 
 #include <asio/co_spawn.hpp>
@@ -7,7 +8,7 @@
 #include <exception>
 #include <optional>
 
-namespace missive::client {
+namespace missive {
 
 // Runs `task` on `context` until it finishes; returns its value or rethrows its exception.
 template <typename T>
@@ -23,4 +24,4 @@ T run_sync(asio::io_context& context, asio::awaitable<T> task) {
   return std::move(*result);
 }
 
-}  // namespace missive::client
+}  // namespace missive

@@ -43,7 +43,7 @@ sources=(common/base64.cpp common/data_reader.cpp common/dot_stuffing.cpp
          common/mail_address.cpp common/message_headers.cpp common/pop3_command.cpp
          common/sasl_plain.cpp common/smtp_command.cpp common/smtp_reply.cpp
          common/smtp_reply_parser.cpp common/mime_encoding.cpp common/mime_parse.cpp
-         server/mx_lookup.cpp server/bounce_message.cpp
+         server/delivery/mx_lookup.cpp server/delivery/bounce_message.cpp
          build-fuzz/pop3_response_parser.cpp)
 
 cxx=${CXX:-clang++}
@@ -51,7 +51,7 @@ case "$cxx" in *clang*) ;; *) cxx=clang++ ;; esac  # libFuzzer needs clang, what
 launcher=""
 command -v ccache >/dev/null && launcher=ccache
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cxxflags="-std=c++20 -g -O1 -fno-omit-frame-pointer $sanitize -Icommon -Iserver -I$fuzz_dir"
+cxxflags="-std=c++20 -g -O1 -fno-omit-frame-pointer $sanitize -Icommon -Iserver/delivery -I$fuzz_dir"
 cxxflags+=" -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1"
 libs="-lresolv -lssl -lcrypto"  # OpenSSL: pop3_client.hpp includes tls.hpp (asio::ssl)
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -103,7 +103,7 @@ build_all() {
     echo "$cxx $cxxflags" >"$build/flags"
   fi
   extract_pop3_parser
-  newest_header=$(ls -t common/*.hpp server/*.hpp "$fuzz_dir"/*.hpp | head -n 1)
+  newest_header=$(ls -t common/*.hpp server/*/*.hpp "$fuzz_dir"/*.hpp | head -n 1)
   export cxx cxxflags launcher newest_header build libs
   # Codec objects once, shared by every target; each target's own file with the fuzzer's
   # main. Both in parallel, one job per core.

@@ -1,4 +1,7 @@
-// The relay's storage interface: see the class comment.
+// store/: the store. This interface (queue, mailboxes, users, the admin queries, change
+// notification) is all the rest of the relay sees; queue_types.hpp holds its values and
+// store_error.hpp its failures. The SQLite implementation is sqlite_store (with its worker
+// threads and the SQL in queue_store and user_store); open_store picks the configured one.
 #pragma once
 
 #include <asio/awaitable.hpp>

@@ -104,9 +104,20 @@ smtp_session::smtp_session(asio::ip::tcp::socket socket, const asio::ip::tcp::en
                            server_context& context, listener_role role, std::string id)
     : io_(std::move(socket), peer, context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
+std::string_view smtp_session::state_name(state s) {
+  switch (s) {
+    case state::connected: return "connected";
+    case state::greeted: return "greeted";
+    case state::mail: return "mail";
+    case state::rcpt: return "rcpt";
+    case state::closing: return "closing";
+  }
+  return "?";
+}
+
 void smtp_session::enter_state(state next) {
   if (next == state_) return;
-  log::debug(id_, "state {} -> {}", static_cast<int>(state_), static_cast<int>(next));
+  log::debug(id_, "event=state from={} to={}", state_name(state_), state_name(next));
   state_ = next;
 }
 

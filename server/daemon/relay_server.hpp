@@ -1,3 +1,6 @@
+// daemon/: the running relay and what its parts share: configuration, the data directory,
+// listeners and session registry, connection I/O with deadlines, abuse limits, privileges.
+//
 // The running relay: listeners for SMTP and POP3, the delivery scheduler, and graceful
 // shutdown on SIGTERM/SIGINT.
 #pragma once

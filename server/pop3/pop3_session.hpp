@@ -1,3 +1,5 @@
+// pop3/: the POP3 server side, reading maildrops through the store.
+//
 // One POP3 session (RFC 1939, CAPA from RFC 2449, AUTH PLAIN from RFC 5034): authorization,
 // then transaction on a snapshot of the maildrop, then update at QUIT in one transaction.
 #pragma once

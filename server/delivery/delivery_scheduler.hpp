@@ -1,3 +1,9 @@
+// delivery/: what happens to mail after it is stored. The scheduler picks due recipients
+// and decides their fate after each attempt (recipient_fate, on an injected clock); the
+// courier carries them (remote_delivery: SMTP to the next hop that routing and MX lookup
+// name); bounces are composed by bounce_message; delivery_headers are what final delivery
+// adds.
+//
 // The background delivery loop: wakes when a message is committed, when a flush is asked
 // for, and when the next retry falls due; delivers due local recipients in batched
 // transactions and hands remote ones to SMTP connections grouped by destination, within a

@@ -1,3 +1,6 @@
+// smtp/: the SMTP server side. A session parses commands (common/ has the codecs), applies
+// policy (who may relay, who may send as whom), and hands accepted messages to the store.
+//
 // One inbound SMTP session (RFC 5321): reads commands, answers each through one handler per
 // verb, and stores accepted messages before it says 250 (the durability rule, DESIGN.md).
 #pragma once
@@ -93,6 +96,9 @@ class smtp_session {
   bool room_for(std::uint64_t declared_size) const;
   // Logs a 4xx or 5xx reply, one line per refusal, Postfix style, for operators and fail2ban.
   void log_refusal(const smtp_reply& answer) const;
+  // A state's name, for the log.
+  static std::string_view state_name(state s);
+  // Moves to `next`, logging the change by name (at debug level).
   void enter_state(state next);
   void reply(const smtp_reply& r);
 

@@ -1,3 +1,6 @@
+// admin/: the `missived user` and `missived queue` commands, printing what the store
+// answers.
+//
 // `missived queue list|show|flush|retry|delete`: queue administration on the database file,
 // while the relay runs (it is woken with SIGUSR1 when recipients are made due).
 #pragma once

@@ -88,7 +88,7 @@ class OutboundClientTest(RelayTestCase):
                              subject="content rejected", original_sender=ALICE)
         for r in ("x@x.test", "y@x.test"):
             self.assertIn("554 5.6.0", dsn.recipient(r)["diagnostic-code"])
-        time.sleep(1.0)
+        a.wait_quiet()
         self.assertEqual(len(a.mailbox_messages(ALICE)), 1)
         self.assertEqual(len(fake.transactions), 1, "a 5xx is not retried")
 

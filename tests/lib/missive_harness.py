@@ -906,6 +906,17 @@ class RelayServer(MissiveServer):
     def message_count(self):
         return self.scalar("SELECT count(*) FROM message")
 
+    def pending_count(self):
+        """Recipients still to deliver (queued or deferred, claimed or not)."""
+        return self.scalar("SELECT count(*) FROM recipient WHERE state IN ('queued', 'deferred')")
+
+    def wait_quiet(self, timeout=DEFAULT_WAIT):
+        """Wait (bounded) until no recipient is left to deliver. From then on nothing more
+        happens on its own: every attempt, every DSN, starts from a pending recipient (a DSN
+        to a local sender is delivered in the transaction that makes it)."""
+        wait_until(lambda: self.pending_count() == 0, timeout,
+                   what=f"{self.name}: no recipient left to deliver")
+
     def recipients(self, qid):
         """{address: (state, attempts, next_attempt_at, last_reply)} of one message."""
         rows = self.query("SELECT r.address, r.state, r.attempts, r.next_attempt_at, r.last_reply "

@@ -23,6 +23,7 @@
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
 #include "open_store.hpp"
+#include "user_directory.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
@@ -242,7 +243,9 @@ int run_relay(const server_config& config) {
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
-  server_context context{config, tls, tls_enabled, store, scheduler, {}, {}, {}, abuse_guard(limits, config.smtp.trusted_networks), 1, {}};
+  user_directory users(store);
+  server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {}, {},
+                         abuse_guard(limits, config.smtp.trusted_networks), 1, {}};
 
   std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor

@@ -32,6 +32,7 @@ struct listener_role {
   }
 };
 class mail_store;
+class user_directory;
 class delivery_scheduler;
 
 // The open sessions of one protocol: counted for the connection cap, and closable at shutdown.
@@ -77,6 +78,7 @@ struct server_context {
   asio::ssl::context& tls;
   bool tls_enabled = false;
   mail_store& store;
+  user_directory& users;  // the store's users, with caches in front
   delivery_scheduler& scheduler;
   session_registry smtp_sessions;
   session_registry pop3_sessions;

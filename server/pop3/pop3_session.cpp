@@ -16,6 +16,7 @@
 #include "sasl_plain.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
+#include "user_directory.hpp"
 
 namespace missive {
 
@@ -219,7 +220,7 @@ asio::awaitable<void> pop3_session::on_auth(const pop3_command& command) {
 asio::awaitable<void> pop3_session::log_in(const std::string& address, const std::string& password) {
   std::optional<user_identity> user;
   try {
-    user = co_await context_.store.authenticate(address, password);
+    user = co_await context_.users.authenticate(address, password);
   } catch (const std::exception& e) {
     log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
     co_return err("[SYS/TEMP] Temporary failure, try again later");

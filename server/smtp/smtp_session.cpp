@@ -22,6 +22,7 @@
 #include "server_config.hpp"
 #include "server_context.hpp"
 #include "store_error.hpp"
+#include "user_directory.hpp"
 
 namespace missive {
 
@@ -375,9 +376,9 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
   if (context_.config.is_local_domain(recipient.domain)) {
     std::optional<std::string> user;
     try {
-      auto known = context_.store.known_local_user(address);
+      auto known = context_.users.known_local_user(address);
       if (known) user = std::move(*known);
-      else user = co_await context_.store.local_user(address);
+      else user = co_await context_.users.local_user(address);
     } catch (const std::exception& e) {
       log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
       co_return smtp_reply{451, "4.3.0", "Error: temporary failure looking up the recipient"};

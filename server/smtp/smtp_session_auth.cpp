@@ -13,6 +13,7 @@
 #include "sasl_plain.hpp"
 #include "server_config.hpp"
 #include "smtp_session.hpp"
+#include "user_directory.hpp"
 
 namespace missive {
 
@@ -88,7 +89,7 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
   refusal_.user = user;
   std::optional<user_identity> identity;
   try {
-    identity = co_await context_.store.authenticate(user, password);
+    identity = co_await context_.users.authenticate(user, password);
   } catch (const std::exception& e) {
     log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
     co_return smtp_reply{454, "4.7.0", "Error: temporary authentication failure"};

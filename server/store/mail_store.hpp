@@ -32,13 +32,12 @@ class mail_store {
       incoming_message message) = 0;
   // The address of the local user that `address` names (any case), as it was added.
   virtual asio::awaitable<std::optional<std::string>> local_user(std::string address) = 0;
-  // What local_user would answer, when that is known without asking the database (the
-  // users have not changed since it last asked); nullopt when it must ask.
-  virtual std::optional<std::optional<std::string>> known_local_user(
-      std::string_view address) = 0;
-  // Checks a user's password (slowly, by design); the user when it matches.
-  virtual asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
-                                                                     std::string password) = 0;
+  // The stored credentials of the user that `address` names (any case), to check a login.
+  virtual asio::awaitable<std::optional<user_credentials>> credentials(std::string address) = 0;
+  // A number that changes whenever the users change (added, deleted, new password), read
+  // without asking the store; what was learned of users under another number is stale.
+  // nullopt when the store cannot tell: then nothing about users may be remembered.
+  virtual std::optional<std::uint64_t> users_version() const = 0;
   // The messages in a user's maildrop, oldest first.
   virtual asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) = 0;
   // The stored bytes of a maildrop message.

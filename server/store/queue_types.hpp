@@ -84,6 +84,13 @@ struct delivery_outcome {
   std::string detail;
 };
 
+// A user's stored credentials, for checking a login.
+struct user_credentials {
+  std::int64_t id = 0;
+  std::string address;        // as it was added
+  std::string password_hash;  // $scrypt$... (password_hash.hpp)
+};
+
 // One recipient of a queued message, as `missived queue list` and `queue show` print it.
 struct recipient_status {
   std::string address;

@@ -9,13 +9,10 @@
 #include <ctime>
 
 #include "ascii.hpp"
-#include "credential_cache.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
 #include "delivery_headers.hpp"
-#include "local_user_cache.hpp"
 #include "migration.hpp"
-#include "password_hash.hpp"
 #include "pid_file.hpp"
 #include "sqlite_worker.hpp"
 #include "store_error.hpp"
@@ -52,12 +49,9 @@ void prepare_database(const std::filesystem::path& database) {
 
 sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy policy,
                            opening purpose)
-    : data_dir_(database.parent_path()),
-      policy_(std::move(policy)),
-      logins_(std::make_unique<credential_cache>()) {
+    : data_dir_(database.parent_path()), policy_(std::move(policy)) {
   prepare_database(database);
   user_changes_ = std::make_unique<user_generation>(user_generation_file(database.parent_path()));
-  if (user_changes_->usable()) known_users_ = std::make_unique<local_user_cache>();
   if (purpose == opening::relay) {
     // Crash recovery: deliveries a previous run had under way go back to the queue.
     db::connection db(database.string());
@@ -77,38 +71,24 @@ asio::awaitable<std::vector<delivery_outcome>> sqlite_store::store_message(incom
 }
 
 asio::awaitable<std::optional<std::string>> sqlite_store::local_user(std::string address) {
-  // The counter is read before the database: a change committed after this read raises
-  // it, so the answer is remembered under a generation that is already out of date.
-  std::uint64_t generation = user_changes_->value();
-  return readers_->run([address = std::move(address), generation,
-                        known = known_users_.get()](db::connection& db) {
+  return readers_->run([address = std::move(address)](db::connection& db) {
     auto user = find_user(db, address);
-    auto found = user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
-    if (known) known->remember(address, found, generation, local_user_cache::clock::now());
-    return found;
+    return user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
   });
 }
 
-std::optional<std::optional<std::string>> sqlite_store::known_local_user(std::string_view address) {
-  if (!known_users_) return std::nullopt;
-  return known_users_->find(address, user_changes_->value(), local_user_cache::clock::now());
+asio::awaitable<std::optional<user_credentials>> sqlite_store::credentials(std::string address) {
+  return readers_->run([address = std::move(address)](db::connection& db) {
+    auto user = find_user(db, address);
+    if (!user) return std::optional<user_credentials>();
+    return std::optional<user_credentials>(
+        user_credentials{user->id, std::move(user->address), std::move(user->password_hash)});
+  });
 }
 
-asio::awaitable<std::optional<user_identity>> sqlite_store::authenticate(std::string address,
-                                                                       std::string password) {
-  return readers_->run([address = std::move(address), password = std::move(password),
-                        logins = logins_.get()](db::connection& db) -> std::optional<user_identity> {
-    auto user = find_user(db, address);
-    if (!user) {
-      burn_password_check_time(password);
-      return std::nullopt;
-    }
-    if (!logins->verified_recently(user->address, user->password_hash, password)) {
-      if (!verify_password(password, user->password_hash)) return std::nullopt;
-      logins->remember(user->address, user->password_hash, password);
-    }
-    return user_identity{user->id, user->address};
-  });
+std::optional<std::uint64_t> sqlite_store::users_version() const {
+  if (!user_changes_->usable()) return std::nullopt;
+  return user_changes_->value();
 }
 
 asio::awaitable<std::vector<maildrop_entry>> sqlite_store::maildrop(std::int64_t user_id) {
@@ -279,10 +259,7 @@ asio::awaitable<bool> sqlite_store::delete_message(std::string queue_id) {
   });
 }
 
-bool sqlite_store::announce_user_change() {
-  user_generation changes(user_generation_file(data_dir_));
-  return changes.bump();
-}
+bool sqlite_store::announce_user_change() { return user_changes_->bump(); }
 
 bool sqlite_store::announce_due_work() {
   auto pid = running_relay(data_dir_);

@@ -10,8 +10,6 @@
 namespace missive {
 
 class sqlite_worker;
-class credential_cache;
-class local_user_cache;
 class user_generation;
 
 // The store on one SQLite file: one writer thread with group commit (many sessions'
@@ -34,9 +32,9 @@ class sqlite_store final : public mail_store {
   // The operations of mail_store.hpp.
   asio::awaitable<std::vector<delivery_outcome>> store_message(incoming_message message) override;
   asio::awaitable<std::optional<std::string>> local_user(std::string address) override;
-  std::optional<std::optional<std::string>> known_local_user(std::string_view address) override;
-  asio::awaitable<std::optional<user_identity>> authenticate(std::string address,
-                                                             std::string password) override;
+  asio::awaitable<std::optional<user_credentials>> credentials(std::string address) override;
+  // The counter in the data directory's users.generation file (user_generation.hpp).
+  std::optional<std::uint64_t> users_version() const override;
   asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) override;
   asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
   // Removes the entries a few hundred per transaction (a QUIT may expunge thousands).
@@ -66,9 +64,7 @@ class sqlite_store final : public mail_store {
  private:
   std::filesystem::path data_dir_;
   queue_policy policy_;
-  std::unique_ptr<credential_cache> logins_;
   std::unique_ptr<user_generation> user_changes_;
-  std::unique_ptr<local_user_cache> known_users_;  // null when user_changes_ is unusable
   std::unique_ptr<sqlite_worker> writer_;
   std::unique_ptr<sqlite_worker> readers_;
 };

@@ -1,0 +1,61 @@
+// Users as the sessions see them: see user_directory.hpp.
+#include "user_directory.hpp"
+
+#include "offload.hpp"
+#include "password_hash.hpp"
+
+namespace missive {
+
+namespace {
+
+// Threads for password checks: two logins verified at once, the rest wait their turn.
+constexpr int password_check_threads = 2;
+
+}  // namespace
+
+user_directory::user_directory(mail_store& store)
+    : store_(store), password_checks_(password_check_threads) {}
+
+user_directory::~user_directory() {
+  password_checks_.stop();
+  password_checks_.join();
+}
+
+std::optional<std::optional<std::string>> user_directory::known_local_user(
+    std::string_view address) {
+  auto version = store_.users_version();
+  if (!version) return std::nullopt;
+  return known_users_.find(address, *version, local_user_cache::clock::now());
+}
+
+asio::awaitable<std::optional<std::string>> user_directory::local_user(const std::string& address) {
+  // The version is read before the store is asked: a change committed after this read
+  // raises it, so the answer is remembered under a version that is already out of date.
+  auto version = store_.users_version();
+  auto found = co_await store_.local_user(address);
+  if (version) known_users_.remember(address, found, *version, local_user_cache::clock::now());
+  co_return found;
+}
+
+asio::awaitable<std::optional<user_identity>> user_directory::authenticate(
+    const std::string& address, const std::string& password) {
+  auto user = co_await store_.credentials(address);
+  if (!user) {
+    // As slow as a wrong password, so the answer does not tell which addresses exist.
+    auto burn = [password] {
+      burn_password_check_time(password);
+      return true;
+    };
+    co_await offload(password_checks_, std::move(burn));
+    co_return std::nullopt;
+  }
+  if (!logins_.verified_recently(user->address, user->password_hash, password)) {
+    auto check = [password, hash = user->password_hash] { return verify_password(password, hash); };
+    bool matches = co_await offload(password_checks_, std::move(check));
+    if (!matches) co_return std::nullopt;
+    logins_.remember(user->address, user->password_hash, password);
+  }
+  co_return user_identity{user->id, user->address};
+}
+
+}  // namespace missive

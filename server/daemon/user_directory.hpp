@@ -1,0 +1,48 @@
+// What sessions ask about users, with the caches in front of the store: which recipients
+// exist (known users), and logins verified in the last minutes (so a client polling POP3
+// every few seconds does not pay for scrypt each time). The caches sit above the store, so
+// every store implementation gets them and none has to hold them; they forget what they
+// know when the store says the users changed (mail_store::users_version).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "credential_cache.hpp"
+#include "local_user_cache.hpp"
+#include "mail_store.hpp"
+
+namespace missive {
+
+// Users as the sessions see them. Used from the network thread; password checks (scrypt,
+// about 100 ms of CPU) run on a small pool of their own.
+class user_directory {
+ public:
+  explicit user_directory(mail_store& store);
+  ~user_directory();
+  user_directory(const user_directory&) = delete;
+  user_directory& operator=(const user_directory&) = delete;
+
+  // What local_user would answer, when the cache knows it and the users have not changed
+  // since; nullopt when the store must be asked.
+  std::optional<std::optional<std::string>> known_local_user(std::string_view address);
+  // The address of the local user that `address` names (any case), as it was added; the
+  // answer is remembered. `address` must live until the result is awaited.
+  asio::awaitable<std::optional<std::string>> local_user(const std::string& address);
+  // Checks a user's password (slowly, by design, unless it was verified recently); the user
+  // when it matches. The arguments must live until the result is awaited.
+  asio::awaitable<std::optional<user_identity>> authenticate(const std::string& address,
+                                                             const std::string& password);
+
+ private:
+  mail_store& store_;
+  local_user_cache known_users_;
+  credential_cache logins_;
+  asio::thread_pool password_checks_;
+};
+
+}  // namespace missive

@@ -21,54 +21,13 @@
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
+#include "smtp_replies.hpp"
 #include "store_error.hpp"
 #include "user_directory.hpp"
 
 namespace missive {
 
 namespace {
-
-// The replies the session gives, with their RFC 3463 enhanced codes.
-smtp_reply ok(std::string_view enhanced) { return {250, std::string(enhanced), "Ok"}; }
-const smtp_reply bad_sequence_helo{503, "5.5.1", "Error: send HELO/EHLO first"};
-const smtp_reply bad_sequence_mail{503, "5.5.1", "Error: need MAIL command"};
-const smtp_reply bad_sequence_rcpt{503, "5.5.1", "Error: need RCPT command"};
-const smtp_reply nested_mail{503, "5.5.1", "Error: nested MAIL command"};
-const smtp_reply unknown_command{500, "5.5.2", "Error: command not recognized"};
-const smtp_reply line_too_long{500, "5.5.2", "Error: line too long"};
-const smtp_reply bad_characters{500, "5.5.2", "Error: invalid characters in command"};
-const smtp_reply not_implemented{502, "5.5.1", "Error: command not implemented"};
-const smtp_reply unknown_parameter{555, "5.5.4", "Error: unsupported parameter"};
-const smtp_reply too_big{552, "5.3.4", "Error: message size exceeds fixed limit"};
-const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"};
-const smtp_reply storage_failed{451, "4.3.0", "Error: could not store message, try again later"};
-// RFC 3463 3.4 / RFC 5321 4.5.3.1.10: X.3.1, mail system full.
-const smtp_reply storage_full_at_mail{452, "4.3.1", "Error: insufficient system storage"};
-const smtp_reply storage_full_at_data{451, "4.3.1", "Error: insufficient system storage, try again later"};
-const smtp_reply smuggling{554, "5.6.0",
-                           "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
-const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};
-
-smtp_reply syntax(std::string_view usage) {
-  return {501, "5.5.4", fmt::format("Syntax: {}", usage)};
-}
-
-// The reply for an address the parser refused; `enhanced` is 5.1.7 for senders, 5.1.3 for
-// recipients (RFC 3463 3.2).
-smtp_reply address_reply(address_error error, std::string_view enhanced) {
-  switch (error) {
-    case address_error::non_ascii:
-      return {553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8 (RFC 6531)"};
-    case address_error::local_part_too_long:
-      return {501, std::string(enhanced), "Error: local part longer than 64 octets"};
-    case address_error::domain_too_long:
-      return {501, std::string(enhanced), "Error: domain longer than 255 octets"};
-    case address_error::path_too_long:
-      return {501, std::string(enhanced), "Error: path longer than 256 octets"};
-    default:
-      return {501, std::string(enhanced), "Error: bad address syntax"};
-  }
-}
 
 // Whether a command line holds control characters (NUL, bare CR, ...) that no command
 // allows; refusing them keeps them out of logs and trace headers.
@@ -157,11 +116,11 @@ asio::awaitable<void> smtp_session::run() {
     if (ready) co_await serve();
     if (stopping_) {
       end_reason_ = "shutdown";
-      reply({421, "4.3.2", fmt::format("{} Service shutting down", context_.config.hostname)});
+      reply(replies::shutting_down(context_.config.hostname));
       io_.flush_now();
     } else if (io_.timed_out()) {
       end_reason_ = "timeout";
-      reply({421, "4.4.2", fmt::format("{} Error: timeout exceeded", context_.config.hostname)});
+      reply(replies::timed_out(context_.config.hostname));
       io_.flush_now();
     }
   } catch (const std::exception& e) {
@@ -190,12 +149,11 @@ asio::awaitable<void> smtp_session::serve() {
   if (!polite) {
     // RFC 5321 4.3.1: the client waits for the greeting; one that does not is a spam engine.
     end_reason_ = "talked_before_greeting";
-    reply({554, "5.5.0", "Error: talked before the greeting"});
+    reply(replies::talked_first);
     co_await io_.flush();
     co_return;
   }
-  // RFC 5321 4.2: the greeting and EHLO/HELO replies carry no enhanced code (RFC 2034 3).
-  reply({220, "", fmt::format("{} ESMTP Missive", context_.config.hostname)});
+  reply(replies::greeting(context_.config.hostname));
   std::string line;
   std::size_t errors_in_a_row = 0;
   while (state_ != state::closing) {
@@ -214,13 +172,13 @@ asio::awaitable<void> smtp_session::serve() {
     refusal_ = {};
     if (state_ == state::mail || state_ == state::rcpt) refusal_.from = transaction_.sender.str();
     if (status == connection_io::read_status::too_long) {
-      answer = line_too_long;
+      answer = replies::line_too_long;
     } else if (has_control_characters(line)) {
-      answer = bad_characters;
+      answer = replies::bad_characters;
     } else if (is_http_request(line)) {
       // A web client or proxy probe (cross-protocol attack): answer once and hang up.
       end_reason_ = "http_request";
-      reply({502, "5.5.1", "Error: this is an SMTP server, not HTTP"});
+      reply(replies::http_request);
       co_await io_.flush();
       co_return;
     } else {
@@ -238,7 +196,7 @@ asio::awaitable<void> smtp_session::serve() {
     errors_in_a_row = is_protocol_error(answer.code) ? errors_in_a_row + 1 : 0;
     if (errors_in_a_row >= max_protocol_errors) {
       end_reason_ = "too_many_errors";
-      reply({421, "4.7.0", fmt::format("{} Error: too many errors", context_.config.hostname)});
+      reply(replies::too_many_errors(context_.config.hostname));
       co_await io_.flush();
       co_return;
     }
@@ -262,30 +220,27 @@ asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) 
     case smtp_verb::rcpt: co_return co_await on_rcpt(command);
     case smtp_verb::data: co_return co_await on_data(command);
     case smtp_verb::rset: co_return on_rset(command);
-    case smtp_verb::noop: co_return ok("2.0.0");
+    case smtp_verb::noop: co_return replies::ok;
     case smtp_verb::quit:
       enter_state(state::closing);
-      co_return smtp_reply{221, "2.0.0", "Bye"};
+      co_return replies::bye;
     case smtp_verb::vrfy:
-      if (command.argument.empty()) co_return syntax("VRFY address");
-      // RFC 5321 3.5.3: 252 when the server will not confirm or deny an address.
-      co_return smtp_reply{252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"};
+      if (command.argument.empty()) co_return replies::syntax("VRFY address");
+      co_return replies::cannot_verify;
     case smtp_verb::help:
-      co_return smtp_reply{214, "2.0.0",
-                           "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\n"
-                           "See RFC 5321"};
+      co_return replies::help;
     case smtp_verb::starttls: co_return on_starttls(command);
     case smtp_verb::auth: co_return co_await on_auth(command);
     case smtp_verb::expn:
-    case smtp_verb::bdat: co_return not_implemented;
+    case smtp_verb::bdat: co_return replies::not_implemented;
     case smtp_verb::unknown: break;
   }
-  co_return unknown_command;
+  co_return replies::unknown_command;
 }
 
 smtp_reply smtp_session::on_helo(const smtp_command& command, bool extended) {
   if (!valid_helo_argument(command.argument)) {
-    return syntax(extended ? "EHLO hostname" : "HELO hostname");
+    return replies::syntax(extended ? "EHLO hostname" : "HELO hostname");
   }
   helo_name_ = std::string(command.argument);
   extended_ = extended;
@@ -304,28 +259,27 @@ smtp_reply smtp_session::on_helo(const smtp_command& command, bool extended) {
 }
 
 smtp_reply smtp_session::on_mail(const smtp_command& command) {
-  if (state_ == state::connected) return bad_sequence_helo;
-  if (state_ != state::greeted) return nested_mail;
+  if (state_ == state::connected) return replies::bad_sequence_helo;
+  if (state_ != state::greeted) return replies::nested_mail;
   auto args = parse_mail_from(command.argument);
   switch (args.error) {
     case smtp_argument_error::none: break;
-    case smtp_argument_error::address: return address_reply(args.address_problem, "5.1.7");
-    case smtp_argument_error::unknown_parameter: return unknown_parameter;
-    default: return syntax("MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]");
+    case smtp_argument_error::address: return replies::bad_address(args.address_problem, "5.1.7");
+    case smtp_argument_error::unknown_parameter: return replies::unknown_parameter;
+    default: return replies::syntax("MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]");
   }
   refusal_.from = args.sender.str();
   if (!extended_ && (args.size || args.smtputf8 || args.body != body_type::unspecified)) {
-    return unknown_parameter;  // RFC 5321 4.1.1.2: parameters need EHLO
+    return replies::unknown_parameter;  // RFC 5321 4.1.1.2: parameters need EHLO
   }
   // RFC 1870 6: refuse up front what will not fit.
-  if (args.size && *args.size > context_.config.smtp.max_message_size) return too_big;
-  if (!room_for(args.size.value_or(0))) return storage_full_at_mail;
+  if (args.size && *args.size > context_.config.smtp.max_message_size) return replies::too_big;
+  if (!room_for(args.size.value_or(0))) return replies::storage_full_at_mail;
   if (role_.submission) {
     // RFC 6409 4.3, 6.1: submission is for authenticated users, sending as themselves.
-    if (authenticated_user_.empty()) return {530, "5.7.0", "Error: authentication required"};
+    if (authenticated_user_.empty()) return replies::auth_required;
     if (!iequals(args.sender.str(), authenticated_user_)) {
-      return {553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by {}",
-                                        args.sender.str(), authenticated_user_)};
+      return replies::sender_not_owned(args.sender.str(), authenticated_user_);
     }
   }
   transaction_ = {};
@@ -334,7 +288,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   transaction_.eight_bit = args.body == body_type::eight_bit_mime;
   transaction_.declared_size = args.size.value_or(0);
   enter_state(state::mail);
-  return ok("2.1.0");
+  return replies::ok_sender;
 }
 
 bool smtp_session::room_for(std::uint64_t declared_size) const {
@@ -356,14 +310,14 @@ bool smtp_session::client_is_trusted() const {
 }
 
 asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
-  if (state_ == state::connected) co_return bad_sequence_helo;
-  if (state_ != state::mail && state_ != state::rcpt) co_return bad_sequence_mail;
+  if (state_ == state::connected) co_return replies::bad_sequence_helo;
+  if (state_ != state::mail && state_ != state::rcpt) co_return replies::bad_sequence_mail;
   auto args = parse_rcpt_to(command.argument, transaction_.smtputf8);
   switch (args.error) {
     case smtp_argument_error::none: break;
-    case smtp_argument_error::address: co_return address_reply(args.address_problem, "5.1.3");
-    case smtp_argument_error::unknown_parameter: co_return unknown_parameter;
-    default: co_return syntax("RCPT TO:<address>");
+    case smtp_argument_error::address: co_return replies::bad_address(args.address_problem, "5.1.3");
+    case smtp_argument_error::unknown_parameter: co_return replies::unknown_parameter;
+    default: co_return replies::syntax("RCPT TO:<address>");
   }
   auto& recipient = args.recipient;
   // RFC 5321 4.1.1.3: <Postmaster> without a domain is the postmaster of this host.
@@ -371,7 +325,7 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
   std::string address = recipient.str();
   refusal_.to = address;
   if (transaction_.recipient_count() >= context_.config.smtp.max_recipients) {
-    co_return too_many_recipients;  // RFC 5321 4.5.3.1.10
+    co_return replies::too_many_recipients;  // RFC 5321 4.5.3.1.10
   }
   if (context_.config.is_local_domain(recipient.domain)) {
     std::optional<std::string> user;
@@ -381,7 +335,7 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
       else user = co_await context_.users.local_user(address);
     } catch (const std::exception& e) {
       log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
-      co_return smtp_reply{451, "4.3.0", "Error: temporary failure looking up the recipient"};
+      co_return replies::lookup_failed;
     }
     if (!user && iequals(recipient.local_part, "postmaster")) {
       // RFC 5321 4.5.1: postmaster is always accepted; without a mailbox of that name the
@@ -389,29 +343,28 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
       user = "postmaster@" + lowercase_ascii(recipient.domain);
     }
     if (!user) {
-      co_return smtp_reply{550, "5.1.1",
-                           fmt::format("<{}>: Recipient address rejected: User unknown", address)};
+      co_return replies::unknown_user(address);
     }
     // One copy per mailbox, however the client spelled the address.
     auto& list = transaction_.local_recipients;
     if (std::find(list.begin(), list.end(), *user) == list.end()) list.push_back(*user);
   } else {
     if (!client_may_relay()) {
-      co_return smtp_reply{554, "5.7.1", fmt::format("<{}>: Relay access denied", address)};
+      co_return replies::relay_denied(address);
     }
     auto& list = transaction_.remote_recipients;
     if (std::find(list.begin(), list.end(), address) == list.end()) list.push_back(address);
   }
   enter_state(state::rcpt);
-  co_return ok("2.1.5");
+  co_return replies::ok_recipient;
 }
 
 asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
-  if (state_ == state::connected) co_return bad_sequence_helo;
-  if (state_ == state::greeted) co_return bad_sequence_mail;
-  if (state_ != state::rcpt) co_return bad_sequence_rcpt;
-  if (command.has_argument) co_return syntax("DATA");
-  reply({354, "", "End data with <CR><LF>.<CR><LF>"});
+  if (state_ == state::connected) co_return replies::bad_sequence_helo;
+  if (state_ == state::greeted) co_return replies::bad_sequence_mail;
+  if (state_ != state::rcpt) co_return replies::bad_sequence_rcpt;
+  if (command.has_argument) co_return replies::syntax("DATA");
+  reply(replies::start_data);
   bool sent = co_await io_.flush();
   if (!sent) co_return connection_lost;
 
@@ -432,21 +385,21 @@ asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   switch (reader.error()) {
     case data_error::none: result = co_await store(reader.message()); break;
     // RFC 5321 4.5.3.1.10: too much mail data.
-    case data_error::too_big: result = too_big; break;
+    case data_error::too_big: result = replies::too_big; break;
     // RFC 5321 4.5.3.1.6: a text line is at most 1000 octets.
-    case data_error::line_too_long: result = line_too_long; break;
+    case data_error::line_too_long: result = replies::line_too_long; break;
     case data_error::bare_line_ending:
-    case data_error::nul_byte: result = smuggling; break;
+    case data_error::nul_byte: result = replies::smuggling; break;
   }
   transaction_ = {};
   co_return result;
 }
 
 smtp_reply smtp_session::on_rset(const smtp_command& command) {
-  if (command.has_argument) return syntax("RSET");
+  if (command.has_argument) return replies::syntax("RSET");
   transaction_ = {};
   if (state_ != state::connected) enter_state(state::greeted);
-  return ok("2.0.0");
+  return replies::ok;
 }
 
 std::string smtp_session::trace_headers(const std::string& queue_id,
@@ -475,12 +428,12 @@ std::string smtp_session::trace_headers(const std::string& queue_id,
 asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   header_summary summary = scan_headers(data);
   // RFC 5321 6.3: a message that has passed through this many relays is looping.
-  if (summary.received_count > limits::max_received_headers) co_return too_many_hops;
+  if (summary.received_count > limits::max_received_headers) co_return replies::too_many_hops;
   // RFC 9228 4: a Delivered-To: naming one of this message's mailboxes means it was delivered
   // there before and came back. Refused whole, at once: no mailbox gets a second copy and no
   // bounce is needed, the sending relay reports it.
   if (auto looped = delivered_before(summary, transaction_.local_recipients)) {
-    co_return smtp_reply{554, "5.4.6", fmt::format("Error: mail forwarding loop for <{}>", *looped)};
+    co_return replies::forwarding_loop(*looped);
   }
   // RFC 5321 4.4: Return-Path: is final delivery's to add, from the envelope. One the sender
   // wrote would say something else to the reader below ours, so it goes, for mailboxes and
@@ -515,12 +468,12 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   }
   storing_ = false;
   if (stopping_) io_.set_timeout(std::chrono::seconds(5));  // to send this reply, no longer
-  if (!stored) co_return disk_full ? storage_full_at_data : storage_failed;
+  if (!stored) co_return disk_full ? replies::storage_full_at_data : replies::storage_failed;
   log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
             size, count, helo_name_, io_.peer());
   log_outcomes(delivered);
   if (delivered.size() < count) context_.scheduler.notify();  // the rest is the scheduler's
-  co_return smtp_reply{250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)};
+  co_return replies::queued(queue_id);
 }
 
 }  // namespace missive

@@ -12,6 +12,7 @@
 #include "mail_store.hpp"
 #include "sasl_plain.hpp"
 #include "server_config.hpp"
+#include "smtp_replies.hpp"
 #include "smtp_session.hpp"
 #include "user_directory.hpp"
 
@@ -26,8 +27,6 @@ constexpr std::size_t auth_line_limit = 12288;
 // How long a TLS handshake may take.
 constexpr std::chrono::seconds handshake_timeout{30};
 
-const smtp_reply auth_cancelled{501, "5.0.0", "Error: authentication cancelled"};
-const smtp_reply auth_malformed{501, "5.5.2", "Error: cannot decode the response"};
 
 }  // namespace
 
@@ -46,14 +45,12 @@ std::string_view smtp_session::received_protocol() const {
 }
 
 smtp_reply smtp_session::on_starttls(const smtp_command& command) {
-  if (command.has_argument) return {501, "5.5.4", "Syntax: STARTTLS"};
-  if (!context_.tls_enabled) return {502, "5.5.1", "Error: TLS is not available"};
-  if (io_.encrypted()) return {503, "5.5.1", "Error: TLS is already active"};
-  if (state_ == state::mail || state_ == state::rcpt) {
-    return {503, "5.5.1", "Error: STARTTLS in the middle of a mail transaction"};
-  }
+  if (command.has_argument) return replies::tls_syntax;
+  if (!context_.tls_enabled) return replies::tls_unavailable;
+  if (io_.encrypted()) return replies::tls_active;
+  if (state_ == state::mail || state_ == state::rcpt) return replies::tls_in_transaction;
   tls_requested_ = true;
-  return {220, "2.0.0", "Ready to start TLS"};
+  return replies::ready_for_tls;
 }
 
 asio::awaitable<bool> smtp_session::switch_to_tls() {
@@ -92,7 +89,7 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
     identity = co_await context_.users.authenticate(user, password);
   } catch (const std::exception& e) {
     log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
-    co_return smtp_reply{454, "4.7.0", "Error: temporary authentication failure"};
+    co_return replies::auth_unavailable;
   }
   if (!identity) {
     bool banned = context_.guard.login_failed(io_.peer_bytes());
@@ -102,23 +99,20 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
     if (banned) {
       enter_state(state::closing);
       end_reason_ = "too_many_failed_logins";
-      co_return smtp_reply{421, "4.7.0", "Error: too many failed logins, try later"};
+      co_return replies::auth_banned;
     }
-    co_return smtp_reply{535, "5.7.8", "Error: authentication credentials invalid"};
+    co_return replies::auth_failed;
   }
   authenticated_user_ = identity->address;
   log::info(id_, "event=auth user={}", authenticated_user_);
-  co_return smtp_reply{235, "2.7.0", "Authentication successful"};
+  co_return replies::auth_succeeded;
 }
 
 asio::awaitable<smtp_reply> smtp_session::on_auth(const smtp_command& command) {
-  if (state_ == state::connected || !extended_) co_return smtp_reply{503, "5.5.1", "Error: send EHLO first"};
-  if (!authenticated_user_.empty()) co_return smtp_reply{503, "5.5.1", "Error: already authenticated"};
-  if (state_ != state::greeted) co_return smtp_reply{503, "5.5.1", "Error: AUTH in a mail transaction"};
-  if (!auth_allowed()) {
-    // RFC 4954 6: 538 when the mechanism needs an encrypted connection.
-    co_return smtp_reply{538, "5.7.11", "Error: encryption required for authentication"};
-  }
+  if (state_ == state::connected || !extended_) co_return replies::auth_needs_ehlo;
+  if (!authenticated_user_.empty()) co_return replies::auth_again;
+  if (state_ != state::greeted) co_return replies::auth_in_transaction;
+  if (!auth_allowed()) co_return replies::auth_needs_tls;
   std::string_view argument = command.argument;
   auto space = argument.find(' ');
   std::string mechanism = lowercase_ascii(argument.substr(0, space));
@@ -132,11 +126,11 @@ asio::awaitable<smtp_reply> smtp_session::on_auth(const smtp_command& command) {
     if (response && *response == "=") response = std::string();
     if (!response) response = co_await read_auth_response("");
     if (!response) co_return connection_lost;
-    if (*response == "*") co_return auth_cancelled;
+    if (*response == "*") co_return replies::auth_cancelled;
     auto credentials = decode_sasl_plain(*response);
-    if (!credentials) co_return auth_malformed;
+    if (!credentials) co_return replies::auth_malformed;
     if (!credentials->authzid.empty() && credentials->authzid != credentials->authcid) {
-      co_return smtp_reply{535, "5.7.8", "Error: authorization identity differs from the user"};
+      co_return replies::auth_identity_differs;
     }
     user = credentials->authcid;
     password = credentials->password;
@@ -145,17 +139,17 @@ asio::awaitable<smtp_reply> smtp_session::on_auth(const smtp_command& command) {
     std::optional<std::string> user_b64 = initial;
     if (!user_b64) user_b64 = co_await read_auth_response(base64_encode("Username:"));
     if (!user_b64) co_return connection_lost;
-    if (*user_b64 == "*") co_return auth_cancelled;
+    if (*user_b64 == "*") co_return replies::auth_cancelled;
     auto pass_b64 = co_await read_auth_response(base64_encode("Password:"));
     if (!pass_b64) co_return connection_lost;
-    if (*pass_b64 == "*") co_return auth_cancelled;
+    if (*pass_b64 == "*") co_return replies::auth_cancelled;
     auto decoded_user = base64_decode(*user_b64);
     auto decoded_password = base64_decode(*pass_b64);
-    if (!decoded_user || !decoded_password || decoded_user->empty()) co_return auth_malformed;
+    if (!decoded_user || !decoded_password || decoded_user->empty()) co_return replies::auth_malformed;
     user = *decoded_user;
     password = *decoded_password;
   } else {
-    co_return smtp_reply{504, "5.5.4", "Error: unrecognized authentication mechanism"};
+    co_return replies::auth_unknown_mechanism;
   }
   co_return co_await check_credentials(user, password);
 }

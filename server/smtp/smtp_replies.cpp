@@ -1,0 +1,63 @@
+// The SMTP server's replies: see smtp_replies.hpp.
+#include "smtp_replies.hpp"
+
+#include <fmt/format.h>
+
+namespace missive::replies {
+
+smtp_reply greeting(std::string_view hostname) {
+  return {220, "", fmt::format("{} ESMTP Missive", hostname)};
+}
+
+smtp_reply queued(std::string_view queue_id) {
+  return {250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)};
+}
+
+smtp_reply syntax(std::string_view usage) {
+  return {501, "5.5.4", fmt::format("Syntax: {}", usage)};
+}
+
+smtp_reply bad_address(address_error error, std::string_view enhanced) {
+  switch (error) {
+    case address_error::non_ascii:
+      return {553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8 (RFC 6531)"};
+    case address_error::local_part_too_long:
+      return {501, std::string(enhanced), "Error: local part longer than 64 octets"};
+    case address_error::domain_too_long:
+      return {501, std::string(enhanced), "Error: domain longer than 255 octets"};
+    case address_error::path_too_long:
+      return {501, std::string(enhanced), "Error: path longer than 256 octets"};
+    default:
+      return {501, std::string(enhanced), "Error: bad address syntax"};
+  }
+}
+
+smtp_reply forwarding_loop(std::string_view mailbox) {
+  return {554, "5.4.6", fmt::format("Error: mail forwarding loop for <{}>", mailbox)};
+}
+
+smtp_reply unknown_user(std::string_view address) {
+  return {550, "5.1.1", fmt::format("<{}>: Recipient address rejected: User unknown", address)};
+}
+
+smtp_reply relay_denied(std::string_view address) {
+  return {554, "5.7.1", fmt::format("<{}>: Relay access denied", address)};
+}
+
+smtp_reply sender_not_owned(std::string_view sender, std::string_view user) {
+  return {553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by {}", sender, user)};
+}
+
+smtp_reply shutting_down(std::string_view hostname) {
+  return {421, "4.3.2", fmt::format("{} Service shutting down", hostname)};
+}
+
+smtp_reply timed_out(std::string_view hostname) {
+  return {421, "4.4.2", fmt::format("{} Error: timeout exceeded", hostname)};
+}
+
+smtp_reply too_many_errors(std::string_view hostname) {
+  return {421, "4.7.0", fmt::format("{} Error: too many errors", hostname)};
+}
+
+}  // namespace missive::replies

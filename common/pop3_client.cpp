@@ -1,7 +1,7 @@
 // The POP3 client: see pop3_client.hpp.
 //
-// Deadlines as in smtp_client.cpp: each socket operation is raced against one steady_timer
-// with awaitable operator ||. A response must arrive whole within command_timeout, except a
+// Deadlines as in smtp_client.cpp: each socket operation runs under an io_deadline, a
+// watchdog that cancels it when it passes. A response must arrive whole within command_timeout, except a
 // RETR body, where each read must make progress within it (a large message on a slow but
 // moving link is not cut off).
 //
@@ -12,7 +12,6 @@
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "pop3_client.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
@@ -29,10 +28,10 @@
 
 #include "ascii.hpp"
 #include "base64.hpp"
+#include "io_deadline.hpp"
 
 namespace missive {
 
-using namespace asio::experimental::awaitable_operators;
 
 // ---- the response parser ----
 
@@ -183,7 +182,7 @@ struct pop3_client::impl {
         options(options_),
         tls_context(client_context(options)),
         stream(std::in_place, executor, tls_context),
-        timer(executor),
+        deadline(executor),
         parser(options.limits) {}
 
   [[noreturn]] void fail(const std::string& message) {
@@ -200,6 +199,14 @@ struct pop3_client::impl {
 
   // The TCP connection under the TLS layer.
   asio::ip::tcp::socket& socket() { return stream->next_layer(); }
+
+  // What the deadline does when it passes: cancels the operation pending on the socket.
+  std::function<void()> cancel_io() {
+    return [this] {
+      std::error_code ignored;
+      socket().cancel(ignored);
+    };
+  }
 
   // Closes and starts over with a fresh TLS layer for the next connection.
   void reset_connection() {
@@ -224,12 +231,10 @@ struct pop3_client::impl {
   }
 
   asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
-    timer.expires_after(options.connect_timeout);
     std::error_code ec;
-    std::error_code timer_ec;
-    auto result = co_await (socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
-                            timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-    if (result.index() == 1) {
+    deadline.arm(options.connect_timeout, cancel_io());
+    co_await socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.disarm()) {
       close();
       co_return fmt::format("timeout connecting to {}", peer);
     }
@@ -246,22 +251,20 @@ struct pop3_client::impl {
     if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", what, peer));
     std::size_t sent = 0;
     while (sent < line.size()) {
-      timer.expires_after(options.command_timeout);
       std::error_code ec;
-      std::error_code timer_ec;
-      auto result = co_await (
-          write_some(asio::buffer(line.data() + sent, line.size() - sent), ec) ||
-          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-      if (result.index() == 1) fail(fmt::format("timeout sending {} to {}", what, peer));
+      deadline.arm(options.command_timeout, cancel_io());
+      std::size_t written =
+          co_await write_some(asio::buffer(line.data() + sent, line.size() - sent), ec);
+      if (deadline.disarm()) fail(fmt::format("timeout sending {} to {}", what, peer));
       if (ec) fail(fmt::format("cannot send {} to {}: {}", what, peer, ec.message()));
-      sent += std::get<0>(result);
+      sent += written;
     }
   }
 
   // Reads one response; with `progress`, the deadline restarts at each read that brings data.
   asio::awaitable<pop3_response> read_response(bool multiline, const char* what, bool progress) {
     parser.expect(multiline);
-    timer.expires_after(options.command_timeout);
+    auto until = io_deadline::clock::now() + options.command_timeout;
     for (;;) {
       input_start += parser.feed(std::string_view(input).substr(input_start));
       if (input_start == input.size()) {
@@ -273,18 +276,16 @@ struct pop3_client::impl {
       }
       if (parser.done()) co_return parser.take();
       if (!socket().is_open()) fail(fmt::format("not connected: no reply to {} from {}", what, peer));
-      if (progress) timer.expires_after(options.command_timeout);
+      if (progress) until = io_deadline::clock::now() + options.command_timeout;
       input.resize(read_chunk);
       std::error_code ec;
-      std::error_code timer_ec;
-      auto result = co_await (
-          read_some(asio::buffer(input), ec) ||
-          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-      if (result.index() == 1) {
+      deadline.arm_at(until, cancel_io());
+      std::size_t got = co_await read_some(asio::buffer(input), ec);
+      if (deadline.disarm()) {
         input.clear();
         fail(fmt::format("timeout waiting for the reply to {} from {}", what, peer));
       }
-      input.resize(std::get<0>(result));
+      input.resize(got);
       // Over TLS a close without close_notify is "stream truncated": closed all the same.
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) fail(fmt::format("connection closed by {} during {}", peer, what));
       if (ec) fail(fmt::format("cannot read the reply to {} from {}: {}", what, peer, ec.message()));
@@ -340,14 +341,11 @@ struct pop3_client::impl {
     if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
       throw pop3_tls_error(fmt::format("cannot check a certificate for {}", name));
     }
-    timer.expires_after(options.command_timeout);
     std::error_code ec;
-    std::error_code timer_ec;
-    auto result = co_await (
-        stream->async_handshake(asio::ssl::stream_base::client,
-                               asio::redirect_error(asio::use_awaitable, ec)) ||
-        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-    if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
+    deadline.arm(options.command_timeout, cancel_io());
+    co_await stream->async_handshake(asio::ssl::stream_base::client,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.disarm()) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
       std::string why = handshake_failure(stream->native_handle(), ec);
       if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
@@ -366,7 +364,7 @@ struct pop3_client::impl {
   std::optional<tls_stream> stream;  // the connection: next_layer() until STLS, TLS after
   bool encrypted = false;     // whether reads and writes go through the TLS layer
   std::string host;           // as given to connect(); the TLS name unless tls_server_name
-  asio::steady_timer timer;
+  io_deadline deadline;  // of the current read, write, connect or handshake
   pop3_response_parser parser;
   std::string input;
   std::size_t input_start = 0;

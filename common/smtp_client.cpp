@@ -1,7 +1,7 @@
 // An outbound SMTP client session (RFC 5321) over Asio coroutines: see smtp_client.hpp.
 //
-// Deadlines: every socket operation is raced against one steady_timer with awaitable
-// operator ||; the loser is cancelled. A reply must arrive whole within its timeout (a server
+// Deadlines: every socket operation runs under an io_deadline, a watchdog that cancels it
+// when it passes (not the awaitable || of a timer: see io_deadline.hpp). A reply must arrive whole within its timeout (a server
 // that drips one octet a minute gains nothing); a write must make progress within its
 // timeout on each write_some (RFC 5321 4.5.3.2.5 counts the data block per send, so a large
 // message on a slow but moving link is not cut off). Name resolution goes through the system
@@ -23,7 +23,6 @@
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "smtp_client.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
@@ -42,11 +41,11 @@
 #include "ascii.hpp"
 #include "base64.hpp"
 #include "dot_stuffing.hpp"
+#include "io_deadline.hpp"
 #include "smtp_reply_parser.hpp"
 
 namespace missive {
 
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -182,7 +181,7 @@ struct smtp_client::impl {
         options(std::move(options_)),
         tls_context(client_context(options)),
         stream(std::in_place, executor, tls_context),
-        timer(executor),
+        deadline(executor),
         parser(options.max_reply_lines) {}
 
   // Closes the connection and throws `message`.
@@ -200,6 +199,14 @@ struct smtp_client::impl {
 
   // The TCP connection under the TLS layer.
   asio::ip::tcp::socket& socket() { return stream->next_layer(); }
+
+  // What the deadline does when it passes: cancels the operation pending on the socket.
+  std::function<void()> cancel_io() {
+    return [this] {
+      std::error_code ignored;
+      socket().cancel(ignored);
+    };
+  }
 
   // Closes and starts over with a fresh TLS layer for the next connection.
   void reset_connection() {
@@ -227,13 +234,10 @@ struct smtp_client::impl {
 
   // Tries one address within connect_timeout; returns why it failed, or "" when connected.
   asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
-    timer.expires_after(options.connect_timeout);
     std::error_code ec;
-    std::error_code timer_ec;
-    auto result = co_await (
-        socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec)) ||
-        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-    if (result.index() == 1) {
+    deadline.arm(options.connect_timeout, cancel_io());
+    co_await socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.disarm()) {
       close();
       co_return fmt::format("timeout connecting to {}", peer);
     }
@@ -250,15 +254,13 @@ struct smtp_client::impl {
     if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", verb, peer));
     std::size_t sent = 0;
     while (sent < output.size()) {
-      timer.expires_after(timeout);
       std::error_code ec;
-      std::error_code timer_ec;
-      auto result = co_await (
-          write_some(asio::buffer(output.data() + sent, output.size() - sent), ec) ||
-          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-      if (result.index() == 1) fail(fmt::format("timeout sending {} to {}", verb, peer));
+      deadline.arm(timeout, cancel_io());
+      std::size_t written =
+          co_await write_some(asio::buffer(output.data() + sent, output.size() - sent), ec);
+      if (deadline.disarm()) fail(fmt::format("timeout sending {} to {}", verb, peer));
       if (ec) fail(fmt::format("cannot send {} to {}: {}", verb, peer, ec.message()));
-      sent += std::get<0>(result);
+      sent += written;
     }
     output.clear();
     if (output.capacity() > keep_output_capacity) std::string().swap(output);
@@ -266,7 +268,7 @@ struct smtp_client::impl {
 
   // Reads one whole reply within `timeout`; `verb` is the command answered (null: greeting).
   asio::awaitable<smtp_reply> read_reply(const char* verb, const std::chrono::seconds& timeout) {
-    timer.expires_after(timeout);
+    const auto until = io_deadline::clock::now() + timeout;  // for the whole reply
     for (;;) {
       input_start += parser.feed(std::string_view(input).substr(input_start));
       if (input_start == input.size()) {
@@ -286,15 +288,13 @@ struct smtp_client::impl {
       if (!socket().is_open()) fail(fmt::format("not connected: no {} from {}", awaited(verb), peer));
       input.resize(read_chunk);
       std::error_code ec;
-      std::error_code timer_ec;
-      auto result = co_await (
-          read_some(asio::buffer(input), ec) ||
-          timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-      if (result.index() == 1) {
+      deadline.arm_at(until, cancel_io());
+      std::size_t got = co_await read_some(asio::buffer(input), ec);
+      if (deadline.disarm()) {
         input.clear();
         fail(fmt::format("timeout waiting for {} from {}", awaited(verb), peer));
       }
-      input.resize(std::get<0>(result));
+      input.resize(got);
       // Over TLS a close without close_notify is "stream truncated": closed all the same.
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
         fail(fmt::format("connection closed by {} while waiting for {}", peer, awaited(verb)));
@@ -435,14 +435,11 @@ struct smtp_client::impl {
     if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
       throw smtp_tls_error(fmt::format("cannot check a certificate for {}", name));
     }
-    timer.expires_after(options.command_timeout);
     std::error_code ec;
-    std::error_code timer_ec;
-    auto result = co_await (
-        stream->async_handshake(asio::ssl::stream_base::client,
-                               asio::redirect_error(asio::use_awaitable, ec)) ||
-        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
-    if (result.index() == 1) fail(fmt::format("timeout in the TLS handshake with {}", peer));
+    deadline.arm(options.command_timeout, cancel_io());
+    co_await stream->async_handshake(asio::ssl::stream_base::client,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.disarm()) fail(fmt::format("timeout in the TLS handshake with {}", peer));
     if (ec) {
       std::string why = handshake_failure(stream->native_handle(), ec);
       if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
@@ -494,7 +491,7 @@ struct smtp_client::impl {
   bool encrypted = false;     // whether reads and writes go through the TLS layer
   std::string host;           // as given to connect(); the TLS name unless tls_server_name
   asio::ip::tcp::endpoint endpoint;  // the address connected to
-  asio::steady_timer timer;   // the deadline of the current read, write or connect
+  io_deadline deadline;       // of the current read, write, connect or handshake
   smtp_reply_parser parser;
   std::string input;          // read from the socket, not yet taken by the parser
   std::size_t input_start = 0;

@@ -227,6 +227,7 @@ asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
         static_cast<std::size_t>(active_total_) >= caps.max_connections) {
       for (const auto& r : job.recipients) unclaimed.push_back(r.id);
       waiting = true;
+      ++jobs_waiting_for_a_slot_;
       continue;
     }
     ++active;

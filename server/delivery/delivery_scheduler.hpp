@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -48,6 +49,9 @@ class delivery_scheduler {
   void stop();
   // Whether the loop has ended and no delivery is under way.
   bool idle() const { return !running_ && active_total_ == 0; }
+  // Jobs put back so far because a cap on connections was reached (in all or to their
+  // destination), for tests and metrics.
+  std::uint64_t jobs_waiting_for_a_slot() const { return jobs_waiting_for_a_slot_; }
 
  private:
   asio::awaitable<void> deliver_local_all();
@@ -74,6 +78,7 @@ class delivery_scheduler {
   asio::thread_pool dns_pool_;
   std::map<std::string, int> active_by_destination_;
   int active_total_ = 0;
+  std::uint64_t jobs_waiting_for_a_slot_ = 0;
   bool work_pending_ = false;
   bool stopping_ = false;
   bool running_ = false;

@@ -5,6 +5,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -43,6 +44,8 @@ class fake_courier : public courier {
  public:
   attempt_fate fate = attempt_fate::delivered;
   int throw_first = 0;  // this many jobs throw before reporting anything
+  // When set, the first job waits for it to be cancelled (opened) before it reports.
+  asio::steady_timer* gate = nullptr;
   int jobs = 0;
   int active = 0, most_active = 0;
   std::map<std::string, int> active_to, most_active_to;  // by destination
@@ -69,6 +72,10 @@ class fake_courier : public courier {
       ~leave() { --c.active, --to; }
     } leaving{*this, to};
     for (int i = 0; i < 3; ++i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (gate != nullptr && jobs == 1) {
+      std::error_code ec;
+      co_await gate->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (throw_first > 0) {
       --throw_first;
       throw std::runtime_error("the courier fell over");
@@ -157,6 +164,48 @@ struct scheduler_fixture {
   }
 };
 
+// Waits (bounded, a millisecond at a time) until `condition` holds; false if it never did.
+asio::awaitable<bool> eventually(std::function<bool()> condition) {
+  asio::steady_timer step(co_await asio::this_coro::executor);
+  for (int i = 0; i < 10000; ++i) {
+    if (condition()) co_return true;
+    step.expires_after(std::chrono::milliseconds(1));
+    std::error_code ec;
+    co_await step.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return condition();
+}
+
+// A message for one remote recipient, as an SMTP session would hand it over.
+incoming_message message_to(const std::string& queue_id, const std::string& address) {
+  incoming_message m;
+  m.queue_id = queue_id;
+  m.sender = "alice@a.test";
+  m.client = "test [127.0.0.1]";
+  m.body = "Subject: test\r\n\r\nbody\r\n";
+  m.recipients.push_back({address, false});
+  return m;
+}
+
+// Runs the scheduler of `f` beside `script`, which gets the store and the scheduler and
+// must stop the scheduler when it is done.
+void drive(scheduler_fixture& f,
+           const std::function<asio::awaitable<void>(mail_store&, delivery_scheduler&)>& script) {
+  asio::io_context io;
+  sqlite_store store(f.dir / "missive.db",
+                     queue_policy{f.config.hostname, f.config.domains,
+                                  {f.config.queue.retry_initial, f.config.queue.retry_max,
+                                   f.config.queue.max_lifetime}});
+  delivery_scheduler scheduler(io.get_executor(), store, f.config, f.time, f.carrier);
+  auto rethrow = [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  };
+  asio::co_spawn(io, scheduler.run(), rethrow);
+  asio::co_spawn(io, script(store, scheduler), rethrow);
+  io.run();
+  CHECK(scheduler.idle());
+}
+
 }  // namespace
 
 TEST_CASE("scheduler: the cap on outbound connections in total holds, and everything goes") {
@@ -186,4 +235,56 @@ TEST_CASE("scheduler: a courier that throws frees its slot and loses nothing") {
   db.exec("UPDATE recipient SET next_attempt_at = 0");
   auto after = f.run_until_reported(3);
   CHECK(after["delivered"] == 3);
+}
+
+TEST_CASE("scheduler: the cap per destination holds across rounds of claims") {
+  // One job to b.test is held; a second message for b.test becomes due meanwhile. With a cap
+  // of 1 it waits for the slot; with a cap of 2 it goes out beside the first.
+  for (std::size_t cap : {1u, 2u}) {
+    CAPTURE(cap);
+    scheduler_fixture f({"b.test"}, 1);
+    f.config.queue.max_connections_per_destination = cap;
+    bool second_waited_or_ran = false;
+    drive(f, [&](mail_store& store, delivery_scheduler& scheduler) -> asio::awaitable<void> {
+      asio::steady_timer gate(co_await asio::this_coro::executor,
+                              asio::steady_timer::time_point::max());
+      f.carrier.gate = &gate;
+      CHECK(co_await eventually([&] { return f.carrier.jobs == 1; }));
+      auto second = message_to("Q-second", "later@b.test");
+      co_await store.store_message(std::move(second));
+      scheduler.notify();
+      second_waited_or_ran = co_await eventually([&] {
+        return scheduler.jobs_waiting_for_a_slot() > 0 || f.carrier.jobs == 2;
+      });
+      gate.cancel();  // the first job may finish now
+      CHECK(co_await eventually([&] { return f.carrier.reported == 2; }));
+      scheduler.stop();
+    });
+    CHECK(second_waited_or_ran);
+    CHECK(f.carrier.jobs == 2);
+    CHECK(f.carrier.most_active_to["127.0.0.1:9"] == static_cast<int>(cap));
+  }
+}
+
+TEST_CASE("scheduler: a flush makes everything due now") {
+  scheduler_fixture f({"b.test", "c.test"}, 4);
+  {
+    db::connection db((f.dir / "missive.db").string());
+    db.exec("UPDATE recipient SET state = 'deferred', attempts = 1, "
+            "next_attempt_at = strftime('%s', 'now') + 3600");
+  }
+  std::optional<std::size_t> made_due;
+  int jobs_before = -1;
+  drive(f, [&](mail_store& store, delivery_scheduler& scheduler) -> asio::awaitable<void> {
+    jobs_before = f.carrier.jobs;  // nothing is due for an hour
+    made_due = co_await store.make_due(std::nullopt);
+    scheduler.notify();
+    CHECK(co_await eventually([&] { return f.carrier.reported == 4; }));
+    scheduler.stop();
+  });
+  CHECK(jobs_before == 0);
+  CHECK(made_due == std::size_t{4});
+  db::connection db((f.dir / "missive.db").string());
+  CHECK(db.prepare("SELECT count(*) FROM recipient WHERE state = 'delivered' AND attempts = 2")
+            .single_int() == std::int64_t{4});
 }

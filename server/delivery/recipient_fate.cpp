@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+
+#include "ascii.hpp"
 #include <optional>
 
 namespace missive {
@@ -22,6 +25,45 @@ std::string status_of(std::string_view reply, bool permanent) {
     }
   }
   return permanent ? "5.0.0" : "4.0.0";
+}
+
+recipient_decision decide_without_mailbox(const local_recipient_without_mailbox& r,
+                                          const retry_policy& policy,
+                                          std::chrono::system_clock::time_point now,
+                                          std::chrono::seconds postmaster_wait,
+                                          std::optional<given_up>& lost) {
+  using std::chrono::seconds;
+  const std::int64_t now_s = std::chrono::floor<seconds>(now.time_since_epoch()).count();
+  const std::int64_t next_second = std::chrono::ceil<seconds>(now.time_since_epoch()).count();
+  recipient_decision d;
+  d.recipient_id = r.id;
+  d.message_id = r.message_id;
+  d.next_attempt_at = now_s;
+  d.outcome = {r.queue_id, r.address, "local", "", now_s - r.received_at, r.attempts + 1, ""};
+  std::string_view local_part(r.address);
+  local_part = local_part.substr(0, local_part.rfind('@'));
+  if (!iequals(local_part, "postmaster")) {
+    d.state = d.event = "failed";
+    d.outcome.status = "bounced";
+    d.reply = d.event_detail = d.outcome.detail = "550 5.1.1 no such local user";
+    lost = given_up{r.address, "5.1.1", "no such local user", false};
+    return d;
+  }
+  const std::int64_t expires_at = r.received_at + policy.lifetime.count();
+  if (now_s < expires_at) {
+    d.state = d.event = d.outcome.status = "deferred";
+    d.reply = d.event_detail = d.outcome.detail =
+        "no mailbox for postmaster yet; add the user to receive it";
+    d.next_attempt_at = std::min(next_second + postmaster_wait.count(), expires_at);
+    return d;
+  }
+  d.state = "failed";
+  d.event = d.outcome.status = "expired";
+  d.reply = d.event_detail = d.outcome.detail =
+      "no mailbox for postmaster within the queue's lifetime";
+  lost = given_up{r.address, "4.4.7", "delivery time expired; no mailbox for postmaster was added",
+                  false};
+  return d;
 }
 
 attempt_decision decide_attempts(const std::vector<attempt_result>& results,

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,26 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
                                  const retry_policy& policy,
                                  std::chrono::system_clock::time_point now,
                                  const std::function<double()>& jitter);
+
+// A local recipient due for delivery whose mailbox is gone or not there yet.
+struct local_recipient_without_mailbox {
+  std::int64_t id = 0;
+  std::int64_t message_id = 0;
+  std::string queue_id;
+  std::string address;
+  std::int64_t attempts = 0;     // before this one
+  std::int64_t received_at = 0;  // unix seconds
+};
+
+// What becomes of a local recipient with no mailbox: mail for a postmaster is kept (RFC 5321
+// 4.5.1) and looked at again every `postmaster_wait`, until an operator adds the user, but
+// no longer than any message waits (then it expires, 4.4.7); any other user was deleted
+// after the message was accepted: failed, 5.1.1. `lost` is set when the sender is owed a DSN.
+recipient_decision decide_without_mailbox(const local_recipient_without_mailbox& r,
+                                          const retry_policy& policy,
+                                          std::chrono::system_clock::time_point now,
+                                          std::chrono::seconds postmaster_wait,
+                                          std::optional<given_up>& lost);
 
 // The RFC 3463 status a reply carries ("5.1.1" of "550 5.1.1 text"), or one made from its
 // class; `permanent` makes it 5.x.x.

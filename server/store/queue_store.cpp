@@ -236,49 +236,27 @@ std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
 }
 
 // Delivers one recipient: the mailbox entry and the recipient's new state are written in
-// the same transaction, so a crash neither loses nor duplicates the delivery.
+// the same transaction, so a crash neither loses nor duplicates the delivery. Without a
+// mailbox, what becomes of it is decided by decide_without_mailbox.
 delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
                              std::vector<given_up>& failed, const queue_policy& policy) {
-  delivery_outcome outcome{recipient.queue_id, recipient.address, "local", "bounced",
-                           unix_now() - recipient.received_at, recipient.attempts + 1, ""};
   auto user = find_user_id(db, recipient.address);
-  std::string_view local_part(recipient.address);
-  local_part = local_part.substr(0, local_part.rfind('@'));
-  if (!user && iequals(local_part, "postmaster")) {
-    std::int64_t expires_at = recipient.received_at + policy.retry.lifetime.count();
-    if (unix_now() < expires_at) {
-      // Accepted for postmaster (RFC 5321 4.5.1) with no such mailbox yet: keep it queued
-      // until an operator adds the user, but no longer than any other message waits.
-      outcome.status = "deferred";
-      outcome.detail = "no mailbox for postmaster yet; add the user to receive it";
-      auto wait = std::min(postmaster_retry, std::chrono::seconds(expires_at - unix_now()));
-      set_state(db, recipient.id, "deferred", outcome.detail, due_in(wait));
-      add_event(db, recipient.message_id, recipient.address, "deferred", outcome.detail);
-      return outcome;
-    }
-    // RFC 3463 4.4.7: delivery time expired, as for a remote recipient never reached.
-    outcome.status = "expired";
-    outcome.detail = "no mailbox for postmaster within the queue's lifetime";
-    set_state(db, recipient.id, "failed", outcome.detail, unix_now());
-    add_event(db, recipient.message_id, recipient.address, "expired", outcome.detail);
-    failed.push_back({recipient.address, "4.4.7",
-                      "delivery time expired; no mailbox for postmaster was added", false});
-    return outcome;
-  }
   if (!user) {
-    // The user was deleted after the message was accepted.
-    outcome.detail = "550 5.1.1 no such local user";
-    set_state(db, recipient.id, "failed", outcome.detail, unix_now());
-    add_event(db, recipient.message_id, recipient.address, "failed", outcome.detail);
-    failed.push_back({recipient.address, "5.1.1", "no such local user", false});
-    return outcome;
+    std::optional<given_up> lost;
+    auto d = decide_without_mailbox({recipient.id, recipient.message_id, recipient.queue_id,
+                                     recipient.address, recipient.attempts, recipient.received_at},
+                                    policy.retry, std::chrono::system_clock::now(),
+                                    postmaster_retry, lost);
+    set_state(db, d.recipient_id, d.state, d.reply, d.next_attempt_at);
+    add_event(db, d.message_id, recipient.address, d.event, d.event_detail);
+    if (lost) failed.push_back(std::move(*lost));
+    return d.outcome;
   }
   put_in_mailbox(db, recipient.id, *user);
-  outcome.status = "sent";
-  outcome.detail = "delivered to mailbox";
   // The recipient row is the record of a local delivery (see message_history).
-  set_state(db, recipient.id, "delivered", "2.0.0 " + outcome.detail, unix_now());
-  return outcome;
+  set_state(db, recipient.id, "delivered", "2.0.0 delivered to mailbox", unix_now());
+  return {recipient.queue_id, recipient.address, "local", "sent",
+          unix_now() - recipient.received_at, recipient.attempts + 1, "delivered to mailbox"};
 }
 
 }  // namespace

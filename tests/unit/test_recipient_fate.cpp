@@ -123,3 +123,30 @@ TEST_CASE("status_of: the enhanced code of a reply, made permanent when asked") 
   CHECK(status_of("connection refused", true) == "5.0.0");
   CHECK(status_of("connection refused", false) == "4.0.0");
 }
+
+TEST_CASE("without a mailbox: a deleted user fails, a postmaster waits, then expires") {
+  local_recipient_without_mailbox gone{1, 1, "Q1", "gone@a.test", 0, arrival_s};
+  std::optional<given_up> lost;
+  auto d = decide_without_mailbox(gone, policy, arrival + 5s, 60s, lost);
+  CHECK(d.state == "failed");
+  CHECK(d.outcome.status == "bounced");
+  CHECK(d.reply == "550 5.1.1 no such local user");
+  REQUIRE(lost);
+  CHECK(lost->status == "5.1.1");
+
+  local_recipient_without_mailbox postmaster{2, 2, "Q2", "PostMaster@a.test", 0, arrival_s};
+  lost.reset();
+  d = decide_without_mailbox(postmaster, policy, arrival + 5s + 500ms, 60s, lost);
+  CHECK(d.state == "deferred");
+  CHECK(d.next_attempt_at == arrival_s + 6 + 60);  // a minute from the next whole second
+  CHECK_FALSE(lost);
+  // near the end of its lifetime it is looked at again when the lifetime ends, no later
+  d = decide_without_mailbox(postmaster, policy, arrival + 3590s, 60s, lost);
+  CHECK(d.next_attempt_at == arrival_s + 3600);
+  CHECK_FALSE(lost);
+  d = decide_without_mailbox(postmaster, policy, arrival + 3600s, 60s, lost);
+  CHECK(d.state == "failed");
+  CHECK(d.event == "expired");
+  REQUIRE(lost);
+  CHECK(lost->status == "4.4.7");
+}

@@ -23,15 +23,15 @@
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
 #include "open_store.hpp"
-#include "user_directory.hpp"
 #include "pid_file.hpp"
+#include "pop3_session.hpp"
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
-#include "pop3_session.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
 #include "smtp_session.hpp"
 #include "tls.hpp"
+#include "user_directory.hpp"
 
 namespace missive {
 

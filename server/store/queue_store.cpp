@@ -10,11 +10,10 @@
 
 #include "ascii.hpp"
 #include "bounce_message.hpp"
-#include "recipient_fate.hpp"
 #include "db.hpp"
 #include "message_headers.hpp"
-#include "mail_store.hpp"
 #include "queue_id.hpp"
+#include "recipient_fate.hpp"
 #include "user_store.hpp"
 
 namespace missive {

@@ -19,13 +19,6 @@ namespace missive::client {
 
 namespace {
 
-// Trims spaces and tabs at both ends.
-std::string_view trim_blanks(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 [[noreturn]] void usage(const std::string& what) {
   throw client_error(exit_code::usage, "sendmail: " + what);
 }
@@ -42,30 +35,6 @@ std::string cut_at_dot_line(const std::string& input) {
     pos = newline + 1;
   }
   return input;
-}
-
-// The header section's fields named `name`, removed (with their continuation lines).
-std::string remove_fields(std::string_view head, std::string_view name, std::vector<std::string>& values) {
-  std::string out;
-  bool dropping = false;
-  std::size_t pos = 0;
-  while (pos < head.size()) {
-    auto newline = head.find('\n', pos);
-    std::size_t end = newline == std::string_view::npos ? head.size() : newline + 1;
-    std::string_view line = head.substr(pos, end - pos);
-    pos = end;
-    bool continuation = !line.empty() && (line.front() == ' ' || line.front() == '\t');
-    if (continuation) {
-      if (dropping) values.back() += std::string(line);
-      else out += line;
-      continue;
-    }
-    auto colon = line.find(':');
-    dropping = colon != std::string_view::npos && iequals(trim_blanks(line.substr(0, colon)), name);
-    if (dropping) values.emplace_back(line.substr(colon + 1));
-    else out += line;
-  }
-  return out;
 }
 
 // Checks an address; client_error 65 when it is not one.
@@ -172,7 +141,7 @@ int run_sendmail(const client_config& config, const sendmail_options& options) {
   // The Bcc field never leaves the machine (RFC 5322 3.6.3); with -t its addresses are
   // recipients like To and Cc.
   std::vector<std::string> bcc_values;
-  head = remove_fields(head, "Bcc", bcc_values);
+  head = remove_header_fields(head, "Bcc", &bcc_values);
   if (options.extract_recipients) {
     auto fields = mime::parse_header_fields(head + "\r\n");
     for (const auto& field : fields) {

@@ -15,12 +15,16 @@ constexpr auto npos = std::string_view::npos;
 
 // The name of the header field on `line`, or nullopt when the line is not "name:...".
 // RFC 5322 2.2: field-name = 1*ftext, ftext = %d33-57 / %d59-126.
+bool is_field_name(std::string_view name) {
+  auto ftext = [](unsigned char c) { return c >= 33 && c <= 126 && c != ':'; };
+  return !name.empty() && std::all_of(name.begin(), name.end(), ftext);
+}
+
 std::optional<std::string_view> field_name(std::string_view line) {
   auto colon = line.find(':');
-  if (colon == 0 || colon == npos) return std::nullopt;
+  if (colon == npos) return std::nullopt;
   auto name = line.substr(0, colon);
-  auto ftext = [](unsigned char c) { return c >= 33 && c <= 126; };
-  if (!std::all_of(name.begin(), name.end(), ftext)) return std::nullopt;
+  if (!is_field_name(name)) return std::nullopt;
   return name;
 }
 
@@ -77,10 +81,13 @@ std::string remove_header_fields(std::string_view message, std::string_view name
       else if (removed) removed->back() += line;
       continue;
     }
-    auto field = field_name(line);
-    dropping = field && iequals(*field, name);
+    // RFC 5322 4.5 (obs-optional): blanks may stand between the name and its colon.
+    auto colon = line.find(':');
+    std::string_view field = colon == npos ? std::string_view() : line.substr(0, colon);
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+    dropping = is_field_name(field) && iequals(field, name);
     if (!dropping) out += line;
-    else if (removed) removed->emplace_back(line.substr(field->size() + 1));
+    else if (removed) removed->emplace_back(line.substr(colon + 1));
   }
   out += message.substr(pos);
   return out;

@@ -115,6 +115,7 @@ TEST_CASE("remove_header_fields") {
       {"Subject: x\r\n Return-Path: folded into Subject\r\n\r\n",
        "Subject: x\r\n Return-Path: folded into Subject\r\n\r\n", {}},
       {"Return-Pathx: <a@b>\r\n\r\n", "Return-Pathx: <a@b>\r\n\r\n", {}},
+      {"Return-Path \t: <obsolete@b>\r\nTo: y\r\n\r\n", "To: y\r\n\r\n", {" <obsolete@b>\r\n"}},
       {"Return-Path: <only@b>\r\n", "", {" <only@b>\r\n"}},
       {"Return-Path: <lf@b>\nSubject: lf\n\nbody\n", "Subject: lf\n\nbody\n", {" <lf@b>\n"}},
       {"\r\nReturn-Path: <body@b>\r\n", "\r\nReturn-Path: <body@b>\r\n", {}},

@@ -91,7 +91,7 @@ asio::awaitable<void> delivery_scheduler::run() {
 
 asio::awaitable<void> delivery_scheduler::deliver_local_all() {
   for (;;) {
-    auto outcomes = co_await store_.deliver_local_batch(local_batch);
+    auto outcomes = co_await store_.deliver_local_batch(local_batch, clock_.now());
     // Logged only now that the batch is committed.
     log_outcomes(outcomes);
     if (outcomes.size() < local_batch) co_return;
@@ -104,7 +104,7 @@ asio::awaitable<void> delivery_scheduler::sleep_until_due(bool wait_for_slot) {
     // A slot freeing up calls notify(); otherwise sleep until the next retry is due.
     auto due = co_await store_.next_due();
     if (due) {
-      auto now = std::chrono::system_clock::now();
+      auto now = clock_.now();
       auto at = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*due));
       // Rounded up: woken before the second is reached, nothing would be due yet.
       pause = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(at - now),
@@ -191,7 +191,7 @@ asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& doma
 asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {
   const auto& caps = config_.queue;
   if (static_cast<std::size_t>(active_total_) >= caps.max_connections) co_return true;
-  auto claimed = co_await store_.claim_remote(remote_batch);
+  auto claimed = co_await store_.claim_remote(remote_batch, clock_.now());
   if (claimed.empty()) co_return false;
 
   // Group by destination: one plan per domain, one job per destination.

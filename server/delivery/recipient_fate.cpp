@@ -77,6 +77,7 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
   // time: counted from the next whole second, a retry is at most a second late, never early.
   const std::int64_t next_second = std::chrono::ceil<seconds>(now.time_since_epoch()).count();
   attempt_decision decision;
+  decision.decided_at = now;
   std::map<std::int64_t, bounce_order> orders;
   std::map<std::int64_t, bool> from_null_sender;
   for (const auto& result : results) {

@@ -45,6 +45,7 @@ struct bounce_order {
 
 // Everything decided after one round of attempts.
 struct attempt_decision {
+  std::chrono::system_clock::time_point decided_at;  // the DSNs' Arrival/Last-Attempt time
   std::vector<recipient_decision> recipients;
   std::vector<bounce_order> bounces;  // one per message, never for a message from <>
   std::vector<std::int64_t> suppressed_bounces;  // messages from <> that lost recipients

@@ -44,12 +44,13 @@ class mail_store {
   virtual asio::awaitable<std::string> message_content(std::int64_t entry_id) = 0;
   // Removes maildrop messages in one transaction (POP3 UPDATE state).
   virtual asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) = 0;
-  // Delivers up to `limit` due local recipients in one transaction; returns what became
-  // of each, once committed.
+  // Delivers up to `limit` local recipients due at `now` (the scheduler's clock) in one
+  // transaction; returns what became of each, once committed.
   virtual asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(
-      std::size_t limit) = 0;
-  // Claims up to `limit` due remote recipients for delivery.
-  virtual asio::awaitable<std::vector<remote_recipient>> claim_remote(std::size_t limit) = 0;
+      std::size_t limit, std::chrono::system_clock::time_point now) = 0;
+  // Claims up to `limit` remote recipients due at `now` (the scheduler's clock).
+  virtual asio::awaitable<std::vector<remote_recipient>> claim_remote(
+      std::size_t limit, std::chrono::system_clock::time_point now) = 0;
   // Returns claimed recipients to the queue unattempted.
   virtual asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids) = 0;
   // Records what the scheduler decided after attempts (recipient states, history, DSNs) in

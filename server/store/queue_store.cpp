@@ -26,12 +26,10 @@ constexpr std::size_t copied_message_limit = 64 * 1024;
 // How long mail for a postmaster without a mailbox waits before it is looked at again.
 constexpr std::chrono::seconds postmaster_retry{60};
 
-// The queue's times are whole seconds, and a recipient is due once unix_now() has reached
-// its time. Counting a delay from the next whole second makes a retry never early (at most
-// a second late); counted from unix_now(), a 1 s retry could come at once.
-std::int64_t due_in(std::chrono::seconds delay) {
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::ceil<std::chrono::seconds>(now).count() + delay.count();
+// The queue's times are whole unix seconds: a recipient is due once the scheduler's clock
+// has reached its time.
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
 // Puts a recipient's message in a user's maildrop: the recipient row names the user (see
@@ -92,6 +90,7 @@ void suppress_bounce(db::connection& db, std::int64_t message_id) {
 // Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). Appends to `outcomes`
 // the notification and the DSN's delivery, when its recipient is local.
 void bounce(db::connection& db, std::int64_t message_id, const std::vector<given_up>& failed,
+            std::chrono::system_clock::time_point now,
             const queue_policy& policy, std::vector<delivery_outcome>& outcomes) {
   if (failed.empty()) return;
   auto& query = db.prepare("SELECT queue_id, sender, received_at, body FROM message WHERE id = ?1");
@@ -114,7 +113,7 @@ void bounce(db::connection& db, std::int64_t message_id, const std::vector<given
   details.queue_id = queue_id;
   details.original_sender = sender;
   details.arrival = from_unix(received_at);
-  details.now = std::chrono::system_clock::now();
+  details.now = now;
   for (const auto& f : failed) {
     details.recipients.push_back({f.address, f.status, f.diagnostic, f.remote_reply, details.now});
   }
@@ -217,14 +216,14 @@ struct due_local {
   std::int64_t attempts;
 };
 
-std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
+std::vector<due_local> select_due_local(db::connection& db, std::size_t limit, std::int64_t now) {
   auto& query = db.prepare(
       "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
       // In the order of the recipient_due index, so a backlog is not sorted for every batch.
       "ORDER BY r.next_attempt_at, r.id LIMIT ?2");
-  query.bind(1, unix_now()).bind(2, static_cast<std::int64_t>(limit));
+  query.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
   std::vector<due_local> due;
   while (query.step()) {
     due.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
@@ -238,14 +237,14 @@ std::vector<due_local> select_due_local(db::connection& db, std::size_t limit) {
 // the same transaction, so a crash neither loses nor duplicates the delivery. Without a
 // mailbox, what becomes of it is decided by decide_without_mailbox.
 delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
-                             std::vector<given_up>& failed, const queue_policy& policy) {
+                             std::vector<given_up>& failed, const queue_policy& policy,
+                             std::chrono::system_clock::time_point now) {
   auto user = find_user_id(db, recipient.address);
   if (!user) {
     std::optional<given_up> lost;
     auto d = decide_without_mailbox({recipient.id, recipient.message_id, recipient.queue_id,
                                      recipient.address, recipient.attempts, recipient.received_at},
-                                    policy.retry, std::chrono::system_clock::now(),
-                                    postmaster_retry, lost);
+                                    policy.retry, now, postmaster_retry, lost);
     set_state(db, d.recipient_id, d.state, d.reply, d.next_attempt_at);
     add_event(db, d.message_id, recipient.address, d.event, d.event_detail);
     if (lost) failed.push_back(std::move(*lost));
@@ -253,35 +252,38 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
   }
   put_in_mailbox(db, recipient.id, *user);
   // The recipient row is the record of a local delivery (see message_history).
-  set_state(db, recipient.id, "delivered", "2.0.0 delivered to mailbox", unix_now());
+  set_state(db, recipient.id, "delivered", "2.0.0 delivered to mailbox", unix_seconds(now));
   return {recipient.queue_id, recipient.address, "local", "sent",
-          unix_now() - recipient.received_at, recipient.attempts + 1, "delivered to mailbox"};
+          unix_seconds(now) - recipient.received_at, recipient.attempts + 1,
+          "delivered to mailbox"};
 }
 
 }  // namespace
 
 std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limit,
-                                            const queue_policy& policy) {
+                                            const queue_policy& policy,
+                                            std::chrono::system_clock::time_point now) {
   std::vector<delivery_outcome> outcomes;
   std::map<std::int64_t, std::vector<given_up>> failed_by_message;
-  for (const auto& recipient : select_due_local(db, limit)) {
+  for (const auto& recipient : select_due_local(db, limit, unix_seconds(now))) {
     outcomes.push_back(
-        deliver_one(db, recipient, failed_by_message[recipient.message_id], policy));
+        deliver_one(db, recipient, failed_by_message[recipient.message_id], policy, now));
   }
   for (const auto& [message_id, failed] : failed_by_message) {
-    bounce(db, message_id, failed, policy, outcomes);
+    bounce(db, message_id, failed, now, policy, outcomes);
     retire_if_finished(db, message_id);
   }
   return outcomes;
 }
 
-std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit) {
+std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit,
+                                               std::chrono::system_clock::time_point now) {
   auto& query = db.prepare(
       "SELECT r.id, r.message_id, m.queue_id, m.sender, r.address, r.attempts, m.received_at "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 0 AND r.in_flight = 0 "
       "AND r.next_attempt_at <= ?1 ORDER BY r.next_attempt_at, r.id LIMIT ?2");
-  query.bind(1, unix_now()).bind(2, static_cast<std::int64_t>(limit));
+  query.bind(1, unix_seconds(now)).bind(2, static_cast<std::int64_t>(limit));
   std::vector<remote_recipient> claimed;
   while (query.step()) {
     claimed.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
@@ -319,7 +321,7 @@ std::vector<delivery_outcome> record_decision(db::connection& db, const attempt_
     for (const auto& r : order.recipients) {
       if (!dropped.contains({order.message_id, r.address})) failed.push_back(r);
     }
-    bounce(db, order.message_id, failed, policy, outcomes);
+    bounce(db, order.message_id, failed, decision.decided_at, policy, outcomes);
   }
   for (auto message_id : decision.suppressed_bounces) suppress_bounce(db, message_id);
   for (auto message_id : touched) retire_if_finished(db, message_id);

@@ -24,12 +24,14 @@ struct attempt_decision;
 // recipients that have a mailbox; returns those deliveries.
 std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_message& message);
 
-// Delivers up to `limit` due local recipients (mailbox entry and state together).
+// Delivers up to `limit` local recipients due at `now` (mailbox entry and state together).
 std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limit,
-                                            const queue_policy& policy);
+                                            const queue_policy& policy,
+                                            std::chrono::system_clock::time_point now);
 
-// Claims up to `limit` due remote recipients (marks them in flight) for delivery.
-std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit);
+// Claims up to `limit` remote recipients due at `now` (marks them in flight) for delivery.
+std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit,
+                                               std::chrono::system_clock::time_point now);
 
 // Records what the scheduler decided after attempts (recipient_fate.hpp): each recipient's
 // new state and history, and the DSNs owed; a recipient no longer pending (deleted during

@@ -163,13 +163,16 @@ asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> ent
   }
 }
 
-asio::awaitable<std::vector<delivery_outcome>> sqlite_store::deliver_local_batch(std::size_t limit) {
+asio::awaitable<std::vector<delivery_outcome>> sqlite_store::deliver_local_batch(
+    std::size_t limit, std::chrono::system_clock::time_point now) {
   return writer_->run(
-      [limit, this](db::connection& db) { return deliver_local(db, limit, policy_); });
+      [limit, now, this](db::connection& db) { return deliver_local(db, limit, policy_, now); });
 }
 
-asio::awaitable<std::vector<remote_recipient>> sqlite_store::claim_remote(std::size_t limit) {
-  return writer_->run([limit](db::connection& db) { return claim_due_remote(db, limit); });
+asio::awaitable<std::vector<remote_recipient>> sqlite_store::claim_remote(
+    std::size_t limit, std::chrono::system_clock::time_point now) {
+  return writer_->run(
+      [limit, now](db::connection& db) { return claim_due_remote(db, limit, now); });
 }
 
 asio::awaitable<void> sqlite_store::release(std::vector<std::int64_t> recipient_ids) {

@@ -39,8 +39,10 @@ class sqlite_store final : public mail_store {
   asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
   // Removes the entries a few hundred per transaction (a QUIT may expunge thousands).
   asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) override;
-  asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(std::size_t limit) override;
-  asio::awaitable<std::vector<remote_recipient>> claim_remote(std::size_t limit) override;
+  asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(
+      std::size_t limit, std::chrono::system_clock::time_point now) override;
+  asio::awaitable<std::vector<remote_recipient>> claim_remote(
+      std::size_t limit, std::chrono::system_clock::time_point now) override;
   asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids) override;
   asio::awaitable<std::vector<delivery_outcome>> record_decision(attempt_decision decision) override;
   asio::awaitable<std::optional<std::int64_t>> next_due() override;

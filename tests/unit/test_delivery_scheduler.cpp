@@ -110,7 +110,12 @@ struct scheduler_fixture {
     config.queue.retry_initial = std::chrono::seconds(600);
     // One next hop per domain: a destination each.
     std::uint16_t port = 9;
-    for (const auto& d : domains) config.routes.push_back({d, {"127.0.0.1", port++}});
+    for (const auto& d : domains) {
+    route r;
+    r.domain = d;
+    r.host = {"127.0.0.1", port++};
+    config.routes.push_back(r);
+  }
     db::connection db((dir / "missive.db").string());
     db.exec("PRAGMA foreign_keys = ON");
     for (int i = 0; i < messages; ++i) {
@@ -231,8 +236,8 @@ TEST_CASE("scheduler: a courier that throws frees its slot and loses nothing") {
   CHECK(db.prepare("SELECT count(*) FROM recipient WHERE in_flight = 0 AND attempts = 1 AND "
                    "last_reply = 'delivery failed: the courier fell over'")
             .single_int() == std::int64_t{3});
-  // the slot is free again: the next due recipients go out (the clock moved on past the retry)
-  db.exec("UPDATE recipient SET next_attempt_at = 0");
+  // the slot is free again: once the clock passes the retry (600 s + 20% jitter), they go out
+  f.time.time += std::chrono::seconds(722);
   auto after = f.run_until_reported(3);
   CHECK(after["delivered"] == 3);
 }
@@ -287,4 +292,33 @@ TEST_CASE("scheduler: a flush makes everything due now") {
   db::connection db((f.dir / "missive.db").string());
   CHECK(db.prepare("SELECT count(*) FROM recipient WHERE state = 'delivered' AND attempts = 2")
             .single_int() == std::int64_t{4});
+}
+
+TEST_CASE("scheduler: a deferred recipient is due when the clock reaches its retry, not before") {
+  scheduler_fixture f({"b.test"}, 3);
+  f.carrier.fate = attempt_fate::retry;
+  auto states = f.run_until_reported(3);
+  CHECK(states["deferred"] == 3);
+  const auto deferred_at = f.time.time;
+  // retry_initial is 600 s with a jitter of +-20%, counted from the next whole second.
+  std::size_t before = 99, after = 0;
+  f.carrier.fate = attempt_fate::delivered;
+  drive(f, [&](mail_store& store, delivery_scheduler& scheduler) -> asio::awaitable<void> {
+    before = (co_await store.claim_remote(10, deferred_at + std::chrono::seconds(479))).size();
+    auto claimed = co_await store.claim_remote(10, deferred_at + std::chrono::seconds(722));
+    after = claimed.size();
+    std::vector<std::int64_t> ids;
+    for (const auto& r : claimed) ids.push_back(r.id);
+    co_await store.release(ids);
+    f.time.time = deferred_at + std::chrono::seconds(722);
+    f.carrier.reported = 0;
+    scheduler.notify();
+    CHECK(co_await eventually([&] { return f.carrier.reported == 3; }));
+    scheduler.stop();
+  });
+  CHECK(before == 0);
+  CHECK(after == 3);
+  db::connection db((f.dir / "missive.db").string());
+  CHECK(db.prepare("SELECT count(*) FROM recipient WHERE state = 'delivered' AND attempts = 2")
+            .single_int() == std::int64_t{3});
 }

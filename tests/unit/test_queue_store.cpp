@@ -77,20 +77,20 @@ attempt_result result_for(const remote_recipient& r, attempt_fate fate, std::str
 TEST_CASE("claimed recipients are not claimed twice until released") {
   temp_queue q;
   q.accept("Q1", "alice@a.test", {"bob@b.test", "carol@b.test"});
-  auto first = claim_due_remote(*q.db, 10);
+  auto first = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
   REQUIRE(first.size() == 2);
   CHECK(first[0].queue_id == "Q1");
   CHECK(first[0].sender == "alice@a.test");
-  CHECK(claim_due_remote(*q.db, 10).empty());
+  CHECK(claim_due_remote(*q.db, 10, std::chrono::system_clock::now()).empty());
   CHECK_FALSE(next_due_time(*q.db).has_value());  // nothing waiting that is not in flight
   release_all_claims(*q.db);
-  CHECK(claim_due_remote(*q.db, 10).size() == 2);
+  CHECK(claim_due_remote(*q.db, 10, std::chrono::system_clock::now()).size() == 2);
 }
 
 TEST_CASE("each recipient gets its own fate; permanent failures share one bounce") {
   temp_queue q;
   q.accept("Q1", "alice@a.test", {"bob@b.test", "carol@b.test", "dave@b.test", "erin@b.test"});
-  auto claimed = claim_due_remote(*q.db, 10);
+  auto claimed = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
   REQUIRE(claimed.size() == 4);
   auto outcomes = record_attempts(*q.db,
                                   {result_for(claimed[0], attempt_fate::delivered, "250 2.0.0 Ok"),
@@ -134,7 +134,7 @@ TEST_CASE("a retry is never due before its delay: it counts from the next whole 
   temp_queue q;
   q.policy.retry.initial = std::chrono::seconds(1);  // with the jitter still 1 s, rounded
   q.accept("Q1", "alice@a.test", {"bob@b.test"});
-  auto claimed = claim_due_remote(*q.db, 10);
+  auto claimed = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
   REQUIRE(claimed.size() == 1);
   auto before = std::chrono::system_clock::now().time_since_epoch();
   record_attempts(*q.db, {result_for(claimed[0], attempt_fate::retry, "451 4.3.0 later")},
@@ -150,7 +150,7 @@ TEST_CASE("a retry is never due before its delay: it counts from the next whole 
 TEST_CASE("a bounce is never bounced: failures of a message from <> end quietly") {
   temp_queue q;
   q.accept("Q1", "", {"bob@b.test"});
-  auto claimed = claim_due_remote(*q.db, 10);
+  auto claimed = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
   REQUIRE(claimed.size() == 1);
   record_attempts(*q.db, {result_for(claimed[0], attempt_fate::permanent, "550 5.1.1 no")}, q.policy);
   CHECK(q.count("SELECT count(*) FROM message") == 1);
@@ -161,7 +161,7 @@ TEST_CASE("a recipient past max_lifetime expires with 4.4.7 instead of being def
   temp_queue q;
   q.accept("Q1", "alice@a.test", {"bob@b.test"});
   q.db->exec("UPDATE message SET received_at = received_at - 7200");
-  auto claimed = claim_due_remote(*q.db, 10);
+  auto claimed = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
   REQUIRE(claimed.size() == 1);
   auto outcomes = record_attempts(
       *q.db, {result_for(claimed[0], attempt_fate::retry, "connection refused")}, q.policy);
@@ -234,7 +234,7 @@ TEST_CASE("local recipients with a mailbox are delivered in the transaction that
   CHECK(q.count("SELECT count(*) FROM message_history WHERE kind = 'delivered' AND recipient = 'bob@a.test'") == 1);
   // no mailbox for postmaster yet, and the remote one: queued for the scheduler
   CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'queued'") == 2);
-  CHECK(deliver_local(*q.db, 10, q.policy).size() == 1);  // postmaster: deferred, not lost
+  CHECK(deliver_local(*q.db, 10, q.policy, std::chrono::system_clock::now()).size() == 1);  // postmaster: deferred, not lost
   CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'postmaster@a.test' "
                 "AND state = 'deferred'") == 1);
   CHECK(q.count("SELECT count(*) FROM mailbox_entry") == 1);

@@ -64,7 +64,9 @@ std::string message_of(PGconn* conn, PGresult* result) {
 }  // namespace
 
 statement::statement(connection& db, std::string name, std::string sql)
-    : db_(db), name_(std::move(name)), sql_(numbered_parameters(sql, parameter_count_)) {}
+    : db_(db), name_(std::move(name)) {
+  sql_ = numbered_parameters(sql, parameter_count_);
+}
 
 statement::~statement() {
   if (result_ != nullptr) PQclear(result_);

@@ -11,6 +11,7 @@
 #include "ascii.hpp"
 #include "bounce_message.hpp"
 #include "db.hpp"
+#include "delivery_headers.hpp"
 #include "message_headers.hpp"
 #include "pg_connection.hpp"
 #include "queue_id.hpp"
@@ -514,7 +515,7 @@ std::optional<std::size_t> make_due_now(Db& db, const std::optional<std::string>
   }
   auto& update = db.prepare(
       "UPDATE recipient SET next_attempt_at = ?1 WHERE state IN ('queued', 'deferred') "
-      "AND (?2 IS NULL OR message_id = ?2)");
+      "AND (CAST(?2 AS bigint) IS NULL OR message_id = ?2)");
   update.bind(1, unix_now());
   if (message) update.bind(2, *message);
   else update.bind_null(2);
@@ -535,6 +536,63 @@ bool delete_message(Db& db, const std::string& queue_id) {
   return true;
 }
 
+template <class Db>
+std::vector<maildrop_entry> maildrop_entries(Db& db, std::int64_t user_id) {
+  // The rows of the view mailbox_entry, with what the delivery headers need.
+  auto& query = db.prepare(
+      "SELECT r.id, m.queue_id || '.' || r.id, m.size, m.sender, r.address "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.mailbox_user_id = ?1 ORDER BY r.id");
+  query.bind(1, user_id);
+  std::vector<maildrop_entry> entries;
+  while (query.step()) {
+    auto size = static_cast<std::uint64_t>(query.column_int(2)) +
+                delivery_headers_size(query.column_view(3), query.column_view(4));
+    entries.push_back({query.column_int(0), query.column_text(1), size});
+  }
+  query.reset();
+  return entries;
+}
+
+template <class Db>
+std::string maildrop_message(Db& db, std::int64_t entry_id) {
+  auto& query = db.prepare(
+      "SELECT m.sender, r.address, m.body FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.id = ?1 AND r.mailbox_user_id IS NOT NULL");
+  query.bind(1, entry_id);
+  if (!query.step()) {
+    query.reset();
+    throw std::runtime_error(fmt::format("maildrop entry {} is gone", entry_id));
+  }
+  // The message as it reached the mailbox: stored once for every local recipient, it
+  // gains each one's delivery headers on the way out.
+  std::string_view sender = query.column_view(0), address = query.column_view(1);
+  std::string_view body = query.column_view(2);
+  std::string content;
+  content.reserve(delivery_headers_size(sender, address) + body.size());
+  content.append(delivery_headers(sender, address)).append(body);
+  query.reset();
+  return content;
+}
+
+template <class Db>
+void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids) {
+  auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
+  // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
+  auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
+  for (auto id : entry_ids) {
+    find.bind(1, id);
+    if (!find.step()) {
+      find.reset();
+      continue;
+    }
+    std::int64_t message_id = find.column_int(0);
+    find.reset();
+    remove.bind(1, id).run();
+    collect_message(db, message_id);
+  }
+}
+
 // The two connections the store runs on (sql_dialect.hpp).
 #define MISSIVE_QUEUE_STORE_FOR(Db)                                                              \
   template std::vector<delivery_outcome> insert_message(Db&, const incoming_message&);           \
@@ -548,7 +606,10 @@ bool delete_message(Db& db, const std::string& queue_id) {
   template std::vector<message_summary> pending_messages(Db&);                                   \
   template std::optional<message_story> find_message_story(Db&, const std::string&);             \
   template std::optional<std::size_t> make_due_now(Db&, const std::optional<std::string>&);      \
-  template bool delete_message(Db&, const std::string&);
+  template bool delete_message(Db&, const std::string&);                                         \
+  template std::vector<maildrop_entry> maildrop_entries(Db&, std::int64_t);                       \
+  template std::string maildrop_message(Db&, std::int64_t);                                      \
+  template void remove_maildrop_entries(Db&, const std::vector<std::int64_t>&);
 MISSIVE_QUEUE_STORE_FOR(db::connection)
 MISSIVE_QUEUE_STORE_FOR(pg::connection)
 #undef MISSIVE_QUEUE_STORE_FOR

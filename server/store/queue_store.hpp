@@ -90,4 +90,16 @@ std::optional<std::size_t> make_due_now(Db& db, const std::optional<std::string>
 template <class Db>
 bool delete_message(Db& db, const std::string& queue_id);
 
+// A user's maildrop, oldest first, with each message's size as POP3 shows it.
+template <class Db>
+std::vector<maildrop_entry> maildrop_entries(Db& db, std::int64_t user_id);
+
+// A maildrop message as POP3 gives it: the delivery headers, then the stored bytes.
+template <class Db>
+std::string maildrop_message(Db& db, std::int64_t entry_id);
+
+// Takes entries out of their maildrops, and their messages away when nothing needs them.
+template <class Db>
+void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids);
+
 }  // namespace missive

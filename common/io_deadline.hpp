@@ -3,7 +3,8 @@
 // pending one ends with operation_aborted, and the caller learns from disarm() that the
 // deadline was the cause. Not the awaitable `||` racing a timer: Asio 1.22's parallel_group
 // calls a freed cancellation handler when many operations end at once (seen under UBSan), so
-// the SMTP and POP3 clients, like the server's sessions (connection_io), use a watchdog.
+// the client transport under the SMTP and POP3 clients, like the server's sessions
+// (connection_io), uses a watchdog.
 #pragma once
 
 #include <asio/any_io_executor.hpp>

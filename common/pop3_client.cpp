@@ -1,37 +1,27 @@
 // The POP3 client: see pop3_client.hpp.
 //
-// Deadlines as in smtp_client.cpp: each socket operation runs under an io_deadline, a
-// watchdog that cancels it when it passes. A response must arrive whole within command_timeout, except a
-// RETR body, where each read must make progress within it (a large message on a slow but
-// moving link is not cut off).
+// The connection is a client_transport, as in smtp_client.cpp. A response must arrive whole
+// within command_timeout, except a RETR body, where each read must make progress within it
+// (a large message on a slow but moving link is not cut off). Responses are read a line at a
+// time, each within the parser's limit for its kind (status line, data line).
 //
-// TLS (RFC 2595 4): as in smtp_client.cpp, one asio::ssl::stream used through next_layer()
-// until the handshake; what the server sent behind its +OK to STLS is discarded unread.
+// TLS (RFC 2595 4): what the server sent behind its +OK to STLS is discarded unread by the
+// transport.
 //
 // Coroutines here take class-type arguments by const reference only, and keep the result of
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "pop3_client.hpp"
 
-#include <asio/ip/tcp.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/ssl/error.hpp>
-#include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <charconv>
-#include <optional>
 
 #include "ascii.hpp"
 #include "base64.hpp"
-#include "io_deadline.hpp"
+#include "client_transport.hpp"
 
 namespace missive {
-
 
 // ---- the response parser ----
 
@@ -110,9 +100,9 @@ void pop3_response_parser::take_line(std::string_view line) {
 
 namespace {
 
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 using tls_mode = pop3_client_options::tls_mode;
 
+// Octets asked of the socket per read: a message body comes in large pieces.
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::chrono::seconds quit_timeout{10};
 
@@ -166,7 +156,6 @@ asio::ssl::context client_context(const pop3_client_options& options) {
   return make_client_tls_context(options.verify, options.ca_file);
 }
 
-
 // A command argument must not smuggle a line end into the session.
 void check_argument(const std::string& text) {
   if (text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
@@ -177,118 +166,67 @@ void check_argument(const std::string& text) {
 }  // namespace
 
 struct pop3_client::impl {
-  impl(asio::any_io_executor executor_, pop3_client_options options_)
-      : executor(std::move(executor_)),
-        options(options_),
+  impl(const asio::any_io_executor& executor, const pop3_client_options& options_)
+      : options(options_),
         tls_context(client_context(options)),
-        stream(std::in_place, executor, tls_context),
-        deadline(executor),
+        transport(executor, read_chunk),
         parser(options.limits) {}
 
+  // Closes the connection and throws `message`.
   [[noreturn]] void fail(const std::string& message) {
-    close();
+    transport.close();
     throw pop3_client_error(message);
   }
 
-  // Closes the connection (idempotent). No TLS close_notify: the session is over either way.
-  void close() {
-    std::error_code ignored;
-    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket().close(ignored);
-  }
-
-  // The TCP connection under the TLS layer.
-  asio::ip::tcp::socket& socket() { return stream->next_layer(); }
-
-  // What the deadline does when it passes: cancels the operation pending on the socket.
-  std::function<void()> cancel_io() {
-    return [this] {
-      std::error_code ignored;
-      socket().cancel(ignored);
-    };
-  }
-
-  // Closes and starts over with a fresh TLS layer for the next connection.
-  void reset_connection() {
-    close();
-    // emplace, not assignment: Asio 1.22's move assignment leaks the replaced SSL object.
-    stream.emplace(executor, tls_context);
-    encrypted = false;
-    input.clear();
-    input_start = 0;
-  }
-
-  // One read or write on the connection's current layer.
-  auto read_some(const asio::mutable_buffer& buffer, std::error_code& ec) {
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    return encrypted ? stream->async_read_some(buffer, token)
-                     : socket().async_read_some(buffer, token);
-  }
-  auto write_some(const asio::const_buffer& buffer, std::error_code& ec) {
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    return encrypted ? stream->async_write_some(buffer, token)
-                     : socket().async_write_some(buffer, token);
-  }
-
-  asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
-    std::error_code ec;
-    deadline.arm(options.connect_timeout, cancel_io());
-    co_await socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
-    if (deadline.disarm()) {
-      close();
-      co_return fmt::format("timeout connecting to {}", peer);
-    }
-    if (ec) {
-      close();
-      if (ec == asio::error::connection_refused) co_return "connection refused by " + peer;
-      co_return fmt::format("cannot connect to {}: {}", peer, ec.message());
-    }
-    co_return std::string();
-  }
+  const std::string& peer() const { return transport.peer(); }
 
   // Sends `line` (which ends in CRLF) within command_timeout.
   asio::awaitable<void> write_line(const std::string& line, const char* what) {
-    if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", what, peer));
-    std::size_t sent = 0;
-    while (sent < line.size()) {
-      std::error_code ec;
-      deadline.arm(options.command_timeout, cancel_io());
-      std::size_t written =
-          co_await write_some(asio::buffer(line.data() + sent, line.size() - sent), ec);
-      if (deadline.disarm()) fail(fmt::format("timeout sending {} to {}", what, peer));
-      if (ec) fail(fmt::format("cannot send {} to {}: {}", what, peer, ec.message()));
-      sent += written;
+    auto sent = co_await transport.write(line, options.command_timeout);
+    if (sent.status == transport_status::not_connected) {
+      fail(fmt::format("not connected: cannot send {} to {}", what, peer()));
+    }
+    if (sent.status == transport_status::timeout) {
+      fail(fmt::format("timeout sending {} to {}", what, peer()));
+    }
+    if (!sent) fail(fmt::format("cannot send {} to {}: {}", what, peer(), sent.reason));
+  }
+
+  // Why a response could not be read, as an error message.
+  std::string read_failure(const transport_result& result, const char* what) const {
+    switch (result.status) {
+      case transport_status::too_long:
+        return fmt::format("unreadable reply to {} from {}: {}", what, peer(),
+                           describe(pop3_parse_error::line_too_long));
+      case transport_status::not_connected:
+        return fmt::format("not connected: no reply to {} from {}", what, peer());
+      case transport_status::timeout:
+        return fmt::format("timeout waiting for the reply to {} from {}", what, peer());
+      case transport_status::closed:
+        return fmt::format("connection closed by {} during {}", peer(), what);
+      default:
+        return fmt::format("cannot read the reply to {} from {}: {}", what, peer(), result.reason);
     }
   }
 
-  // Reads one response; with `progress`, the deadline restarts at each read that brings data.
+  // Reads one response; with `progress`, each read of the socket must bring data within
+  // command_timeout, else the whole response must.
   asio::awaitable<pop3_response> read_response(bool multiline, const char* what, bool progress) {
     parser.expect(multiline);
-    auto until = io_deadline::clock::now() + options.command_timeout;
+    const auto timeout = options.command_timeout;
+    const auto deadline = progress ? read_deadline::idle_for(timeout)
+                                   : read_deadline::at(read_deadline::clock::now() + timeout);
+    std::size_t max_line = options.limits.status_line;  // then data lines
     for (;;) {
-      input_start += parser.feed(std::string_view(input).substr(input_start));
-      if (input_start == input.size()) {
-        input.clear();
-        input_start = 0;
-      }
+      auto got = co_await transport.read_line(max_line, deadline);
+      if (!got) fail(read_failure(got, what));
+      parser.feed(got.line);
       if (parser.error() != pop3_parse_error::none) {
-        fail(fmt::format("unreadable reply to {} from {}: {}", what, peer, describe(parser.error())));
+        fail(fmt::format("unreadable reply to {} from {}: {}", what, peer(),
+                         describe(parser.error())));
       }
       if (parser.done()) co_return parser.take();
-      if (!socket().is_open()) fail(fmt::format("not connected: no reply to {} from {}", what, peer));
-      if (progress) until = io_deadline::clock::now() + options.command_timeout;
-      input.resize(read_chunk);
-      std::error_code ec;
-      deadline.arm_at(until, cancel_io());
-      std::size_t got = co_await read_some(asio::buffer(input), ec);
-      if (deadline.disarm()) {
-        input.clear();
-        fail(fmt::format("timeout waiting for the reply to {} from {}", what, peer));
-      }
-      input.resize(got);
-      // Over TLS a close without close_notify is "stream truncated": closed all the same.
-      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) fail(fmt::format("connection closed by {} during {}", peer, what));
-      if (ec) fail(fmt::format("cannot read the reply to {} from {}: {}", what, peer, ec.message()));
+      max_line = options.limits.data_line;
     }
   }
 
@@ -301,7 +239,8 @@ struct pop3_client::impl {
   // Reports a refused login.
   [[noreturn]] void refused(const pop3_response& response) {
     bool temporary = temporary_refusal(response.text);
-    throw pop3_login_error(fmt::format("{} refused the login: {}", peer, response.text), temporary);
+    throw pop3_login_error(fmt::format("{} refused the login: {}", peer(), response.text),
+                           temporary);
   }
 
   // CAPA: the capability lines, empty when the server does not know CAPA.
@@ -328,47 +267,34 @@ struct pop3_client::impl {
     auto response = co_await command(line, "STLS", false);
     if (!response.ok()) {
       if (options.stls == tls_mode::required) {
-        close();
+        transport.close();
         throw pop3_tls_error(
-            fmt::format("{} refused STLS, which is required: {}", peer, response.text));
+            fmt::format("{} refused STLS, which is required: {}", peer(), response.text));
       }
       co_return false;
     }
-    // Anything the server sent after its +OK came in plaintext: dropped unread.
-    input.clear();
-    input_start = 0;
-    const std::string& name = options.tls_server_name.empty() ? host : options.tls_server_name;
-    if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
-      throw pop3_tls_error(fmt::format("cannot check a certificate for {}", name));
-    }
-    std::error_code ec;
-    deadline.arm(options.command_timeout, cancel_io());
-    co_await stream->async_handshake(asio::ssl::stream_base::client,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    if (deadline.disarm()) fail(fmt::format("timeout in the TLS handshake with {}", peer));
-    if (ec) {
-      std::string why = handshake_failure(stream->native_handle(), ec);
+    // Anything the server sent after its +OK came in plaintext: the transport drops it.
+    const std::string name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    auto upgraded =
+        co_await transport.start_tls(tls_context, name, options.verify, options.command_timeout);
+    if (upgraded.status == transport_status::timeout) fail(upgraded.reason);
+    if (upgraded.status == transport_status::tls_name) throw pop3_tls_error(upgraded.reason);
+    if (!upgraded) {
+      std::string why = upgraded.reason;
       if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
         why += fmt::format("; the certificate was checked for the name {}", name);
       }
-      close();
-      throw pop3_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
+      transport.close();
+      throw pop3_tls_error(why);
     }
-    encrypted = true;
     co_return true;
   }
 
-  asio::any_io_executor executor;
   pop3_client_options options;
-  asio::ssl::context tls_context;
-  std::optional<tls_stream> stream;  // the connection: next_layer() until STLS, TLS after
-  bool encrypted = false;     // whether reads and writes go through the TLS layer
+  asio::ssl::context tls_context;  // declared before the transport: outlives its TLS layer
+  client_transport transport;
   std::string host;           // as given to connect(); the TLS name unless tls_server_name
-  io_deadline deadline;  // of the current read, write, connect or handshake
   pop3_response_parser parser;
-  std::string input;
-  std::size_t input_start = 0;
-  std::string peer;
 };
 
 pop3_client::pop3_client(asio::any_io_executor executor, pop3_client_options options)
@@ -379,41 +305,22 @@ pop3_client::~pop3_client() = default;
 
 asio::awaitable<void> pop3_client::connect(const std::string& host, std::uint16_t port) {
   auto& s = *impl_;
-  s.reset_connection();
   s.host = host;
-  s.peer = fmt::format("{}:{}", host, port);
-  asio::ip::tcp::resolver resolver(s.executor);
-  std::error_code ec;
-  const std::string service = std::to_string(port);
-  auto endpoints = co_await resolver.async_resolve(host, service,
-                                                   asio::ip::resolver_base::numeric_service,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) throw pop3_client_error(fmt::format("cannot resolve {}: {}", host, ec.message()));
-  std::string failures;
-  for (const auto& entry : endpoints) {
-    const asio::ip::tcp::endpoint endpoint = entry.endpoint();
-    s.peer = fmt::format("{}[{}]:{}", host, endpoint.address().to_string(), endpoint.port());
-    auto failure = co_await s.connect_to(endpoint);
-    if (failure.empty()) {
-      auto greeting = co_await s.read_response(false, "the greeting", false);
-      if (!greeting.ok()) s.fail(fmt::format("{} is not available: {}", s.peer, greeting.text));
-      co_return;
-    }
-    failures += failures.empty() ? failure : "; " + failure;
-  }
-  if (failures.empty()) failures = fmt::format("no address found for {}", host);
-  throw pop3_client_error(failures);
+  auto connected = co_await s.transport.connect(host, port, s.options.connect_timeout);
+  if (!connected) throw pop3_client_error(connected.reason);
+  auto greeting = co_await s.read_response(false, "the greeting", false);
+  if (!greeting.ok()) s.fail(fmt::format("{} is not available: {}", s.peer(), greeting.text));
 }
 
 asio::awaitable<std::vector<std::string>> pop3_client::capabilities() {
   auto& s = *impl_;
   auto capabilities = co_await s.capa();
   const tls_mode mode = s.options.stls;
-  if (s.encrypted || mode == tls_mode::none) co_return capabilities;
+  if (s.transport.encrypted() || mode == tls_mode::none) co_return capabilities;
   if (!offers_stls(capabilities)) {
     if (mode == tls_mode::required) {
-      s.close();
-      throw pop3_tls_error(fmt::format("{} does not offer STLS, which is required", s.peer));
+      s.transport.close();
+      throw pop3_tls_error(fmt::format("{} does not offer STLS, which is required", s.peer()));
     }
     co_return capabilities;
   }
@@ -424,7 +331,7 @@ asio::awaitable<std::vector<std::string>> pop3_client::capabilities() {
   co_return again;
 }
 
-bool pop3_client::encrypted() const { return impl_ && impl_->encrypted; }
+bool pop3_client::encrypted() const { return impl_ && impl_->transport.encrypted(); }
 
 asio::awaitable<void> pop3_client::login(const std::string& user, const std::string& password,
                                          const std::vector<std::string>& capabilities) {
@@ -445,7 +352,7 @@ asio::awaitable<void> pop3_client::login(const std::string& user, const std::str
       const std::string cancel = "*\r\n";
       auto ignored = co_await s.command(cancel, "AUTH cancel", false);
       (void)ignored;
-      s.fail(fmt::format("{} does not accept AUTH PLAIN with an initial response", s.peer));
+      s.fail(fmt::format("{} does not accept AUTH PLAIN with an initial response", s.peer()));
     }
     if (!response.ok()) s.refused(response);
     co_return;
@@ -462,7 +369,7 @@ asio::awaitable<std::vector<pop3_listing_entry>> pop3_client::unique_ids() {
   auto& s = *impl_;
   const std::string line = "UIDL\r\n";
   auto response = co_await s.command(line, "UIDL", true);
-  if (!response.ok()) s.fail(fmt::format("{} refused UIDL: {}", s.peer, response.text));
+  if (!response.ok()) s.fail(fmt::format("{} refused UIDL: {}", s.peer(), response.text));
   std::vector<pop3_listing_entry> out;
   std::string_view body = response.body;
   while (!body.empty()) {
@@ -471,13 +378,13 @@ asio::awaitable<std::vector<pop3_listing_entry>> pop3_client::unique_ids() {
     body.remove_prefix(std::min(body.size(), end + 2));
     // RFC 1939 7: "n uid", the uid 1 to 70 characters in 0x21..0x7E.
     auto space = entry.find(' ');
-    if (space == std::string_view::npos) s.fail(fmt::format("malformed UIDL line from {}", s.peer));
+    if (space == std::string_view::npos) s.fail(fmt::format("malformed UIDL line from {}", s.peer()));
     std::uint32_t number = 0;
     auto [ptr, ec] = std::from_chars(entry.data(), entry.data() + space, number);
     std::string_view uid = entry.substr(space + 1);
     if (ec != std::errc() || ptr != entry.data() + space || number == 0 || uid.empty() ||
         uid.size() > 70) {
-      s.fail(fmt::format("malformed UIDL line from {}", s.peer));
+      s.fail(fmt::format("malformed UIDL line from {}", s.peer()));
     }
     out.push_back({number, std::string(uid)});
   }
@@ -489,7 +396,7 @@ asio::awaitable<std::string> pop3_client::retrieve(const std::uint32_t& number) 
   const std::string line = fmt::format("RETR {}\r\n", number);
   co_await s.write_line(line, "RETR");
   auto response = co_await s.read_response(true, "RETR", true);
-  if (!response.ok()) s.fail(fmt::format("{} refused RETR {}: {}", s.peer, number, response.text));
+  if (!response.ok()) s.fail(fmt::format("{} refused RETR {}: {}", s.peer(), number, response.text));
   co_return std::move(response.body);
 }
 
@@ -502,11 +409,11 @@ asio::awaitable<bool> pop3_client::remove(const std::uint32_t& number) {
 
 asio::awaitable<bool> pop3_client::quit() {
   auto& s = *impl_;
-  if (!s.socket().is_open()) co_return false;
+  if (!s.transport.is_open()) co_return false;
   s.options.command_timeout = std::min(s.options.command_timeout, quit_timeout);
   const std::string line = "QUIT\r\n";
   auto response = co_await s.command(line, "QUIT", false);
-  s.close();
+  s.transport.close();
   co_return response.ok();
 }
 

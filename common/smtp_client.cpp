@@ -1,38 +1,26 @@
 // An outbound SMTP client session (RFC 5321) over Asio coroutines: see smtp_client.hpp.
 //
-// Deadlines: every socket operation runs under an io_deadline, a watchdog that cancels it
-// when it passes (not the awaitable || of a timer: see io_deadline.hpp). A reply must arrive whole within its timeout (a server
-// that drips one octet a minute gains nothing); a write must make progress within its
-// timeout on each write_some (RFC 5321 4.5.3.2.5 counts the data block per send, so a large
-// message on a slow but moving link is not cut off). Name resolution goes through the system
-// resolver, which cannot be cancelled: it is bounded by the resolver's own timeouts
-// (resolv.conf), and connect_timeout applies to each address tried.
+// The connection is a client_transport: connect, STARTTLS's upgrade, line reads and writes,
+// each under a deadline. A reply must arrive whole within its timeout (a server that drips
+// one octet a minute gains nothing); a write must make progress within its timeout on each
+// write to the socket (RFC 5321 4.5.3.2.5 counts the data block per send, so a large message
+// on a slow but moving link is not cut off); connect_timeout applies to each address tried.
 //
 // Failure: anything that leaves the session out of step (EOF, reset, timeout, a reply that
 // cannot be read within the parser's limits) closes the connection and throws
 // smtp_client_error naming the peer and what was awaited. Replies, even 4xx and 5xx, are
 // values: the caller decides what they mean for each recipient.
 //
-// TLS (RFC 3207): the connection is one asio::ssl::stream, used through next_layer() until
-// the handshake and through the TLS layer after it (`encrypted`). The handshake has the
-// command deadline like any step. After it, whatever the server sent behind its 220 in
-// plaintext is discarded unread (a man in the middle could have put commands' replies
-// there: CVE-2011-0411 seen from the client's side), and the extensions are learned again.
+// TLS (RFC 3207): the handshake has the command deadline like any step. Whatever the server
+// sent behind its 220 in plaintext is discarded unread by the transport (a man in the middle
+// could have put commands' replies there: CVE-2011-0411 seen from the client's side), and
+// the extensions are learned again.
 //
 // Coroutines here take class-type arguments by const reference only, and keep the result of
 // co_await in a named variable before testing it: GCC 12 miscompiles the other forms.
 #include "smtp_client.hpp"
 
-#include <asio/ip/tcp.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/ssl/error.hpp>
-#include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <charconv>
@@ -40,12 +28,12 @@
 
 #include "ascii.hpp"
 #include "base64.hpp"
+#include "client_transport.hpp"
 #include "dot_stuffing.hpp"
-#include "io_deadline.hpp"
+#include "limits.hpp"
 #include "smtp_reply_parser.hpp"
 
 namespace missive {
-
 
 namespace {
 
@@ -56,16 +44,10 @@ constexpr std::size_t keep_output_capacity = 1 << 20;
 // RFC 5321 4.1.1.10 asks us to wait for the reply to QUIT; not for long, nothing depends on it.
 constexpr std::chrono::seconds quit_timeout{5};
 
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 using tls_mode = smtp_client_options::tls_mode;
 
 bool positive(const smtp_reply& reply) { return reply.code / 100 == 2; }
 bool intermediate(const smtp_reply& reply) { return reply.code / 100 == 3; }
-
-// "host[addr]:port", as logs show a peer.
-std::string format_peer(const std::string& host, const asio::ip::tcp::endpoint& endpoint) {
-  return fmt::format("{}[{}]:{}", host, endpoint.address().to_string(), endpoint.port());
-}
 
 // What was awaited, for error messages.
 std::string awaited(const char* verb) {
@@ -172,111 +154,72 @@ asio::ssl::context client_context(const smtp_client_options& options) {
   return make_client_tls_context(options.verify, options.ca_file);
 }
 
-
 }  // namespace
 
 struct smtp_client::impl {
-  impl(asio::any_io_executor executor_, smtp_client_options options_)
-      : executor(std::move(executor_)),
-        options(std::move(options_)),
+  impl(const asio::any_io_executor& executor, smtp_client_options options_)
+      : options(std::move(options_)),
         tls_context(client_context(options)),
-        stream(std::in_place, executor, tls_context),
-        deadline(executor),
+        transport(executor, read_chunk),
         parser(options.max_reply_lines) {}
 
   // Closes the connection and throws `message`.
   [[noreturn]] void fail(const std::string& message) {
-    close();
+    transport.close();
     throw smtp_client_error(message);
   }
 
-  // Closes the connection (idempotent). No TLS close_notify: the session is over either way.
-  void close() {
-    std::error_code ignored;
-    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket().close(ignored);
-  }
-
-  // The TCP connection under the TLS layer.
-  asio::ip::tcp::socket& socket() { return stream->next_layer(); }
-
-  // What the deadline does when it passes: cancels the operation pending on the socket.
-  std::function<void()> cancel_io() {
-    return [this] {
-      std::error_code ignored;
-      socket().cancel(ignored);
-    };
-  }
-
-  // Closes and starts over with a fresh TLS layer for the next connection.
-  void reset_connection() {
-    close();
-    // emplace, not assignment: Asio 1.22's move assignment leaks the replaced SSL object.
-    stream.emplace(executor, tls_context);
-    encrypted = false;
-    input.clear();
-    input_start = 0;
+  // Forgets what the last connection taught: a new one starts with a new greeting.
+  void forget_session() {
     parser = smtp_reply_parser(options.max_reply_lines);
     extensions = smtp_extensions();
   }
 
-  // One read or write on the connection's current layer.
-  auto read_some(const asio::mutable_buffer& buffer, std::error_code& ec) {
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    return encrypted ? stream->async_read_some(buffer, token)
-                     : socket().async_read_some(buffer, token);
-  }
-  auto write_some(const asio::const_buffer& buffer, std::error_code& ec) {
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    return encrypted ? stream->async_write_some(buffer, token)
-                     : socket().async_write_some(buffer, token);
-  }
-
-  // Tries one address within connect_timeout; returns why it failed, or "" when connected.
-  asio::awaitable<std::string> connect_to(const asio::ip::tcp::endpoint& endpoint) {
-    std::error_code ec;
-    deadline.arm(options.connect_timeout, cancel_io());
-    co_await socket().async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
-    if (deadline.disarm()) {
-      close();
-      co_return fmt::format("timeout connecting to {}", peer);
-    }
-    if (ec) {
-      close();
-      if (ec == asio::error::connection_refused) co_return "connection refused by " + peer;
-      co_return fmt::format("cannot connect to {}: {}", peer, ec.message());
-    }
-    co_return std::string();
-  }
+  const std::string& peer() const { return transport.peer(); }
 
   // Sends `output`, each write making progress within `timeout`; `verb` names it in errors.
   asio::awaitable<void> write_output(const char* verb, const std::chrono::seconds& timeout) {
-    if (!socket().is_open()) fail(fmt::format("not connected: cannot send {} to {}", verb, peer));
-    std::size_t sent = 0;
-    while (sent < output.size()) {
-      std::error_code ec;
-      deadline.arm(timeout, cancel_io());
-      std::size_t written =
-          co_await write_some(asio::buffer(output.data() + sent, output.size() - sent), ec);
-      if (deadline.disarm()) fail(fmt::format("timeout sending {} to {}", verb, peer));
-      if (ec) fail(fmt::format("cannot send {} to {}: {}", verb, peer, ec.message()));
-      sent += written;
+    auto sent = co_await transport.write(output, timeout);
+    if (sent.status == transport_status::not_connected) {
+      fail(fmt::format("not connected: cannot send {} to {}", verb, peer()));
     }
+    if (sent.status == transport_status::timeout) {
+      fail(fmt::format("timeout sending {} to {}", verb, peer()));
+    }
+    if (!sent) fail(fmt::format("cannot send {} to {}: {}", verb, peer(), sent.reason));
     output.clear();
     if (output.capacity() > keep_output_capacity) std::string().swap(output);
   }
 
+  // Why a reply could not be read, as an error message.
+  std::string read_failure(const transport_result& result, const char* verb) const {
+    switch (result.status) {
+      case transport_status::too_long:
+        return fmt::format("unreadable {} from {}: {}", awaited(verb), peer(),
+                           describe(reply_error::line_too_long));
+      case transport_status::not_connected:
+        return fmt::format("not connected: no {} from {}", awaited(verb), peer());
+      case transport_status::timeout:
+        return fmt::format("timeout waiting for {} from {}", awaited(verb), peer());
+      case transport_status::closed:
+        return fmt::format("connection closed by {} while waiting for {}", peer(), awaited(verb));
+      case transport_status::reset:
+        return fmt::format("connection reset by {} while waiting for {}", peer(), awaited(verb));
+      default:
+        return fmt::format("cannot read {} from {}: {}", awaited(verb), peer(), result.reason);
+    }
+  }
+
   // Reads one whole reply within `timeout`; `verb` is the command answered (null: greeting).
   asio::awaitable<smtp_reply> read_reply(const char* verb, const std::chrono::seconds& timeout) {
-    const auto until = io_deadline::clock::now() + timeout;  // for the whole reply
+    // For the whole reply; a line is at most limits::smtp_reply_line octets with its CRLF.
+    const auto deadline = read_deadline::at(read_deadline::clock::now() + timeout);
     for (;;) {
-      input_start += parser.feed(std::string_view(input).substr(input_start));
-      if (input_start == input.size()) {
-        input.clear();
-        input_start = 0;
-      }
+      auto got = co_await transport.read_line(limits::smtp_reply_line, deadline);
+      if (!got) fail(read_failure(got, verb));
+      parser.feed(got.line);
       if (parser.error() != reply_error::none) {
-        fail(fmt::format("unreadable {} from {}: {}", awaited(verb), peer,
+        fail(fmt::format("unreadable {} from {}: {}", awaited(verb), peer(),
                          describe(parser.error())));
       }
       if (parser.done()) {
@@ -284,25 +227,6 @@ struct smtp_client::impl {
         parser.next();
         co_return reply;
       }
-      // The parser took everything buffered (it stops early only at a reply's end).
-      if (!socket().is_open()) fail(fmt::format("not connected: no {} from {}", awaited(verb), peer));
-      input.resize(read_chunk);
-      std::error_code ec;
-      deadline.arm_at(until, cancel_io());
-      std::size_t got = co_await read_some(asio::buffer(input), ec);
-      if (deadline.disarm()) {
-        input.clear();
-        fail(fmt::format("timeout waiting for {} from {}", awaited(verb), peer));
-      }
-      input.resize(got);
-      // Over TLS a close without close_notify is "stream truncated": closed all the same.
-      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-        fail(fmt::format("connection closed by {} while waiting for {}", peer, awaited(verb)));
-      }
-      if (ec == asio::error::connection_reset) {
-        fail(fmt::format("connection reset by {} while waiting for {}", peer, awaited(verb)));
-      }
-      if (ec) fail(fmt::format("cannot read {} from {}: {}", awaited(verb), peer, ec.message()));
     }
   }
 
@@ -421,34 +345,28 @@ struct smtp_client::impl {
     auto reply = co_await command("STARTTLS");
     if (reply.code != 220) {
       if (options.starttls == tls_mode::required) {
-        close();
-        throw smtp_tls_error(fmt::format("{} refused STARTTLS, which is required: {} {}", peer,
+        transport.close();
+        throw smtp_tls_error(fmt::format("{} refused STARTTLS, which is required: {} {}", peer(),
                                          reply.code, reply.text));
       }
       co_return false;
     }
-    // RFC 3207 4.2: anything the server sent after its 220 came in plaintext: dropped.
-    input.clear();
-    input_start = 0;
+    // RFC 3207 4.2: anything the server sent after its 220 came in plaintext: the
+    // transport drops it, and the parser starts afresh.
     parser = smtp_reply_parser(options.max_reply_lines);
-    const std::string& name = options.tls_server_name.empty() ? host : options.tls_server_name;
-    if (!prepare_client_tls(stream->native_handle(), name, options.verify)) {
-      throw smtp_tls_error(fmt::format("cannot check a certificate for {}", name));
-    }
-    std::error_code ec;
-    deadline.arm(options.command_timeout, cancel_io());
-    co_await stream->async_handshake(asio::ssl::stream_base::client,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    if (deadline.disarm()) fail(fmt::format("timeout in the TLS handshake with {}", peer));
-    if (ec) {
-      std::string why = handshake_failure(stream->native_handle(), ec);
+    const std::string name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    auto upgraded =
+        co_await transport.start_tls(tls_context, name, options.verify, options.command_timeout);
+    if (upgraded.status == transport_status::timeout) fail(upgraded.reason);
+    if (upgraded.status == transport_status::tls_name) throw smtp_tls_error(upgraded.reason);
+    if (!upgraded) {
+      std::string why = upgraded.reason;
       if (!options.tls_server_name.empty() && options.verify == tls_verify::peer) {
         why += fmt::format("; the certificate was checked for the name {}", name);
       }
-      close();
-      throw smtp_tls_error(fmt::format("TLS handshake with {} failed: {}", peer, why));
+      transport.close();
+      throw smtp_tls_error(why);
     }
-    encrypted = true;
     extensions = smtp_extensions();
     co_return true;
   }
@@ -456,11 +374,9 @@ struct smtp_client::impl {
   // After a failed opportunistic handshake: the same address again, greeting and EHLO, and
   // no STARTTLS this time. Returns the EHLO (or greeting, when not 2xx) reply.
   asio::awaitable<smtp_reply> reconnect_without_tls() {
-    const std::string saved_peer = peer;
-    reset_connection();
-    peer = saved_peer;
-    auto failure = co_await connect_to(endpoint);
-    if (!failure.empty()) throw smtp_client_error(failure);
+    forget_session();
+    auto connected = co_await transport.reconnect(options.connect_timeout);
+    if (!connected) throw smtp_client_error(connected.reason);
     auto greeting = co_await read_reply(nullptr, options.command_timeout);
     if (!positive(greeting)) co_return greeting;
     auto reply = co_await greet();
@@ -484,20 +400,13 @@ struct smtp_client::impl {
     co_return helo;
   }
 
-  asio::any_io_executor executor;
   smtp_client_options options;
-  asio::ssl::context tls_context;
-  std::optional<tls_stream> stream;  // the connection: next_layer() until STARTTLS, TLS after
-  bool encrypted = false;     // whether reads and writes go through the TLS layer
+  asio::ssl::context tls_context;  // declared before the transport: outlives its TLS layer
+  client_transport transport;
   std::string host;           // as given to connect(); the TLS name unless tls_server_name
-  asio::ip::tcp::endpoint endpoint;  // the address connected to
-  io_deadline deadline;       // of the current read, write, connect or handshake
   smtp_reply_parser parser;
-  std::string input;          // read from the socket, not yet taken by the parser
-  std::size_t input_start = 0;
   std::string output;         // what the next write sends
   smtp_extensions extensions;
-  std::string peer;
 };
 
 smtp_client::smtp_client(asio::any_io_executor executor, smtp_client_options options)
@@ -508,42 +417,23 @@ smtp_client::~smtp_client() = default;
 
 asio::awaitable<smtp_reply> smtp_client::connect(const std::string& host, std::uint16_t port) {
   auto& s = *impl_;
-  s.reset_connection();
+  s.forget_session();
   s.host = host;
-  s.peer = fmt::format("{}:{}", host, port);
-
-  asio::ip::tcp::resolver resolver(s.executor);
-  std::error_code ec;
-  const std::string service = std::to_string(port);
-  auto endpoints = co_await resolver.async_resolve(host, service,
-                                                   asio::ip::resolver_base::numeric_service,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) throw smtp_client_error(fmt::format("cannot resolve {}: {}", host, ec.message()));
-  std::string failures;
-  for (const auto& entry : endpoints) {
-    const asio::ip::tcp::endpoint endpoint = entry.endpoint();
-    s.peer = format_peer(host, endpoint);
-    auto failure = co_await s.connect_to(endpoint);
-    if (failure.empty()) {
-      s.endpoint = endpoint;
-      auto greeting = co_await s.read_reply(nullptr, s.options.command_timeout);
-      co_return greeting;
-    }
-    failures += failures.empty() ? failure : "; " + failure;
-  }
-  if (failures.empty()) failures = fmt::format("no address found for {}", host);
-  throw smtp_client_error(failures);
+  auto connected = co_await s.transport.connect(host, port, s.options.connect_timeout);
+  if (!connected) throw smtp_client_error(connected.reason);
+  auto greeting = co_await s.read_reply(nullptr, s.options.command_timeout);
+  co_return greeting;
 }
 
 asio::awaitable<smtp_reply> smtp_client::hello() {
   auto& s = *impl_;
   auto reply = co_await s.greet();
   const tls_mode mode = s.options.starttls;
-  if (!positive(reply) || s.encrypted || mode == tls_mode::none) co_return reply;
+  if (!positive(reply) || s.transport.encrypted() || mode == tls_mode::none) co_return reply;
   if (!s.extensions.starttls) {
     if (mode == tls_mode::required) {
-      s.close();
-      throw smtp_tls_error(fmt::format("{} does not offer STARTTLS, which is required", s.peer));
+      s.transport.close();
+      throw smtp_tls_error(fmt::format("{} does not offer STARTTLS, which is required", s.peer()));
     }
     co_return reply;
   }
@@ -570,7 +460,7 @@ asio::awaitable<smtp_reply> smtp_client::hello() {
   co_return again;
 }
 
-bool smtp_client::encrypted() const { return impl_ && impl_->encrypted; }
+bool smtp_client::encrypted() const { return impl_ && impl_->transport.encrypted(); }
 
 const smtp_extensions& smtp_client::extensions() const { return impl_->extensions; }
 
@@ -609,7 +499,7 @@ asio::awaitable<smtp_reply> smtp_client::reset() {
 asio::awaitable<void> smtp_client::quit() {
   if (!impl_) co_return;
   auto& s = *impl_;
-  if (s.socket().is_open()) {
+  if (s.transport.is_open()) {
     try {
       const std::chrono::seconds timeout = std::min(s.options.command_timeout, quit_timeout);
       s.output = "QUIT\r\n";
@@ -620,11 +510,11 @@ asio::awaitable<void> smtp_client::quit() {
       // The session ends either way: a missing or odd reply to QUIT changes nothing.
     }
   }
-  s.close();
+  s.transport.close();
   s.output.clear();
 }
 
-const std::string& smtp_client::peer() const { return impl_->peer; }
+const std::string& smtp_client::peer() const { return impl_->peer(); }
 
 asio::awaitable<smtp_reply> smtp_client::authenticate(const std::string& user,
                                                       const std::string& password) {
@@ -645,7 +535,7 @@ asio::awaitable<smtp_reply> smtp_client::authenticate(const std::string& user,
     co_return reply;
   }
   if (!offered("LOGIN")) {
-    throw smtp_client_error(fmt::format("{} offers neither AUTH PLAIN nor AUTH LOGIN", s.peer));
+    throw smtp_client_error(fmt::format("{} offers neither AUTH PLAIN nor AUTH LOGIN", s.peer()));
   }
   // AUTH LOGIN (draft-murchison-sasl-login): the user name and the password, each asked for
   // with a 334 challenge.

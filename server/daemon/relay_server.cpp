@@ -260,6 +260,8 @@ int run_relay(const server_config& config) {
     log::info("missived", "event=flush");
     scheduler.notify();
     flush_signal.async_wait(on_flush);
+  };
+  flush_signal.async_wait(on_flush);
   // A store shared by several relays says itself when another one made work due.
   store.on_due_work([&io, &scheduler] {
     asio::post(io, [&scheduler] {
@@ -271,8 +273,6 @@ int run_relay(const server_config& config) {
     mail_store& store;
     ~forget_wake() { store.on_due_work({}); }
   } forget{store};
-  };
-  flush_signal.async_wait(on_flush);
   signals.async_wait([&](std::error_code ec, int signal) {
     if (ec) return;
     flush_signal.cancel();

@@ -29,9 +29,10 @@ REMOTE = "rcpt@far.test"
 SLOW = {"retry_initial": "1h", "retry_max": "1h", "max_lifetime": "5d"}
 LEASE_SECONDS = 5
 
-if not missive_pg.cluster_url():
-    raise unittest.SkipTest("two-node tests need a PostgreSQL: no MISSIVE_TEST_PG_URL or "
-                            "MISSIVE_TEST_PG_URL_FILE (ctest runs them as pg.integration.test_cluster)")
+def setUpModule():
+    if not missive_pg.cluster_url():
+        raise unittest.SkipTest(f"two-node tests need a PostgreSQL: no MISSIVE_TEST_PG_URL or "
+                                f"MISSIVE_TEST_PG_URL_FILE (ctest runs pg.integration.test_cluster)")
 
 
 class ClusterTestCase(RelayTestCase):

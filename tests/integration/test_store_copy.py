@@ -18,9 +18,10 @@ BOB = "bob@a.test"
 PASSWORDS = {ALICE: "alice-pw", BOB: "bob pw with spaces"}
 SLOW = {"retry_initial": "1h", "retry_max": "1h", "max_lifetime": "5d"}
 
-if not missive_pg.cluster_url():
-    raise unittest.SkipTest("store copy needs a PostgreSQL: no MISSIVE_TEST_PG_URL or "
-                            "MISSIVE_TEST_PG_URL_FILE (ctest runs it as pg.integration.test_store_copy)")
+def setUpModule():
+    if not missive_pg.cluster_url():
+        raise unittest.SkipTest(f"store copy needs a PostgreSQL: no MISSIVE_TEST_PG_URL or "
+                                f"MISSIVE_TEST_PG_URL_FILE (ctest runs pg.integration.test_store_copy)")
 
 
 class StoreCopyTest(RelayTestCase):

@@ -299,7 +299,8 @@ class Sender(threading.Thread):
             rcpts = RECIPIENT_SETS[(seq + self.index) % len(RECIPIENT_SETS)]
             attempt = Attempt(test_id, rcpts, self.node.name)
             self.attempts.append(attempt)
-            lines = [f"payload of {test_id}", ".dot-stuffed", "y" * self.rng.randrange(0, 2000)]
+            lines = [f"payload of {test_id}", ".dot-stuffed"] + \
+                ["y" * self.rng.randrange(0, 900) for _ in range(self.rng.randrange(1, 4))]
             self.send_one(attempt, make_message(f"cluster {test_id}", lines, test_id=test_id,
                                                 sender=SENDER, to=", ".join(rcpts)))
             if attempt.outcome != "acked":

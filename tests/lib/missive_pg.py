@@ -38,7 +38,7 @@ def require_psycopg2():
                                  f"install python3-psycopg2") from None
 
 
-def test_store():
+def store_backend():
     """The backend the servers of this run use: "sqlite" (default) or "postgresql"."""
     store = os.environ.get("MISSIVE_TEST_STORE", "sqlite").strip().lower() or "sqlite"
     if store not in ("sqlite", "postgresql"):
@@ -47,7 +47,7 @@ def test_store():
 
 
 def on_postgresql():
-    return test_store() == "postgresql"
+    return store_backend() == "postgresql"
 
 
 def cluster_url():

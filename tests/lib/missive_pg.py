@@ -6,8 +6,10 @@ SQLite in each data directory). The cluster's URL comes from MISSIVE_TEST_PG_URL
 the file MISSIVE_TEST_PG_URL_FILE names (written by the ctest fixture, pg_cluster.py).
 """
 
+import atexit
 import itertools
 import os
+import queue
 import re
 import sys
 import threading
@@ -223,7 +225,44 @@ class PgStore:
     def release(self):
         self.database.close()
         if self.owns:
-            self.database.drop()
+            drop_later(self.database)
+
+
+# DROP DATABASE takes about a second here (it waits for a checkpoint): the databases of
+# servers that are done are dropped by one thread beside the tests, and the process waits
+# for the last ones at exit (the cluster itself is removed at the end of the run anyway).
+_drops = queue.Queue()
+_dropper = None
+_dropper_lock = threading.Lock()
+DROP_WAIT_AT_EXIT = 60
+
+
+def _drop_loop():
+    while True:
+        database = _drops.get()
+        try:
+            database.drop()
+        except Exception as e:
+            sys.stderr.write(f"missive_pg: could not drop database {database.name}: {e}\n")
+        finally:
+            _drops.task_done()
+
+
+def _wait_for_drops():
+    deadline = time.monotonic() + DROP_WAIT_AT_EXIT
+    while _drops.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def drop_later(database):
+    """Drop a database in the background (see above)."""
+    global _dropper
+    with _dropper_lock:
+        if _dropper is None:
+            _dropper = threading.Thread(target=_drop_loop, name="drop-databases", daemon=True)
+            _dropper.start()
+            atexit.register(_wait_for_drops)
+    _drops.put(database)
 
 
 def resolve_store(store):

@@ -30,7 +30,7 @@
 #   - Postfix from Debian, installed if missing (debconf "No configuration": no system
 #     instance is set up or started). Two private instances, each with its own
 #     config_directory, queue_directory, data_directory and mail spool in the work
-#     directory, smtpd on a free loopback port only, local delivery to the mbox of the
+#     directory, smtpd on one loopback port only, local delivery to the mbox of the
 #     system user `missivebench` (created if missing), Postfix's defaults otherwise (so
 #     queue files and mailboxes are fsynced). The second one runs with the slow-fsync shim:
 #     LD_PRELOAD cannot be passed through Postfix's environment clean-up, so it is named in
@@ -40,7 +40,9 @@
 #     max_connections_per_address raised above the concurrency, and the user
 #     missivebench@bench.test added with `missived user add` (the lag measurement logs in
 #     to POP3 every few milliseconds; missived checks scrypt once, then knows the login).
-#   - smtp-sink on a free loopback port.
+#   - smtp-sink on a loopback port.
+#   Postfix and smtp-sink are given port 0 and the port they bound is read from their
+#   socket (compare_helper.py listen-port); missived says its ports itself.
 # For each round, for each concurrency: missive-bench against missived, missived+lag,
 # postfix, smtp-sink, missived+slowfsync, postfix+slowfsync, then smtp-source against
 # missived, postfix and smtp-sink. Acceptance is measured without a POP3 poller, exactly as
@@ -235,7 +237,6 @@ start_postfix() {  # start_postfix NAME SLOW(0|1)
   chown postfix "$dir/data"
   chmod 700 "$dir/data"
   chmod 1777 "$dir/spool"   # local(8) creates the mbox as the recipient, with a dot-lock beside it
-  port=$($HELPER free-port)
   cat > "$dir/etc/main.cf" <<EOF
 # A private Postfix for bench/compare.sh: loopback only, its own directories, local delivery
 # to mbox files; everything else Postfix's defaults (queue files and mailboxes fsynced).
@@ -268,9 +269,10 @@ import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LA
 EOF
   fi
   # Debian's master.cf without chroot (it would need copies of /etc files in the queue
-  # directory) and without the pipe transports; smtpd on our port only.
+  # directory) and without the pipe transports; smtpd on port 0: master binds a port the
+  # kernel picks and keeps it; it is read back from master's socket once it runs.
   cat > "$dir/etc/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
+127.0.0.1:0 inet n - n - - smtpd
 pickup     unix  n - n 60 1 pickup
 cleanup    unix  n - n - 0 cleanup
 qmgr       unix  n - n 300 1 qmgr
@@ -301,8 +303,15 @@ EOF
     cat "$dir/start.log" "$dir/maillog" >&2 2>/dev/null
     die "$name: postfix did not start"
   fi
+  master=""
+  for _ in $(seq 1 100); do
+    master=$(tr -dc 0-9 2>/dev/null < "$dir/queue/pid/master.pid" || true)
+    [ -n "$master" ] && break
+    sleep 0.1
+  done
+  [ -n "$master" ] || { cat "$dir/maillog" >&2; die "$name: master wrote no pid file"; }
+  port=$($HELPER listen-port "$master") || { cat "$dir/maillog" >&2; die "$name: master listens nowhere"; }
   wait_port "$port" || { cat "$dir/maillog" >&2; die "$name: nothing listens on $port"; }
-  master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid")
   PID[$name]=$master
   SMTP_PORT[$name]=$port
   KIND[$name]=postfix
@@ -319,9 +328,9 @@ EOF
 start_sink() {
   local name=smtp-sink dir=$WORK/smtp-sink port
   mkdir -p "$dir"
-  port=$($HELPER free-port)
-  smtp-sink -u nobody "127.0.0.1:$port" 1024 > "$dir/stdout" 2>&1 &
+  smtp-sink -u nobody 127.0.0.1:0 1024 > "$dir/stdout" 2>&1 &
   PID[$name]=$!
+  port=$($HELPER listen-port "${PID[$name]}") || { cat "$dir/stdout" >&2; die "smtp-sink listens nowhere"; }
   SMTP_PORT[$name]=$port
   KIND[$name]=sink
   DIR[$name]=$dir

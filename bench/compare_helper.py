@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Helpers for bench/compare.sh (standard library only): free ports, CPU accounting from
-/proc, clearing a POP3 mailbox, recording each run,
+"""Helpers for bench/compare.sh (standard library only): the port a server bound, CPU
+accounting from /proc, clearing a POP3 mailbox, recording each run,
 and the final table with medians and ratios.
 
-    compare_helper.py free-port
+    compare_helper.py listen-port PID [SECONDS]  # the port PID listens on (127.0.0.1)
     compare_helper.py snapshot PID [--tree]     # "server-cpu busy total" (seconds)
     compare_helper.py pop3-count PORT USER PASSWORD
     compare_helper.py pop3-clear PORT USER PASSWORD
@@ -13,18 +13,54 @@ and the final table with medians and ratios.
 import json
 import os
 import poplib
-import socket
 import statistics
 import sys
+import time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_ports(pid):
+    """The ports of the TCP sockets in LISTEN state on 127.0.0.1 that PID holds open."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            # 0100007F: 127.0.0.1 in the kernel's (little-endian) order; 0A: LISTEN
+            if address == "0100007F" and fields[3] == "0A" and fields[9] in inodes:
+                ports.add(int(port, 16))
+    return sorted(ports)
+
+
+def listen_port(pid, seconds=10.0):
+    """The one port on 127.0.0.1 that PID listens on, waiting up to `seconds` for it. The
+    servers are started on port 0 (the kernel picks a free port and the server keeps it
+    bound), and this reads the port back from the server's own socket: never a port that
+    was bound, closed and handed on, which another process could take in between."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            ports = listening_ports(pid)
+        except FileNotFoundError:
+            raise SystemExit(f"compare_helper: pid {pid} is gone") from None
+        if len(ports) == 1:
+            return ports[0]
+        if len(ports) > 1:
+            raise SystemExit(f"compare_helper: pid {pid} listens on several ports: {ports}")
+        if time.monotonic() >= deadline:
+            raise SystemExit(f"compare_helper: pid {pid} listens on no port of 127.0.0.1 "
+                             f"after {seconds} s")
+        time.sleep(0.05)
 
 
 def stat_fields(pid):
@@ -312,8 +348,8 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 64
     command, args = argv[1], argv[2:]
-    if command == "free-port":
-        print(free_port())
+    if command == "listen-port":
+        print(listen_port(int(args[0]), float(args[1]) if len(args) > 1 else 10.0))
     elif command == "snapshot":
         busy, total = machine()
         print(f"{cpu_seconds(int(args[0]), '--tree' in args):.3f},{busy:.3f},{total:.3f}")

@@ -7,8 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   # build
   g++ cmake ninja-build pkg-config ccache
-  libasio-dev libsqlite3-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
-  libpq-dev
+  libasio-dev libsqlite3-dev libpq-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks mutt
   # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2

@@ -244,7 +244,7 @@ int run_relay(const server_config& config) {
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
   user_directory users(store);
-  server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {}, {},
+  server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {}};
 
   std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
@@ -260,6 +260,17 @@ int run_relay(const server_config& config) {
     log::info("missived", "event=flush");
     scheduler.notify();
     flush_signal.async_wait(on_flush);
+  // A store shared by several relays says itself when another one made work due.
+  store.on_due_work([&io, &scheduler] {
+    asio::post(io, [&scheduler] {
+      log::info("missived", "event=flush");
+      scheduler.notify();
+    });
+  });
+  struct forget_wake {
+    mail_store& store;
+    ~forget_wake() { store.on_due_work({}); }
+  } forget{store};
   };
   flush_signal.async_wait(on_flush);
   signals.async_wait([&](std::error_code ec, int signal) {

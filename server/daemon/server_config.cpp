@@ -200,6 +200,16 @@ void read_queue(const config_reader& reader, const toml::table& table, queue_set
   }
 }
 
+void read_store(const config_reader& reader, const toml::table& table, store_settings& store) {
+  reader.check_keys(table, "store.", {"url", "node", "lease"});
+  for (auto&& [key, node] : table) {
+    std::string name = "store." + std::string(key.str());
+    if (key == "url") store.url = reader.string(node, name);
+    else if (key == "node") store.node = reader.string(node, name);
+    else if (key == "lease") store.lease = reader.duration(node, name);
+  }
+}
+
 void read_tls(const config_reader& reader, const toml::table& table, tls_settings& tls) {
   reader.check_keys(table, "tls.", {"cert", "key"});
   for (auto&& [key, node] : table) {
@@ -252,7 +262,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "route"});
+                               "tls", "queue", "store", "route"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -266,6 +276,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     } else if (key == "smtp") read_smtp(reader, reader.table(node, name), config.smtp);
     else if (key == "pop3") read_pop3(reader, reader.table(node, name), config.pop3);
     else if (key == "queue") read_queue(reader, reader.table(node, name), config.queue);
+    else if (key == "store") read_store(reader, reader.table(node, name), config.store);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
   }

@@ -103,6 +103,16 @@ struct queue_settings {
   std::size_t max_connections_per_destination = 4;
 };
 
+// Where the queue, mailboxes and users are kept ([store]): SQLite in data_dir unless a
+// PostgreSQL URL is given, shared by every node of a cluster.
+struct store_settings {
+  std::string url;   // a libpq connection string or URI; empty for SQLite
+  std::string node;  // this node's name among those sharing the store; empty: the hostname
+  // How long a node's claim on remote recipients lasts: a node that dies holding them
+  // leaves them to the others after this.
+  std::chrono::seconds lease{300};
+};
+
 // Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.
 struct route {
   std::string domain;
@@ -125,6 +135,7 @@ struct server_config {
   pop3_settings pop3;
   tls_settings tls;
   queue_settings queue;
+  store_settings store;
   std::vector<route> routes;
 
   // The SQLite database inside the data directory.

@@ -57,19 +57,6 @@ class session_registry {
   std::list<closer> sessions_;
 };
 
-// Maildrops with a POP3 session logged in: a second session is refused (RFC 1939 8,
-// RFC 2449 8.1.2 IN-USE). Held in memory, so a crash leaves no stale lock behind.
-class maildrop_locks {
- public:
-  // Takes the lock for a user; false when another session holds it.
-  bool try_lock(std::int64_t user_id) { return held_.insert(user_id).second; }
-  // Releases the lock.
-  void unlock(std::int64_t user_id) { held_.erase(user_id); }
-
- private:
-  std::set<std::int64_t> held_;
-};
-
 // Everything sessions share. All of it is used from the one network thread.
 struct server_context {
   const server_config& config;
@@ -82,7 +69,6 @@ struct server_context {
   delivery_scheduler& scheduler;
   session_registry smtp_sessions;
   session_registry pop3_sessions;
-  maildrop_locks locks;
   abuse_guard guard;
   std::uint64_t next_session_id = 1;
   // The data directory's free space, checked before each message is accepted.

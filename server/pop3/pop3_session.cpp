@@ -34,7 +34,7 @@ pop3_session::pop3_session(asio::ip::tcp::socket socket, const asio::ip::tcp::en
     : io_(std::move(socket), peer, context.tls), context_(context), role_(role), id_(std::move(id)) {}
 
 pop3_session::~pop3_session() {
-  if (locked_) context_.locks.unlock(user_->id);
+  if (locked_) context_.store.unlock_maildrop(user_->id);
 }
 
 void pop3_session::ok(std::string_view text) {
@@ -241,10 +241,15 @@ asio::awaitable<void> pop3_session::log_in(const std::string& address, const std
     }
     co_return err(refusal);
   }
-  // RFC 2449 8.1.2: IN-USE when another session holds the maildrop.
-  if (!context_.locks.try_lock(user->id)) {
-    co_return err("[IN-USE] Mailbox is locked by another session");
+  // RFC 2449 8.1.2: IN-USE when another session (on any relay of this store) holds it.
+  bool locked = false;
+  try {
+    locked = co_await context_.store.lock_maildrop(user->id);
+  } catch (const std::exception& e) {
+    log::error(id_, "event=maildrop_lock_failed reason=\"{}\"", e.what());
+    co_return err("[SYS/TEMP] Temporary failure, try again later");
   }
+  if (!locked) co_return err("[IN-USE] Mailbox is locked by another session");
   user_ = std::move(user);
   locked_ = true;
   try {
@@ -253,7 +258,7 @@ asio::awaitable<void> pop3_session::log_in(const std::string& address, const std
     for (auto& entry : entries) messages_.push_back({std::move(entry), false});
   } catch (const std::exception& e) {
     log::error(id_, "event=maildrop_failed reason=\"{}\"", e.what());
-    context_.locks.unlock(user_->id);
+    context_.store.unlock_maildrop(user_->id);
     locked_ = false;
     user_.reset();
     co_return err("[SYS/TEMP] Temporary failure, try again later");

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,11 @@ class mail_store {
   virtual asio::awaitable<std::string> message_content(std::int64_t entry_id) = 0;
   // Removes maildrop messages in one transaction (POP3 UPDATE state).
   virtual asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) = 0;
+  // Takes a user's maildrop for one POP3 session, on every relay serving this store (RFC
+  // 1939 8); false when another session holds it. Freed by unlock_maildrop, and by the
+  // store when the holding relay dies.
+  virtual asio::awaitable<bool> lock_maildrop(std::int64_t user_id) = 0;
+  virtual void unlock_maildrop(std::int64_t user_id) = 0;
   // Delivers up to `limit` local recipients due at `now` (the scheduler's clock) in one
   // transaction; returns what became of each, once committed.
   virtual asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(
@@ -97,6 +103,9 @@ class mail_store {
   virtual bool announce_user_change() = 0;
   // Recipients became due: a relay looks at the queue now. False when no relay runs.
   virtual bool announce_due_work() = 0;
+  // Calls `wake` (from any thread) when another process announces due work, where the
+  // store carries such news itself; otherwise it comes by other means (SIGUSR1 for SQLite).
+  virtual void on_due_work(std::function<void()> wake) { (void)wake; }
 };
 
 }  // namespace missive

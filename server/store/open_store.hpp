@@ -1,5 +1,5 @@
-// The store a configuration names, opened for the relay or for an admin command. Today that
-// is always the SQLite file in data_dir (sqlite_store.hpp).
+// The store a configuration names, opened for the relay or for an admin command: PostgreSQL
+// when [store] url is set (pg_store.hpp), else the SQLite file in data_dir (sqlite_store.hpp).
 #pragma once
 
 #include <memory>

@@ -11,9 +11,12 @@
 #include "ascii.hpp"
 #include "bounce_message.hpp"
 #include "db.hpp"
+#include "delivery_headers.hpp"
 #include "message_headers.hpp"
+#include "pg_connection.hpp"
 #include "queue_id.hpp"
 #include "recipient_fate.hpp"
+#include "sql_dialect.hpp"
 #include "user_store.hpp"
 
 namespace missive {
@@ -34,7 +37,8 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 // Puts a recipient's message in a user's maildrop: the recipient row names the user (see
 // the view mailbox_entry for the POP3 unique-id).
-void put_in_mailbox(db::connection& db, std::int64_t recipient_id, std::int64_t user_id) {
+template <class Db>
+void put_in_mailbox(Db& db, std::int64_t recipient_id, std::int64_t user_id) {
   db.prepare("UPDATE recipient SET mailbox_user_id = ?2 WHERE id = ?1")
       .bind(1, recipient_id)
       .bind(2, user_id)
@@ -45,7 +49,8 @@ std::chrono::system_clock::time_point from_unix(std::int64_t seconds) {
   return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(seconds));
 }
 
-void add_event(db::connection& db, std::int64_t message_id, std::string_view recipient,
+template <class Db>
+void add_event(Db& db, std::int64_t message_id, std::string_view recipient,
                std::string_view kind, std::string_view detail) {
   auto& insert = db.prepare(
       "INSERT INTO event(message_id, at, recipient, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -57,12 +62,17 @@ void add_event(db::connection& db, std::int64_t message_id, std::string_view rec
 
 // Records an attempt's result for a recipient still pending; false when it is not (the
 // administrator deleted its message while the attempt was under way).
-bool set_state(db::connection& db, std::int64_t recipient_id, std::string_view state,
+template <class Db>
+bool set_state(Db& db, std::int64_t recipient_id, std::string_view state,
                std::string_view reply, std::int64_t next_attempt_at) {
-  db.prepare(
-        "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
-        "last_attempt_at = ?4, next_attempt_at = ?5, in_flight = 0 "
-        "WHERE id = ?1 AND state IN ('queued', 'deferred')")
+  // The claim ends with the attempt: the SQLite flag, or the PostgreSQL lease.
+  db.prepare(dialect<Db>(
+                 "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
+                 "last_attempt_at = ?4, next_attempt_at = ?5, in_flight = 0 "
+                 "WHERE id = ?1 AND state IN ('queued', 'deferred')",
+                 "UPDATE recipient SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
+                 "last_attempt_at = ?4, next_attempt_at = ?5, lease_node = NULL, "
+                 "lease_until = NULL WHERE id = ?1 AND state IN ('queued', 'deferred')"))
       .bind(1, recipient_id)
       .bind(2, state)
       .bind(3, reply)
@@ -82,14 +92,16 @@ bool is_local_address(const queue_policy& policy, std::string_view address) {
 
 // Notes in a message's history that it lost recipients but is from <>: RFC 5321 6.1, no
 // bounce for a bounce.
-void suppress_bounce(db::connection& db, std::int64_t message_id) {
+template <class Db>
+void suppress_bounce(Db& db, std::int64_t message_id) {
   add_event(db, message_id, "", "bounce_suppressed", "the sender is <>: no bounce for a bounce");
 }
 
 // Sends the envelope sender one DSN for the recipients of a message given up on (RFC 3464).
 // Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). Appends to `outcomes`
 // the notification and the DSN's delivery, when its recipient is local.
-void bounce(db::connection& db, std::int64_t message_id, const std::vector<given_up>& failed,
+template <class Db>
+void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed,
             std::chrono::system_clock::time_point now,
             const queue_policy& policy, std::vector<delivery_outcome>& outcomes) {
   if (failed.empty()) return;
@@ -136,11 +148,15 @@ void bounce(db::connection& db, std::int64_t message_id, const std::vector<given
 
 // Frees the body of a message nothing needs any more (every recipient done, no mailbox holds
 // it); the row and its event history stay for `queue show`.
-void retire_if_finished(db::connection& db, std::int64_t message_id) {
-  db.prepare(
-        "UPDATE message SET body = x'' WHERE id = ?1 AND length(body) > 0 "
-        "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
-        "                AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))")
+template <class Db>
+void retire_if_finished(Db& db, std::int64_t message_id) {
+  db.prepare(dialect<Db>(
+                 "UPDATE message SET body = x'' WHERE id = ?1 AND length(body) > 0 "
+                 "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
+                 "  AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))",
+                 "UPDATE message SET body = ''::bytea WHERE id = ?1 AND length(body) > 0 "
+                 "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
+                 "  AND (state IN ('queued', 'deferred') OR mailbox_user_id IS NOT NULL))"))
       .bind(1, message_id)
       .run();
 }
@@ -149,30 +165,37 @@ void retire_if_finished(db::connection& db, std::int64_t message_id) {
 
 std::int64_t unix_now() { return std::time(nullptr); }
 
-std::vector<delivery_outcome> insert_message(db::connection& db, const incoming_message& message) {
+template <class Db>
+std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& message) {
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
       "INSERT INTO message(queue_id, sender, size, received_at, client, body) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
   insert.bind(1, message.queue_id)
       .bind(2, message.sender)
       .bind(3, size)
       .bind(4, unix_now())
       .bind(5, message.client);
   // A small message is bound in one piece, headers and body copied together (opening a
-  // blob handle costs more than the copy). A large one is written in place behind a blob
-  // of zeros, so no second copy of up to 25 MiB is made.
-  bool in_place = static_cast<std::size_t>(size) > copied_message_limit;
-  if (in_place) {
-    insert.bind_zeroblob(6, static_cast<std::uint64_t>(size));  // body is the last column
-  } else {
+  // blob handle costs more than the copy). On SQLite a large one is written in place behind
+  // a blob of zeros, so no second copy of up to 25 MiB is made.
+  bool in_place = !on_postgres<Db> && static_cast<std::size_t>(size) > copied_message_limit;
+  if constexpr (!on_postgres<Db>) {
+    if (in_place) insert.bind_zeroblob(6, static_cast<std::uint64_t>(size));  // the last column
+  }
+  if (!in_place) {
     thread_local std::string whole;
     whole.assign(message.trace_headers).append(message.body);
     insert.bind_blob(6, whole);
   }
-  insert.run();
-  std::int64_t message_id = db.last_insert_rowid();
-  if (in_place) db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
+  insert.step();
+  std::int64_t message_id = insert.column_int(0);
+  insert.reset();
+  if constexpr (!on_postgres<Db>) {
+    if (in_place) {
+      db.write_blob("message", "body", message_id, {message.trace_headers, message.body});
+    }
+  }
   // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
@@ -216,13 +239,19 @@ struct due_local {
   std::int64_t attempts;
 };
 
-std::vector<due_local> select_due_local(db::connection& db, std::size_t limit, std::int64_t now) {
-  auto& query = db.prepare(
+template <class Db>
+std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t now) {
+  // In the order of the recipient_due index, so a backlog is not sorted for every batch. On
+  // PostgreSQL, rows another node is delivering right now are passed over.
+  auto& query = db.prepare(dialect<Db>(
       "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
-      // In the order of the recipient_due index, so a backlog is not sorted for every batch.
-      "ORDER BY r.next_attempt_at, r.id LIMIT ?2");
+      "ORDER BY r.next_attempt_at, r.id LIMIT ?2",
+      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
+      "ORDER BY r.next_attempt_at, r.id LIMIT ?2 FOR UPDATE OF r SKIP LOCKED"));
   query.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
   std::vector<due_local> due;
   while (query.step()) {
@@ -236,7 +265,8 @@ std::vector<due_local> select_due_local(db::connection& db, std::size_t limit, s
 // Delivers one recipient: the mailbox entry and the recipient's new state are written in
 // the same transaction, so a crash neither loses nor duplicates the delivery. Without a
 // mailbox, what becomes of it is decided by decide_without_mailbox.
-delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
+template <class Db>
+delivery_outcome deliver_one(Db& db, const due_local& recipient,
                              std::vector<given_up>& failed, const queue_policy& policy,
                              std::chrono::system_clock::time_point now) {
   auto user = find_user_id(db, recipient.address);
@@ -260,7 +290,8 @@ delivery_outcome deliver_one(db::connection& db, const due_local& recipient,
 
 }  // namespace
 
-std::vector<delivery_outcome> deliver_local(db::connection& db, std::size_t limit,
+template <class Db>
+std::vector<delivery_outcome> deliver_local(Db& db, std::size_t limit,
                                             const queue_policy& policy,
                                             std::chrono::system_clock::time_point now) {
   std::vector<delivery_outcome> outcomes;
@@ -296,7 +327,8 @@ std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t l
   return claimed;
 }
 
-std::vector<delivery_outcome> record_decision(db::connection& db, const attempt_decision& decision,
+template <class Db>
+std::vector<delivery_outcome> record_decision(Db& db, const attempt_decision& decision,
                                              const queue_policy& policy) {
   std::vector<delivery_outcome> outcomes;
   std::set<std::int64_t> touched;
@@ -344,7 +376,8 @@ void release_all_claims(db::connection& db) {
   db.exec("UPDATE recipient SET in_flight = 0 WHERE in_flight = 1");
 }
 
-std::string message_body(db::connection& db, std::int64_t message_id) {
+template <class Db>
+std::string message_body(Db& db, std::int64_t message_id) {
   auto& query = db.prepare("SELECT body FROM message WHERE id = ?1");
   query.bind(1, message_id);
   if (!query.step()) {
@@ -356,7 +389,8 @@ std::string message_body(db::connection& db, std::int64_t message_id) {
   return body;
 }
 
-std::size_t purge_finished(db::connection& db, std::int64_t finished_before, std::size_t limit) {
+template <class Db>
+std::size_t purge_finished(Db& db, std::int64_t finished_before, std::size_t limit) {
   // received_at first: a message received since the cut-off cannot have finished before it.
   // Recipients and events go by ON DELETE CASCADE.
   db.prepare(
@@ -372,7 +406,8 @@ std::size_t purge_finished(db::connection& db, std::int64_t finished_before, std
   return static_cast<std::size_t>(db.changes());
 }
 
-void collect_message(db::connection& db, std::int64_t message_id) {
+template <class Db>
+void collect_message(Db& db, std::int64_t message_id) {
   db.prepare(
         "DELETE FROM message WHERE id = ?1 "
         "AND NOT EXISTS (SELECT 1 FROM recipient WHERE message_id = ?1 "
@@ -385,7 +420,8 @@ void collect_message(db::connection& db, std::int64_t message_id) {
 namespace {
 
 // The recipients of a message, in the order they were given.
-std::vector<recipient_status> recipients_of(db::connection& db, std::int64_t message_id) {
+template <class Db>
+std::vector<recipient_status> recipients_of(Db& db, std::int64_t message_id) {
   auto& query = db.prepare(
       "SELECT address, state, attempts, next_attempt_at, last_reply, in_flight FROM recipient "
       "WHERE message_id = ?1 ORDER BY id");
@@ -407,13 +443,15 @@ std::vector<recipient_status> recipients_of(db::connection& db, std::int64_t mes
 }
 
 // The row id of a message by queue id.
-std::optional<std::int64_t> find_message(db::connection& db, const std::string& queue_id) {
+template <class Db>
+std::optional<std::int64_t> find_message(Db& db, const std::string& queue_id) {
   return db.prepare("SELECT id FROM message WHERE queue_id = ?1").bind(1, queue_id).single_int();
 }
 
 }  // namespace
 
-std::vector<message_summary> pending_messages(db::connection& db) {
+template <class Db>
+std::vector<message_summary> pending_messages(Db& db) {
   auto& query = db.prepare(
       "SELECT id, queue_id, received_at, size, sender FROM message m WHERE EXISTS "
       "(SELECT 1 FROM recipient r WHERE r.message_id = m.id AND r.state IN ('queued', 'deferred')) "
@@ -436,7 +474,8 @@ std::vector<message_summary> pending_messages(db::connection& db) {
   return messages;
 }
 
-std::optional<message_story> find_message_story(db::connection& db, const std::string& queue_id) {
+template <class Db>
+std::optional<message_story> find_message_story(Db& db, const std::string& queue_id) {
   auto id = find_message(db, queue_id);
   if (!id) return std::nullopt;
   message_story story;
@@ -467,7 +506,8 @@ std::optional<message_story> find_message_story(db::connection& db, const std::s
   return story;
 }
 
-std::optional<std::size_t> make_due_now(db::connection& db, const std::optional<std::string>& queue_id) {
+template <class Db>
+std::optional<std::size_t> make_due_now(Db& db, const std::optional<std::string>& queue_id) {
   std::optional<std::int64_t> message;
   if (queue_id) {
     message = find_message(db, *queue_id);
@@ -475,7 +515,7 @@ std::optional<std::size_t> make_due_now(db::connection& db, const std::optional<
   }
   auto& update = db.prepare(
       "UPDATE recipient SET next_attempt_at = ?1 WHERE state IN ('queued', 'deferred') "
-      "AND (?2 IS NULL OR message_id = ?2)");
+      "AND (CAST(?2 AS bigint) IS NULL OR message_id = ?2)");
   update.bind(1, unix_now());
   if (message) update.bind(2, *message);
   else update.bind_null(2);
@@ -483,7 +523,8 @@ std::optional<std::size_t> make_due_now(db::connection& db, const std::optional<
   return static_cast<std::size_t>(db.changes());
 }
 
-bool delete_message(db::connection& db, const std::string& queue_id) {
+template <class Db>
+bool delete_message(Db& db, const std::string& queue_id) {
   auto id = find_message(db, queue_id);
   if (!id) return false;
   db.prepare(
@@ -494,5 +535,83 @@ bool delete_message(db::connection& db, const std::string& queue_id) {
   collect_message(db, *id);
   return true;
 }
+
+template <class Db>
+std::vector<maildrop_entry> maildrop_entries(Db& db, std::int64_t user_id) {
+  // The rows of the view mailbox_entry, with what the delivery headers need.
+  auto& query = db.prepare(
+      "SELECT r.id, m.queue_id || '.' || r.id, m.size, m.sender, r.address "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.mailbox_user_id = ?1 ORDER BY r.id");
+  query.bind(1, user_id);
+  std::vector<maildrop_entry> entries;
+  while (query.step()) {
+    auto size = static_cast<std::uint64_t>(query.column_int(2)) +
+                delivery_headers_size(query.column_view(3), query.column_view(4));
+    entries.push_back({query.column_int(0), query.column_text(1), size});
+  }
+  query.reset();
+  return entries;
+}
+
+template <class Db>
+std::string maildrop_message(Db& db, std::int64_t entry_id) {
+  auto& query = db.prepare(
+      "SELECT m.sender, r.address, m.body FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.id = ?1 AND r.mailbox_user_id IS NOT NULL");
+  query.bind(1, entry_id);
+  if (!query.step()) {
+    query.reset();
+    throw std::runtime_error(fmt::format("maildrop entry {} is gone", entry_id));
+  }
+  // The message as it reached the mailbox: stored once for every local recipient, it
+  // gains each one's delivery headers on the way out.
+  std::string_view sender = query.column_view(0), address = query.column_view(1);
+  std::string_view body = query.column_view(2);
+  std::string content;
+  content.reserve(delivery_headers_size(sender, address) + body.size());
+  content.append(delivery_headers(sender, address)).append(body);
+  query.reset();
+  return content;
+}
+
+template <class Db>
+void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids) {
+  auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
+  // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
+  auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
+  for (auto id : entry_ids) {
+    find.bind(1, id);
+    if (!find.step()) {
+      find.reset();
+      continue;
+    }
+    std::int64_t message_id = find.column_int(0);
+    find.reset();
+    remove.bind(1, id).run();
+    collect_message(db, message_id);
+  }
+}
+
+// The two connections the store runs on (sql_dialect.hpp).
+#define MISSIVE_QUEUE_STORE_FOR(Db)                                                              \
+  template std::vector<delivery_outcome> insert_message(Db&, const incoming_message&);           \
+  template std::vector<delivery_outcome> deliver_local(Db&, std::size_t, const queue_policy&,    \
+                                                       std::chrono::system_clock::time_point);   \
+  template std::vector<delivery_outcome> record_decision(Db&, const attempt_decision&,           \
+                                                         const queue_policy&);                    \
+  template std::string message_body(Db&, std::int64_t);                                          \
+  template void collect_message(Db&, std::int64_t);                                              \
+  template std::size_t purge_finished(Db&, std::int64_t, std::size_t);                           \
+  template std::vector<message_summary> pending_messages(Db&);                                   \
+  template std::optional<message_story> find_message_story(Db&, const std::string&);             \
+  template std::optional<std::size_t> make_due_now(Db&, const std::optional<std::string>&);      \
+  template bool delete_message(Db&, const std::string&);                                         \
+  template std::vector<maildrop_entry> maildrop_entries(Db&, std::int64_t);                       \
+  template std::string maildrop_message(Db&, std::int64_t);                                      \
+  template void remove_maildrop_entries(Db&, const std::vector<std::int64_t>&);
+MISSIVE_QUEUE_STORE_FOR(db::connection)
+MISSIVE_QUEUE_STORE_FOR(pg::connection)
+#undef MISSIVE_QUEUE_STORE_FOR
 
 }  // namespace missive

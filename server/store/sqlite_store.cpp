@@ -11,7 +11,6 @@
 #include "ascii.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
-#include "delivery_headers.hpp"
 #include "migration.hpp"
 #include "pid_file.hpp"
 #include "sqlite_worker.hpp"
@@ -92,44 +91,11 @@ std::optional<std::uint64_t> sqlite_store::users_version() const {
 }
 
 asio::awaitable<std::vector<maildrop_entry>> sqlite_store::maildrop(std::int64_t user_id) {
-  return readers_->run([user_id](db::connection& db) {
-    // The rows of the view mailbox_entry, with what the delivery headers need.
-    auto& query = db.prepare(
-        "SELECT r.id, m.queue_id || '.' || r.id, m.size, m.sender, r.address "
-        "FROM recipient r JOIN message m ON m.id = r.message_id "
-        "WHERE r.mailbox_user_id = ?1 ORDER BY r.id");
-    query.bind(1, user_id);
-    std::vector<maildrop_entry> entries;
-    while (query.step()) {
-      auto size = static_cast<std::uint64_t>(query.column_int(2)) +
-                  delivery_headers_size(query.column_view(3), query.column_view(4));
-      entries.push_back({query.column_int(0), query.column_text(1), size});
-    }
-    query.reset();
-    return entries;
-  });
+  return readers_->run([user_id](db::connection& db) { return maildrop_entries(db, user_id); });
 }
 
 asio::awaitable<std::string> sqlite_store::message_content(std::int64_t entry_id) {
-  return readers_->run([entry_id](db::connection& db) {
-    auto& query = db.prepare(
-        "SELECT m.sender, r.address, m.body FROM recipient r JOIN message m ON m.id = r.message_id "
-        "WHERE r.id = ?1 AND r.mailbox_user_id IS NOT NULL");
-    query.bind(1, entry_id);
-    if (!query.step()) {
-      query.reset();
-      throw std::runtime_error(fmt::format("maildrop entry {} is gone", entry_id));
-    }
-    // The message as it reached the mailbox: stored once for every local recipient, it
-    // gains each one's delivery headers on the way out.
-    std::string_view sender = query.column_view(0), address = query.column_view(1);
-    std::string_view body = query.column_view(2);
-    std::string content;
-    content.reserve(delivery_headers_size(sender, address) + body.size());
-    content.append(delivery_headers(sender, address)).append(body);
-    query.reset();
-    return content;
-  });
+  return readers_->run([entry_id](db::connection& db) { return maildrop_message(db, entry_id); });
 }
 
 asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> entry_ids) {
@@ -144,23 +110,20 @@ asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> ent
     std::vector<std::int64_t> part(entry_ids.begin() + static_cast<std::ptrdiff_t>(start), end);
     // Named, not a temporary: GCC 12 destroys a temporary closure in co_await twice.
     auto remove_part = [part = std::move(part)](db::connection& db) {
-      auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
-      // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
-      auto& remove = db.prepare("UPDATE recipient SET mailbox_user_id = NULL WHERE id = ?1");
-      for (auto id : part) {
-        find.bind(1, id);
-        if (!find.step()) {
-          find.reset();
-          continue;
-        }
-        std::int64_t message_id = find.column_int(0);
-        find.reset();
-        remove.bind(1, id).run();
-        collect_message(db, message_id);
-      }
+      remove_maildrop_entries(db, part);
     };
     co_await writer_->run(std::move(remove_part));
   }
+}
+
+asio::awaitable<bool> sqlite_store::lock_maildrop(std::int64_t user_id) {
+  std::lock_guard lock(locks_mutex_);
+  co_return locked_maildrops_.insert(user_id).second;
+}
+
+void sqlite_store::unlock_maildrop(std::int64_t user_id) {
+  std::lock_guard lock(locks_mutex_);
+  locked_maildrops_.erase(user_id);
 }
 
 asio::awaitable<std::vector<delivery_outcome>> sqlite_store::deliver_local_batch(

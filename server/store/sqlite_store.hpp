@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "mail_store.hpp"
 #include "queue_store.hpp"
@@ -39,6 +41,9 @@ class sqlite_store final : public mail_store {
   asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
   // Removes the entries a few hundred per transaction (a QUIT may expunge thousands).
   asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) override;
+  // In memory: one relay serves a SQLite file, and a crash leaves no stale lock behind.
+  asio::awaitable<bool> lock_maildrop(std::int64_t user_id) override;
+  void unlock_maildrop(std::int64_t user_id) override;
   asio::awaitable<std::vector<delivery_outcome>> deliver_local_batch(
       std::size_t limit, std::chrono::system_clock::time_point now) override;
   asio::awaitable<std::vector<remote_recipient>> claim_remote(
@@ -69,6 +74,8 @@ class sqlite_store final : public mail_store {
   std::unique_ptr<user_generation> user_changes_;
   std::unique_ptr<sqlite_worker> writer_;
   std::unique_ptr<sqlite_worker> readers_;
+  std::mutex locks_mutex_;
+  std::set<std::int64_t> locked_maildrops_;
 };
 
 // Opens a database for an admin command or for start-up: creates the data directory

@@ -3,12 +3,6 @@
 // every job that is waiting inside one transaction, so many sessions share one fsync.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/async_result.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/post.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "worker_job.hpp"
+
 namespace missive {
 
 // A job's failure as the layers above the store see it: an SQLite error becomes a
@@ -33,19 +29,10 @@ namespace db {
 class connection;
 }
 
-// The completion signature of a job's awaitable: an error, and the result unless void.
-template <typename T>
-struct job_signature {
-  using type = void(std::exception_ptr, T);
-};
-template <>
-struct job_signature<void> {
-  using type = void(std::exception_ptr);
-};
-
 // A pool of threads, each with its own connection to one database, running submitted jobs.
 class sqlite_worker {
  public:
+  using connection_type = db::connection;
   // A unit of work; it runs on a worker thread with that thread's connection. In
   // group-commit mode a job may run twice (when another job of its batch fails, the batch
   // is rolled back and run again), so a job's only effects are on the database and on
@@ -72,7 +59,13 @@ class sqlite_worker {
   // Runs `work(connection)` on a worker and resumes the calling coroutine on its own executor
   // with the result, after the commit in group-commit mode; rethrows what the job threw.
   template <typename Function>
-  auto run(Function work) -> asio::awaitable<std::invoke_result_t<Function, db::connection&>>;
+  auto run(Function work) {
+    return run_job(*this, std::move(work));
+  }
+  // A job's failure as the layers above see it (as_store_error).
+  static std::exception_ptr translate(std::exception_ptr failure) {
+    return as_store_error(failure);
+  }
 
   // The number of batches committed so far, and of jobs in them (for benchmarks and tests).
   std::uint64_t batches() const;
@@ -103,35 +96,5 @@ class sqlite_worker {
   std::uint64_t batches_ = 0;
   std::vector<std::thread> threads_;
 };
-
-template <typename Function>
-auto sqlite_worker::run(Function work)
-    -> asio::awaitable<std::invoke_result_t<Function, db::connection&>> {
-  // Not a coroutine itself: the returned awaitable starts the job when awaited. (Coroutines
-  // taking class types by value are avoided: GCC 12 mishandles such parameter copies.)
-  using result_type = std::invoke_result_t<Function, db::connection&>;
-  constexpr bool is_void = std::is_void_v<result_type>;
-  using signature = typename job_signature<result_type>::type;
-  auto initiate = [this](auto handler, Function work) {
-    auto executor = asio::get_associated_executor(handler);
-    auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-    auto result = std::make_shared<std::conditional_t<is_void, bool, result_type>>();
-    submit([work = std::move(work), result](db::connection& db) mutable {
-             if constexpr (is_void) work(db);
-             else *result = work(db);
-           },
-           // The work guard keeps the caller's io_context running while the job is out.
-           [work_guard = asio::make_work_guard(executor), shared_handler,
-            result](std::exception_ptr failure) {
-             failure = as_store_error(failure);
-             asio::post(work_guard.get_executor(), [shared_handler, result, failure] {
-               if constexpr (is_void) (*shared_handler)(failure);
-               else (*shared_handler)(failure, std::move(*result));
-             });
-           });
-  };
-  return asio::async_initiate<decltype(asio::use_awaitable), signature>(
-      std::move(initiate), asio::use_awaitable, std::move(work));
-}
 
 }  // namespace missive

@@ -21,17 +21,23 @@ struct user_record {
 };
 
 // Adds a user; false when the address is taken.
-bool add_user(db::connection& db, std::string_view address, std::string_view password_hash);
+template <class Db>
+bool add_user(Db& db, std::string_view address, std::string_view password_hash);
 // Deletes a user, their maildrop and the messages only it held; false when there is no such
 // user. Several statements: run it inside a transaction (the store's writer does).
-bool delete_user(db::connection& db, std::string_view address);
+template <class Db>
+bool delete_user(Db& db, std::string_view address);
 // Replaces a user's password hash; false when there is no such user.
-bool set_password_hash(db::connection& db, std::string_view address, std::string_view hash);
+template <class Db>
+bool set_password_hash(Db& db, std::string_view address, std::string_view hash);
 // Every user's address, sorted.
-std::vector<std::string> list_users(db::connection& db);
+template <class Db>
+std::vector<std::string> list_users(Db& db);
 // The user with this address (any case), if any.
-std::optional<user_record> find_user(db::connection& db, std::string_view address);
+template <class Db>
+std::optional<user_record> find_user(Db& db, std::string_view address);
 // Only the id of that user: what a delivery needs, without copying the password hash.
-std::optional<std::int64_t> find_user_id(db::connection& db, std::string_view address);
+template <class Db>
+std::optional<std::int64_t> find_user_id(Db& db, std::string_view address);
 
 }  // namespace missive

@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from missive_harness import (HOST, PASSWORD, MissiveTestCase, free_port, mailbox_count,
+from missive_harness import (HOST, PASSWORD, MissiveTestCase, mailbox_count,
                              wait_for_mailbox_count, wait_until)
 from test_client_send import missive_path, run_missive
 
@@ -181,7 +181,7 @@ class ClientMailboxTest(MissiveTestCase):
         self.assertEqual(mailbox_count(self.server, BOB), count)
 
     def test_server_down_exits_75_with_one_sentence(self):
-        port = free_port()
+        port = self.refused_port()
         r = run_missive(["--server", HOST, "--pop3-port", str(port), "--user", ALICE,
                          "--data-dir", self.data_dir, "fetch"], password=PASSWORD, home=self.home)
         self.assertEqual(r.returncode, 75)
@@ -246,7 +246,7 @@ class ClientMailboxTest(MissiveTestCase):
     def test_watch_backs_off_while_the_server_is_away_and_stops_on_sigint(self):
         env = dict(os.environ, MISSIVE_PASSWORD=PASSWORD, HOME=self.home)
         proc = subprocess.Popen(
-            [missive_path(), "--server", HOST, "--pop3-port", str(free_port()),
+            [missive_path(), "--server", HOST, "--pop3-port", str(self.refused_port()),
              "--user", ALICE, "--data-dir", self.data_dir, "watch", "--every", "1s"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

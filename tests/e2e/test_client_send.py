@@ -14,7 +14,7 @@ import tempfile
 import threading
 import unittest
 
-from missive_harness import HOST, free_port, require_aiosmtpd, wait_until
+from missive_harness import HOST, refused_port, require_aiosmtpd, start_aiosmtpd, wait_until
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _DEFAULT_CLIENT = os.path.normpath(os.path.join(_HERE, "..", "..", "build", "client", "missive"))
@@ -77,7 +77,6 @@ class ClientSendTest(unittest.TestCase):
 
     def start_aiosmtpd(self, auth=False):
         handler = RecordingHandler()
-        port = free_port()
         kwargs = {}
         if auth:
             smtp = self.smtp_module
@@ -89,12 +88,10 @@ class ClientSendTest(unittest.TestCase):
                 return smtp.AuthResult(success=ok, handled=False)
             kwargs = {"auth_require_tls": False, "authenticator": authenticator,
                       "auth_required": True}
-        controller = self.controller_module.Controller(
-            handler, hostname=HOST, port=port, server_hostname="aiosmtpd.x.test",
-            ready_timeout=10, **kwargs)
-        controller.start()
+        controller = start_aiosmtpd(handler, server_hostname="aiosmtpd.x.test",
+                                    ready_timeout=10, **kwargs)
         self.addCleanup(controller.stop)
-        return handler, port
+        return handler, controller.port
 
     def wait_envelopes(self, handler, n):
         return wait_until(lambda: (lambda e: e if len(e) >= n else None)(handler.snapshot()),
@@ -252,7 +249,7 @@ class ClientSendTest(unittest.TestCase):
         self.assertEqual(env["mail_from"], "cronuser@" + os.uname().nodename)
 
     def test_failures_have_one_sentence_and_a_sysexits_status(self):
-        port = free_port()  # nobody listens there
+        port = refused_port(self.addCleanup)  # nobody listens there
         r = run_missive(["--server", HOST, "--smtp-port", str(port), "send", "--from",
                          "a@example.test", "--to", "b@example.test"], stdin=b"x\n", home=self.home)
         self.assertEqual(r.returncode, 75)

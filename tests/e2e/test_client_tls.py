@@ -24,9 +24,9 @@ import tempfile
 import threading
 import unittest
 
-from missive_harness import (HOST, PASSWORD, HarnessError, MissiveTestCase, free_port,
-                             missived_path, mailbox_entries, require_aiosmtpd, require_tool,
-                             wait_for_mailbox_count, wait_until)
+from missive_harness import (HOST, PASSWORD, HarnessError, MissiveTestCase, missived_path,
+                             mailbox_entries, refused_port, require_aiosmtpd, require_tool,
+                             start_aiosmtpd, wait_for_mailbox_count, wait_until)
 from test_client_send import run_missive
 
 ALICE = "alice@example.test"
@@ -115,7 +115,7 @@ class ClientStartTlsAiosmtpdTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.controller_module = require_aiosmtpd()
+        require_aiosmtpd()  # missing: a loud failure, before any test
         cls.certs = Certificates()
         cls.addClassCleanup(cls.certs.cleanup)
         # aiosmtpd logs a traceback for each handshake the client fails on purpose.
@@ -129,21 +129,18 @@ class ClientStartTlsAiosmtpdTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.home, True)
 
     def start_aiosmtpd(self, tls=True, require_starttls=True, cert=None, key=None):
-        """aiosmtpd on a free port; with `tls`, it offers STARTTLS with `cert` (default the
+        """aiosmtpd on a port of its own; with `tls`, it offers STARTTLS with `cert` (default the
         good one). Returns (handler, port, sni_seen)."""
         handler = RecordingHandler()
-        port = free_port()
         sni_seen = []
         kwargs = {}
         if tls:
             context = server_context(cert or self.certs.cert, key or self.certs.key, sni_seen)
             kwargs = {"tls_context": context, "require_starttls": require_starttls}
-        controller = self.controller_module.Controller(
-            handler, hostname=HOST, port=port, server_hostname="aiosmtpd.x.test",
-            ready_timeout=10, **kwargs)
-        controller.start()
+        controller = start_aiosmtpd(handler, server_hostname="aiosmtpd.x.test",
+                                    ready_timeout=10, **kwargs)
         self.addCleanup(controller.stop)
-        return handler, port, sni_seen
+        return handler, controller.port, sni_seen
 
     def send(self, port, server=HOST, **settings):
         config = write_config(self.home, server=server, smtp_port=port, **settings)
@@ -314,7 +311,7 @@ class ClientTlsConfigTest(unittest.TestCase):
         not_pem = os.path.join(self.home, "not.pem")
         with open(not_pem, "w") as f:
             f.write("not a certificate\n")
-        port = free_port()
+        port = refused_port(self.addCleanup)
         text = (f'server = "127.0.0.1"\nsmtp_port = {port}\npop3_port = {port}\n'
                 f'user = "{ALICE}"\ndata_dir = "{self.home}/store"\nca_file = "{not_pem}"\n')
         path, r = self.run_with(text)
@@ -328,7 +325,7 @@ class ClientTlsConfigTest(unittest.TestCase):
         certs = Certificates()
         self.addCleanup(certs.cleanup)
         shutil.copy(certs.cert, os.path.join(self.home, "ca.pem"))
-        port = free_port()  # nothing listens: the config is accepted, the server is down
+        port = refused_port(self.addCleanup)  # the config is accepted, the server is down
         path, r = self.run_with(f'server = "127.0.0.1"\nsmtp_port = {port}\n'
                                 'tls = "required"\nca_file = "ca.pem"\n')
         self.assertEqual(r.returncode, 75, r.stderr)

@@ -26,8 +26,8 @@ import threading
 import time
 import unittest
 
-from missive_harness import (dot_stuff, make_message, pop3_session, port_below_ephemeral_range,
-                             queue_id_of, RelayTestCase, SmtpClient, test_id_of, wait_until)
+from missive_harness import (dot_stuff, make_message, pop3_session, queue_id_of, RelayTestCase,
+                             SmtpClient, test_id_of, wait_until)
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 KILLS = 200 if SOAK else 20
@@ -186,10 +186,12 @@ class CrashLoopTest(RelayTestCase):
 
     def test_sigkill_loop_loses_nothing_and_duplicates_nothing_locally(self):
         started = time.monotonic()
-        b = self.start_relay("remote.test", smtp_port=port_below_ephemeral_range(), start=False)
+        b = self.start_relay("remote.test", start=False)
         b.add_user(DAVE)
         b.start()
-        a = self.start_relay("example.test", smtp_port=port_below_ephemeral_range(), start=False,
+        # A is killed and restarted on the same port, which the senders keep connecting to:
+        # it is held for the whole test, so nothing else can take it while A is down.
+        a = self.start_relay("example.test", smtp_port=self.reserved_port(), start=False,
                              routes=[("remote.test", b.smtp_port)],
                              queue={"retry_initial": "1s", "retry_max": "2s",
                                     "max_lifetime": "1h"})

@@ -20,8 +20,8 @@ import threading
 import time
 import unittest
 
-from missive_harness import (dot_stuff, make_message, pop3_session, port_below_ephemeral_range,
-                             queue_id_of, RelayTestCase, SmtpClient, test_id_of, wait_until)
+from missive_harness import (dot_stuff, make_message, pop3_session, queue_id_of, RelayTestCase,
+                             SmtpClient, test_id_of, wait_until)
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 CLIENTS = 50
@@ -175,7 +175,9 @@ class GracefulShutdownTest(RelayTestCase):
         self.remote_scenario(silent_next_hop=False)
 
     def remote_scenario(self, silent_next_hop):
-        port = port_below_ephemeral_range()
+        # The next hop's port, held for the whole test: refused while nothing listens there,
+        # the tarpit's, then B's.
+        port = self.reserved_port()
         release = threading.Event()
         tarpit = None
         if silent_next_hop:

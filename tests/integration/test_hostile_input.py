@@ -31,8 +31,8 @@ import time
 import unittest
 
 from missive_harness import (DOMAIN, PASSWORD, MissiveTestCase, Pop3Client,
-                             SmtpClient, fetch_all, free_port, make_message, mailbox_entries,
-                             pop3_session, queue_id_of, smtp_send, unique_users,
+                             SmtpClient, fetch_all, make_message, mailbox_entries,
+                             pop3_session, queue_id_of, refused_port, smtp_send, unique_users,
                              wait_for_mailbox_count, wait_until)
 
 MAX_SIZE = 100000
@@ -41,8 +41,9 @@ ALICE = f"alice@{DOMAIN}"
 UNTRUSTED = "[smtp]\ntrusted_networks = []\n"
 TABLES = ["event", "mailbox_entry", "message", "recipient", "user"]
 
-# remote.test goes to a port nothing listens on, and is retried only after an hour: nothing
-# addressed there leaves the queue while the tests run (and these tests RSET before DATA).
+# remote.test goes to a port where connections are refused, and is retried only after an
+# hour: nothing addressed there leaves the queue while the tests run (and these tests RSET
+# before DATA).
 CONFIG = f"""
 [smtp]
 max_message_size = {MAX_SIZE}
@@ -52,7 +53,7 @@ retry_initial = "1h"
 
 [[route]]
 domain = "remote.test"
-host = "127.0.0.1:{free_port()}"
+host = "127.0.0.1:{{remote_port}}"
 """
 
 
@@ -80,7 +81,8 @@ class HostileSmtpInputTest(MissiveTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = cls.start_server(CONFIG)
+        cls.server = cls.start_server(
+            CONFIG.format(remote_port=refused_port(cls.addClassCleanup)))
         cls.bob = cls.server.add_user(f"bob@{DOMAIN}")
         cls.pool = unique_users(cls.server, "h", 12)
 
@@ -415,7 +417,8 @@ class HostilePop3InputTest(MissiveTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = cls.start_server(CONFIG)
+        cls.server = cls.start_server(
+            CONFIG.format(remote_port=refused_port(cls.addClassCleanup)))
         cls.user = cls.server.add_user(f"pat@{DOMAIN}")
         smtp_send(cls.server, ALICE, [cls.user], make_message("one", ["kept"], to=cls.user))
         wait_for_mailbox_count(cls.server, cls.user, 1)

@@ -30,8 +30,7 @@ import threading
 import time
 import unittest
 
-from missive_harness import (FakeSmtpServer, make_message, port_below_ephemeral_range,
-                             RelayTestCase, smtp_send, wait_until)
+from missive_harness import FakeSmtpServer, make_message, RelayTestCase, smtp_send, wait_until
 
 SOAK = os.environ.get("MISSIVE_SOAK") == "1"
 if SOAK:
@@ -376,7 +375,7 @@ class NextHopFaultTest(RelayTestCase):
     # -- the faults ------------------------------------------------------------------------
 
     def test_a_connection_refused_then_a_server_appears(self):
-        port = port_below_ephemeral_range()
+        port = self.reserved_port()  # refused until the fake next hop listens on it
         self.start_a("down.test", port)
         hop = {}
 

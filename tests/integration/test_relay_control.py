@@ -3,7 +3,7 @@ address tricks that open relays fall for are refused."""
 
 import unittest
 
-from missive_harness import RelayTestCase, free_port, make_message
+from missive_harness import RelayTestCase, make_message
 
 REFUSED = {(550, "5.1.1"), (554, "5.7.1")}
 PERCENT = "user%other.test@a.test"
@@ -50,7 +50,7 @@ class RelayControlTest(RelayTestCase):
             self.assertIn(c.cmd("DATA").code, (503, 554))
 
     def test_tricks_refused_even_for_a_trusted_client(self):
-        r = self.start_relay("a.test", start=False, routes=[("other.test", free_port())])
+        r = self.start_relay("a.test", start=False, routes=[("other.test", self.refused_port())])
         r.add_user("user@a.test")
         r.start()
         with r.smtp() as c:
@@ -69,7 +69,7 @@ class RelayControlTest(RelayTestCase):
                          [("user@other.test", 0)])
 
     def test_trusted_client_relays(self):
-        r = self.start_relay("a.test", start=False, routes=[("other.test", free_port())])
+        r = self.start_relay("a.test", start=False, routes=[("other.test", self.refused_port())])
         r.start()
         with r.smtp() as c:
             self.assertReply(c.ehlo(), 250)

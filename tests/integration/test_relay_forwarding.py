@@ -6,7 +6,7 @@ With three relays, A's default route "*" is a smarthost C, and a specific route 
 import re
 import unittest
 
-from missive_harness import (RelayTestCase, fetch_all, free_port, header_fields, make_message,
+from missive_harness import (RelayTestCase, fetch_all, header_fields, make_message,
                              smtp_send, wait_for_mailbox_count, wait_until)
 
 ALICE = "alice@a.test"

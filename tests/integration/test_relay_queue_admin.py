@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from missive_harness import (RelayTestCase, free_port, make_message, smtp_send, utc_stamp,
+from missive_harness import (RelayTestCase, make_message, smtp_send, utc_stamp,
                              wait_for_mailbox_count, wait_until)
 
 ALICE = "alice@a.test"
@@ -49,7 +49,7 @@ class QueueAdminTest(RelayTestCase):
 
     def setUp(self):
         super().setUp()
-        self.port = free_port()
+        self.port = self.reserved_port()  # refused until B starts on it
         self.a, self.b = self.start_relay_pair(a_queue=SLOW, b_smtp_port=self.port, start_b=False)
 
     def send_deferred(self, subject):

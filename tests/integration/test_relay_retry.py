@@ -6,7 +6,7 @@ retried on a seconds-scale schedule capped at retry_max."""
 import time
 import unittest
 
-from missive_harness import (FakeSmtpServer, RelayTestCase, fetch_all, free_port, header_fields,
+from missive_harness import (FakeSmtpServer, RelayTestCase, fetch_all, header_fields,
                              make_message, smtp_send, wait_for_mailbox_count, wait_until)
 
 ALICE = "alice@a.test"
@@ -16,7 +16,7 @@ BOB = "bob@b.test"
 class NextHopDownTest(RelayTestCase):
 
     def test_b_stopped_then_started_exactly_one_copy(self):
-        port = free_port()
+        port = self.reserved_port()  # refused until B starts on it
         a, b = self.start_relay_pair(b_smtp_port=port, start_b=False)
         msg = make_message("while b is down", ["patience"], sender=ALICE, to=BOB)
         qid = smtp_send(a, ALICE, [BOB], msg)  # A accepts: 250 (asserted by smtp_send)
@@ -52,7 +52,7 @@ class NextHopDownTest(RelayTestCase):
         a.wait_delivery_log(qid, BOB, "sent", relay=rf"127\.0\.0\.1\[127\.0\.0\.1\]:{port}")
 
     def test_schedule_survives_a_restart_of_the_sender(self):
-        port = free_port()
+        port = self.reserved_port()  # refused until B starts on it
         a, b = self.start_relay_pair(b_smtp_port=port, start_b=False)
         qid = smtp_send(a, ALICE, [BOB], make_message("restart", ["x"], sender=ALICE, to=BOB))
         a.wait_state(qid, BOB, "deferred")

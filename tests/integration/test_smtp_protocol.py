@@ -4,13 +4,14 @@ import re
 import time
 import unittest
 
-from missive_harness import (free_port, DOMAIN, HOSTNAME, MissiveTestCase, make_message, queue_id_of,
-                             unique_users, wait_for_mailbox_count, wait_until, mailbox_count)
+from missive_harness import (DOMAIN, HOSTNAME, MissiveTestCase, make_message, queue_id_of,
+                             refused_port, unique_users, wait_for_mailbox_count, wait_until,
+                             mailbox_count)
 
 MAX_SIZE = 100000
 MAX_RCPTS = 5
 
-# remote.test is routed to a port nothing listens on, so its mail stays deferred.
+# remote.test is routed to a port where connections are refused, so its mail stays deferred.
 CONFIG = f"""
 [smtp]
 max_message_size = {MAX_SIZE}
@@ -21,7 +22,7 @@ retry_initial = "1h"
 
 [[route]]
 domain = "remote.test"
-host = "127.0.0.1:{free_port()}"
+host = "127.0.0.1:{{remote_port}}"
 """
 
 ALICE = f"alice@{DOMAIN}"
@@ -31,7 +32,8 @@ class SmtpProtocolTest(MissiveTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = cls.start_server(CONFIG)
+        cls.server = cls.start_server(
+            CONFIG.format(remote_port=refused_port(cls.addClassCleanup)))
         cls.bob = cls.server.add_user(f"bob@{DOMAIN}")
         cls.carol = cls.server.add_user(f"carol@{DOMAIN}")
         cls.pool = unique_users(cls.server, "s", 16)

@@ -13,7 +13,6 @@ Main pieces:
 
 import base64
 import os
-import random
 import re
 import shutil
 import signal
@@ -368,6 +367,14 @@ class MissiveTestCase(unittest.TestCase):
         self.addCleanup(server.cleanup, remove_files=False)
         server.start()
         return server
+
+    def refused_port(self):
+        """A port where connections are refused for this test (see refused_port)."""
+        return refused_port(self.addCleanup)
+
+    def reserved_port(self):
+        """A port held for a server to listen on later in this test (see reserved_port)."""
+        return reserved_port(self.addCleanup)
 
     @classmethod
     def tearDownClass(cls):
@@ -844,30 +851,48 @@ def test_id_of(body):
     return found[0].decode() if len(found) == 1 else None
 
 
-def port_below_ephemeral_range():
-    """A free port below the ephemeral range: while nothing listens on it (a relay that is
-    down, a next hop not up yet), no client socket's source port can take it."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+class HeldPort:
+    """A TCP port on 127.0.0.1 taken by binding port 0, and held (never listened on) until
+    close(). While it is held, connecting to it is refused (nothing listens) and no other
+    socket gets it: not a bind(), not a client's source port (the kernel gives a connect()
+    no port that a bound socket holds). Never "bind, close, hand the number on".
+
+    for_listener=True: for a server that has to be told its port before it starts (a next
+    hop that is down at first, relays routing to each other, a relay restarted on the same
+    port). This socket then sets SO_REUSEADDR: Linux lets another SO_REUSEADDR socket (as
+    missived's and FakeSmtpServer's listeners are) bind the port and listen on it while this
+    one holds it without listening; when that listener closes, the port is still held, so
+    the server can listen there again and nothing else can have taken it in between."""
+
+    def __init__(self, for_listener=False):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.bind((HOST, port))
-            return port
+            if for_listener:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((HOST, 0))
         except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 20000-32000")
+            self.sock.close()
+            raise
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now (bound, noted, closed)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+def refused_port(cleanup):
+    """A port where connections are refused, held until the cleanup registered with
+    `cleanup` (e.g. self.addCleanup, cls.addClassCleanup) runs. A next hop that is down."""
+    held = HeldPort()
+    cleanup(held.close)
+    return held.port
+
+
+def reserved_port(cleanup):
+    """A port held for a server to listen on later (HeldPort(for_listener=True)); until it
+    does, and whenever it is stopped, connections are refused. Released by `cleanup`."""
+    held = HeldPort(for_listener=True)
+    cleanup(held.close)
+    return held.port
 
 
 def relay_config(domain, hostname, routes=(), trusted_networks=None, queue=None, extra=""):
@@ -887,8 +912,9 @@ def relay_config(domain, hostname, routes=(), trusted_networks=None, queue=None,
 
 class RelayServer(MissiveServer):
     """A missived owning one domain, with routes and a seconds-scale queue schedule.
-    smtp_port: a fixed SMTP port (so that routes pointing at it survive a restart);
-    0 picks a new free port at every start."""
+    smtp_port: a fixed SMTP port, one from reserved_port() (so that routes pointing at it
+    hold before the relay starts and across restarts); 0: the kernel picks one at every
+    start, read from the listener line."""
 
     def __init__(self, domain, hostname=None, routes=(), trusted_networks=None, queue=None,
                  smtp_port=0, extra_config="", name=None, data_dir=None, extra_domains=(),
@@ -912,6 +938,13 @@ class RelayServer(MissiveServer):
         if self.fixed_smtp_port:
             cmd[cmd.index("--smtp") + 1] = f"{HOST}:{self.fixed_smtp_port}"
         return cmd
+
+    def start(self, timeout=DEFAULT_WAIT):
+        super().start(timeout)
+        if self.fixed_smtp_port and self.smtp_port != self.fixed_smtp_port:
+            raise HarnessError(f"{self.name} listens for SMTP on {self.smtp_port}, "
+                               f"not on its fixed port {self.fixed_smtp_port}")
+        return self
 
     def set_routes(self, routes):
         """Rewrite the config with other routes (takes effect at the next start)."""
@@ -1316,6 +1349,36 @@ def require_aiosmtpd():
                                f"install python3-aiosmtpd") from None
 
 
+def start_aiosmtpd(handler, **kwargs):
+    """aiosmtpd's threaded Controller serving `handler` on 127.0.0.1, started; its port is
+    .port. kwargs go to Controller (server_hostname, ready_timeout, SMTP parameters).
+
+    The listening socket is bound to port 0 here and handed to the event loop, so the port
+    is the kernel's pick and stays taken from bind to stop. (aiosmtpd 1.4, Debian 12's,
+    cannot be given port 0 itself: after create_server it connects to the configured port
+    to check that the server answers.) Stop it with .stop()."""
+    module = require_aiosmtpd()
+
+    class HeldSocketController(module.Controller):
+        def __init__(self, sock, *args, **kw):
+            self._sock = sock
+            super().__init__(*args, hostname=HOST, port=sock.getsockname()[1], **kw)
+
+        def _create_server(self):
+            return self.loop.create_server(self._factory_invoker, sock=self._sock,
+                                           ssl=self.ssl_context)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((HOST, 0))
+        controller = HeldSocketController(sock, handler, **kwargs)
+        controller.start()
+    except BaseException:
+        sock.close()
+        raise
+    return controller
+
+
 # -- test case base for relay tests -------------------------------------------------------
 
 class RelayTestCase(MissiveTestCase):
@@ -1340,10 +1403,11 @@ class RelayTestCase(MissiveTestCase):
     def start_relay_pair(self, a_queue=None, b_queue=None, a_routes=(), b_routes=(),
                          b_smtp_port=0, start_b=True):
         """B owns b.test (user bob@b.test); A owns a.test (user alice@a.test) and routes
-        b.test to B. Returns (a, b)."""
+        b.test to B. start_b=False: B is created but not started, on b_smtp_port (default:
+        a reserved_port, where A's attempts are refused until B starts). Returns (a, b)."""
         port = b_smtp_port
         if not start_b and not port:
-            port = free_port()
+            port = reserved_port(self.addCleanup)  # refused until B starts on it
         b = self.start_relay("b.test", start=False, queue=b_queue, routes=b_routes,
                              smtp_port=port)
         b.add_user("bob@b.test")

@@ -1,0 +1,190 @@
+// PostgreSQL worker threads and group commit: see pg_worker.hpp.
+#include "pg_worker.hpp"
+
+#include "log.hpp"
+#include "pg_connection.hpp"
+#include "store_error.hpp"
+
+namespace missive {
+
+namespace {
+
+// Jobs beyond this wait for the next batch, so one commit never grows without bound.
+constexpr std::size_t max_batch = 512;
+
+// A reconnection is tried at most this often, so a PostgreSQL that is away is not hammered
+// by every job (they fail at once meanwhile, as temporary).
+constexpr auto reconnect_pause = std::chrono::milliseconds(500);
+
+}  // namespace
+
+std::exception_ptr as_store_error_pg(std::exception_ptr failure) {
+  if (!failure) return failure;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const pg::error& e) {
+    using kind = store_error::kind;
+    const std::string& state = e.sqlstate();
+    // SQLSTATE classes (PostgreSQL appendix A): 08 connection, 57P admin shutdown and
+    // cannot-connect-now, 53 insufficient resources (53100: disk full), 40 rollbacks
+    // (serialization, deadlock), 55P03 lock not available.
+    kind why = state == "53100"                                      ? kind::full
+               : e.connection_lost() || state.starts_with("08") || state.starts_with("57P") ||
+                       state.starts_with("53") || state.starts_with("40") || state == "55P03"
+                   ? kind::temporary
+                   : kind::permanent;
+    return std::make_exception_ptr(store_error(why, e.what()));
+  } catch (...) {
+    return failure;
+  }
+}
+
+pg_worker::pg_worker(std::string conninfo, mode how, int threads, on_connect setup)
+    : conninfo_(std::move(conninfo)), mode_(how), setup_(std::move(setup)) {
+  if (mode_ == mode::group_commit) threads = 1;
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { thread_main(); });
+}
+
+pg_worker::~pg_worker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void pg_worker::submit(job work, completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({std::move(work), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+std::uint64_t pg_worker::batches() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+pg::connection& pg_worker::connected(std::unique_ptr<pg::connection>& db) {
+  if (db && db->ok()) return *db;
+  thread_local std::chrono::steady_clock::time_point last_try{};
+  auto now = std::chrono::steady_clock::now();
+  if (db || last_try != std::chrono::steady_clock::time_point{}) {
+    if (now - last_try < reconnect_pause) {
+      throw pg::error("PostgreSQL is not reachable (reconnecting)", "08006", true);
+    }
+  }
+  bool was_connected = db != nullptr;
+  db.reset();
+  last_try = now;
+  db = std::make_unique<pg::connection>(conninfo_);
+  if (setup_) setup_(*db);
+  if (was_connected) log::info("storage", "event=reconnected");
+  return *db;
+}
+
+void pg_worker::thread_main() {
+  std::unique_ptr<pg::connection> db;
+  bool reported_away = false;
+  std::vector<queued_job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and every job is done
+      std::size_t take = mode_ == mode::group_commit ? std::min(pending_.size(), max_batch) : 1;
+      for (std::size_t i = 0; i < take; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      ++batches_;
+    }
+    try {
+      run_batch(connected(db), batch);
+      reported_away = false;
+    } catch (...) {
+      // No connection: every job of the batch fails, as temporary.
+      auto failure = std::current_exception();
+      if (!reported_away) {
+        try {
+          throw;
+        } catch (const std::exception& e) {
+          log::error("storage", "event=database_unreachable reason=\"{}\"", e.what());
+        }
+        reported_away = true;
+      }
+      for (auto& queued : batch) queued.done(failure);
+    }
+    batch.clear();
+  }
+}
+
+void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
+  std::vector<std::exception_ptr> failures(batch.size());
+  if (mode_ == mode::independent) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].work(db);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  } else if (run_together(db, batch, failures)) {
+    // One job failed and the transaction was rolled back: its neighbours still deserve
+    // their commit, so the batch runs again with each job under its own savepoint.
+    run_with_savepoints(db, batch, failures);
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
+}
+
+bool pg_worker::run_together(pg::connection& db, std::vector<queued_job>& batch,
+                             std::vector<std::exception_ptr>& failures) {
+  // Jobs almost never fail: the batch first runs as one plain transaction, without a
+  // savepoint's round trips for every job.
+  try {
+    pg::transaction tx(db);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].work(db);
+      } catch (...) {
+        if (!db.ok()) throw;                // the connection went: the whole batch fails
+        if (batch.size() > 1) return true;  // tx rolls back; the caller runs them again
+        failures[i] = std::current_exception();
+        return false;
+      }
+    }
+    tx.commit();
+  } catch (...) {
+    // BEGIN or COMMIT failed, or the connection went: nothing is committed.
+    auto failure = std::current_exception();
+    for (auto& slot : failures) slot = failure;
+  }
+  return false;
+}
+
+void pg_worker::run_with_savepoints(pg::connection& db, std::vector<queued_job>& batch,
+                                    std::vector<std::exception_ptr>& failures) {
+  try {
+    pg::transaction tx(db);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      db.run("SAVEPOINT job");
+      try {
+        batch[i].work(db);
+        db.run("RELEASE job");
+      } catch (...) {
+        if (!db.ok()) throw;
+        failures[i] = std::current_exception();
+        db.run("ROLLBACK TO job");
+        db.run("RELEASE job");
+      }
+    }
+    tx.commit();
+  } catch (...) {
+    auto failure = std::current_exception();
+    for (auto& slot : failures) slot = failure;
+  }
+}
+
+}  // namespace missive

@@ -1,0 +1,95 @@
+// Threads that own PostgreSQL connections and run jobs for the network threads, which never
+// wait on libpq themselves. The writer is one such thread in group-commit mode: it runs
+// every job that is waiting inside one transaction, so many sessions share one COMMIT. A
+// connection that broke is made again before the next batch: while PostgreSQL is away,
+// jobs fail at once as temporary (the SMTP client hears 451) and nothing needs a restart.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "worker_job.hpp"
+
+namespace missive {
+
+namespace pg {
+class connection;
+}
+
+// A job's failure as the layers above the store see it: a PostgreSQL error becomes a
+// store_error of the right kind; anything else is passed on as it is.
+std::exception_ptr as_store_error_pg(std::exception_ptr failure);
+
+// A pool of threads, each with its own connection to one PostgreSQL database.
+class pg_worker {
+ public:
+  using connection_type = pg::connection;
+  // A unit of work on a worker thread's connection. In group-commit mode a job may run
+  // twice (when another job of its batch fails, the batch runs again with savepoints), so
+  // its only effects are on the database and on its own result.
+  using job = std::function<void(pg::connection&)>;
+  // Called on the worker thread when the job is done (and, when grouped, committed).
+  using completion = std::function<void(std::exception_ptr)>;
+  // Run on each new connection before any job (LISTEN, session settings).
+  using on_connect = std::function<void(pg::connection&)>;
+
+  enum class mode {
+    group_commit,  // one thread; each batch of waiting jobs in one transaction
+    independent,   // any number of threads; each job on its own (autocommit)
+  };
+
+  pg_worker(std::string conninfo, mode how, int threads, on_connect setup = {});
+  pg_worker(const pg_worker&) = delete;
+  pg_worker& operator=(const pg_worker&) = delete;
+  // Finishes every job already submitted, then stops the threads.
+  ~pg_worker();
+
+  // Queues a job; `done` runs on the worker thread afterwards.
+  void submit(job work, completion done);
+
+  // Runs `work(connection)` on a worker; see run_job (worker_job.hpp).
+  template <typename Function>
+  auto run(Function work) {
+    return run_job(*this, std::move(work));
+  }
+  static std::exception_ptr translate(std::exception_ptr failure) {
+    return as_store_error_pg(failure);
+  }
+
+  // The number of batches run so far (for benchmarks and tests).
+  std::uint64_t batches() const;
+
+ private:
+  struct queued_job {
+    job work;
+    completion done;
+  };
+  void thread_main();
+  // The thread's connection, made again if it broke; throws when PostgreSQL is away.
+  pg::connection& connected(std::unique_ptr<pg::connection>& db);
+  void run_batch(pg::connection& db, std::vector<queued_job>& batch);
+  bool run_together(pg::connection& db, std::vector<queued_job>& batch,
+                    std::vector<std::exception_ptr>& failures);
+  void run_with_savepoints(pg::connection& db, std::vector<queued_job>& batch,
+                           std::vector<std::exception_ptr>& failures);
+
+  std::string conninfo_;
+  mode mode_;
+  on_connect setup_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<queued_job> pending_;
+  bool stopping_ = false;
+  std::uint64_t batches_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace missive

@@ -1,0 +1,64 @@
+// How a coroutine hands a job to a store's worker thread and resumes on its own executor
+// with the result: shared by the SQLite and PostgreSQL workers (sqlite_worker, pg_worker).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <exception>
+#include <memory>
+#include <type_traits>
+
+namespace missive {
+
+// The completion signature of a job's awaitable: an error, and the result unless void.
+template <typename T>
+struct job_signature {
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct job_signature<void> {
+  using type = void(std::exception_ptr);
+};
+
+// Runs `work(connection)` on one of `worker`'s threads and resumes the calling coroutine on
+// its own executor with the result (after the commit, for a group-commit writer); rethrows
+// what the job threw, as the worker translated it (a store_error). Worker has
+// `using connection_type`, `submit(job, completion)` and a static `translate(exception_ptr)`.
+// Not a coroutine itself: the returned awaitable starts the job when awaited. (Coroutines
+// taking class types by value are avoided: GCC 12 mishandles such parameter copies.)
+template <typename Worker, typename Function>
+auto run_job(Worker& worker, Function work)
+    -> asio::awaitable<std::invoke_result_t<Function, typename Worker::connection_type&>> {
+  using connection = typename Worker::connection_type;
+  using result_type = std::invoke_result_t<Function, connection&>;
+  constexpr bool is_void = std::is_void_v<result_type>;
+  using signature = typename job_signature<result_type>::type;
+  auto initiate = [&worker](auto handler, Function work) {
+    auto executor = asio::get_associated_executor(handler);
+    auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+    auto result = std::make_shared<std::conditional_t<is_void, bool, result_type>>();
+    worker.submit(
+        [work = std::move(work), result](connection& db) mutable {
+          if constexpr (is_void) work(db);
+          else *result = work(db);
+        },
+        // The work guard keeps the caller's io_context running while the job is out.
+        [work_guard = asio::make_work_guard(executor), shared_handler,
+         result](std::exception_ptr failure) {
+          failure = Worker::translate(failure);
+          asio::post(work_guard.get_executor(), [shared_handler, result, failure] {
+            if constexpr (is_void) (*shared_handler)(failure);
+            else (*shared_handler)(failure, std::move(*result));
+          });
+        });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), signature>(
+      std::move(initiate), asio::use_awaitable, std::move(work));
+}
+
+}  // namespace missive

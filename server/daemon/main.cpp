@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "admin_queue.hpp"
+#include "admin_store.hpp"
 #include "admin_users.hpp"
 #include "data_directory.hpp"
 #include "exit_codes.hpp"
@@ -130,6 +131,13 @@ int main(int argc, char** argv) {
     sub->add_option("id", queue_cmd.queue_id, "queue id")->required();
     sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
   }
+  auto* store = app.add_subcommand("store", "move the store");
+  store->require_subcommand(1);
+  std::string copy_to;
+  auto* copy = store->add_subcommand(
+      "copy", "copy the SQLite store of the data directory into an empty PostgreSQL database");
+  copy->add_option("--to", copy_to, "libpq connection string or URI of the PostgreSQL database")
+      ->required();
   auto* tls = app.add_subcommand("tls", "TLS certificates");
   tls->require_subcommand(1);
   auto* selfsigned = tls->add_subcommand("selfsigned", "write a self-signed certificate and key for development");
@@ -159,6 +167,7 @@ int main(int argc, char** argv) {
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
     if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
+    if (copy->parsed()) return run_store_copy(config, copy_to);
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {

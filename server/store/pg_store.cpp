@@ -98,10 +98,32 @@ pg_store::~pg_store() {
   if (listener_.joinable()) listener_.join();
 }
 
+void pg_store::renew_leases() {
+  // Every claim this node holds is a delivery under way: while the node lives, they last.
+  std::int64_t until = unix_now() + settings_.lease.count();
+  writer_->submit(
+      [this, until](pg::connection& db) {
+        db.prepare("UPDATE recipient SET lease_until = ?2 WHERE lease_node = ?1 "
+                   "AND lease_until IS NOT NULL AND state IN ('queued', 'deferred')")
+            .bind(1, settings_.node)
+            .bind(2, until)
+            .run();
+      },
+      [](std::exception_ptr) {});
+}
+
 void pg_store::listen_for_changes() {
   std::unique_ptr<pg::connection> db;
   auto last_try = std::chrono::steady_clock::time_point{};
+  auto last_renewal = std::chrono::steady_clock::now();
+  // A third of the lease: two renewals may fail (PostgreSQL restarting) before it ends.
+  const auto renewal_interval = std::max<std::chrono::steady_clock::duration>(
+      settings_.lease / 3, std::chrono::seconds(1));
   while (!stopping_) {
+    if (std::chrono::steady_clock::now() - last_renewal >= renewal_interval) {
+      last_renewal = std::chrono::steady_clock::now();
+      renew_leases();
+    }
     if (!db || !db->ok()) {
       db.reset();
       auto now = std::chrono::steady_clock::now();

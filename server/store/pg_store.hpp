@@ -29,7 +29,8 @@ struct pg_store_settings {
 // connections; no libpq call on a network thread. Across nodes: due remote recipients are
 // claimed with FOR UPDATE SKIP LOCKED and a lease (node, until), POP3 maildrops are locked
 // with session advisory locks (freed by PostgreSQL when the holding node's connection
-// ends), and LISTEN/NOTIFY tells every node of due work and of changed users.
+// ends), and LISTEN/NOTIFY tells every node of due work and of changed users. A node renews
+// its leases while it lives (every third of a lease), so only a dead node's claims pass on.
 class pg_store final : public mail_store {
  public:
   enum class opening { relay, admin };
@@ -76,7 +77,9 @@ class pg_store final : public mail_store {
   void on_due_work(std::function<void()> wake) override;
 
  private:
+  // Listens for other nodes' announcements, and renews this node's leases meanwhile.
   void listen_for_changes();
+  void renew_leases();
 
   pg_store_settings settings_;
   queue_policy policy_;

@@ -210,6 +210,31 @@ class LeaseTest(ClusterTestCase):
         b.wait_delivery_log(qid, REMOTE, "sent")
         self.assertEqual(b.query("SELECT lease_node, lease_until FROM recipient"), [(None, None)])
 
+    def test_a_living_node_keeps_its_lease_past_the_lease_length(self):
+        lease = 3
+        claimed = threading.Event()
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def rcpt_reply(addr, n):
+            if n == 0:  # A's attempt lasts twice the lease, then succeeds
+                claimed.set()
+                release.wait(2 * lease)
+            return None
+        hop = self.fake_smtp(rcpt_reply=rcpt_reply)
+        a, b = self.start_nodes(routes=[("far.test", hop.port)], lease=f"{lease}s", start=False)
+        a.start()
+        a.add_user(BOB)
+        qid = smtp_send(a, BOB, [REMOTE], make_message("slow", ["x"], sender=BOB, to=REMOTE))
+        self.assertTrue(claimed.wait(10), "A never tried the next hop")
+        b.start()
+        a.wait_state(qid, REMOTE, "delivered", timeout=4 * lease)
+        a.wait_delivery_log(qid, REMOTE, "sent")
+        a.wait_quiet()
+        self.assertEqual(len(hop.rcpts_of(REMOTE)), 1,
+                         "B took the recipient while A, alive, was delivering it")
+        self.assertEqual(len(hop.transactions), 1)
+
 
 # -- senders for the crash loop and the outage ---------------------------------------------
 

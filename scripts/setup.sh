@@ -10,6 +10,9 @@ packages=(
   libasio-dev libsqlite3-dev libpq-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks mutt
+  # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2
+  # for the tests' own queries
+  postgresql python3-psycopg2
   # the fault suite: system-call tracing (250 only after fsync)
   strace
   # the TLS profile test: an outside auditor of protocols, ciphers and known attacks

@@ -3,6 +3,7 @@ and the rows the queue leaves in the database (raw sockets on both sides)."""
 
 import unittest
 
+from missive_pg import sqlite_only
 from missive_harness import (DOMAIN, HOSTNAME, MissiveTestCase, fetch_all, header_fields,
                              header_section, make_message, queue_id_of, smtp_send, unique_users,
                              wait_for_mailbox_count, wait_until)
@@ -170,6 +171,7 @@ class DeliveryTest(MissiveTestCase):
         for s, m in zip(stored, msgs):
             self.assertStoredEndsWith(s, m)
 
+    @sqlite_only("the database file's mode and journal")
     def test_database_file_is_private(self):
         import os
         import stat

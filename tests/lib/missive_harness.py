@@ -25,6 +25,8 @@ import threading
 import time
 import unittest
 
+import missive_pg
+
 HOST = "127.0.0.1"
 DOMAIN = "example.test"
 HOSTNAME = "mx.example.test"
@@ -87,8 +89,10 @@ class MissiveServer:
     """One `missived serve` child process with its own (or a given) data directory."""
 
     def __init__(self, config=None, data_dir=None, domain=DOMAIN, hostname=HOSTNAME,
-                 extra_args=None, name="missived", env=None, wrapper=None):
+                 extra_args=None, name="missived", env=None, wrapper=None, store=None):
         self.config_text = config
+        # store: None for the run's backend, "sqlite", or a missive_pg.PgStore (None: SQLite)
+        self.store = missive_pg.resolve_store(store)
         # env: extra environment variables for the child (e.g. LD_PRELOAD of a fault shim);
         # wrapper: a command prefix (e.g. strace), so the child is wrapper + command().
         self.env = dict(env or {})
@@ -112,10 +116,16 @@ class MissiveServer:
         self._listen_cond = threading.Condition()
         self.starts = 0
         self.config_path = None
-        if config is not None:
+        if config is not None or self.store is not None:
             self.config_path = os.path.join(self.work_dir, "missived.toml")
-            with open(self.config_path, "w") as f:
-                f.write(config)
+            self.write_config(config or "")
+
+    def write_config(self, text):
+        """Write the config file: text, then the [store] section of a PostgreSQL store."""
+        with open(self.config_path, "w") as f:
+            f.write(text)
+            if self.store is not None:
+                f.write("\n" + self.store.section())
 
     @property
     def db_path(self):
@@ -241,6 +251,8 @@ class MissiveServer:
             self._join_drains()
         if remove_files and self.base_dir and not os.environ.get("MISSIVE_KEEP_TMP"):
             shutil.rmtree(self.base_dir, ignore_errors=True)
+        if remove_files and self.store is not None:
+            self.store.release()
 
     def read_log(self):
         try:
@@ -255,8 +267,11 @@ class MissiveServer:
     # -- admin CLI -------------------------------------------------------------------------
 
     def cli(self, *args, stdin=None, timeout=30):
-        """Run `missived ARGS... --data-dir DIR`; returns CompletedProcess (text)."""
+        """Run `missived ARGS... --data-dir DIR`; returns CompletedProcess (text). On
+        PostgreSQL the server's config (its [store]) goes with it."""
         cmd = [missived_path(), *args, "--data-dir", self.data_dir]
+        if self.store is not None and "--config" not in args:
+            cmd += ["--config", self.config_path]
         return subprocess.run(cmd, input=stdin, capture_output=True, text=True,
                               timeout=timeout, cwd=self.work_dir)
 
@@ -270,7 +285,10 @@ class MissiveServer:
     # -- database --------------------------------------------------------------------------
 
     def query(self, sql, params=()):
-        """Run one read-only query against DIR/missive.db; returns all rows."""
+        """Run one read-only query against DIR/missive.db (or the server's PostgreSQL
+        database: missive_pg.translate_sql); returns all rows."""
+        if self.store is not None:
+            return self.store.database.query(sql, params)
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -899,7 +917,8 @@ class RelayServer(MissiveServer):
     start, read from the listener line."""
 
     def __init__(self, domain, hostname=None, routes=(), trusted_networks=None, queue=None,
-                 smtp_port=0, extra_config="", name=None, data_dir=None, extra_domains=()):
+                 smtp_port=0, extra_config="", name=None, data_dir=None, extra_domains=(),
+                 store=None):
         hostname = hostname or f"mx.{domain}"
         self.extra_domains = list(extra_domains)
         self.routes = list(routes)
@@ -910,7 +929,7 @@ class RelayServer(MissiveServer):
         super().__init__(config=relay_config(domain, hostname, routes, trusted_networks, queue,
                                              extra_config),
                          data_dir=data_dir, domain=domain, hostname=hostname,
-                         name=name or domain)
+                         name=name or domain, store=store)
 
     def command(self):
         cmd = super().command()
@@ -930,9 +949,9 @@ class RelayServer(MissiveServer):
     def set_routes(self, routes):
         """Rewrite the config with other routes (takes effect at the next start)."""
         self.routes = list(routes)
-        with open(self.config_path, "w") as f:
-            f.write(relay_config(self.domain, self.hostname, self.routes, self.trusted_networks,
-                                 self.queue_settings, self.extra_config))
+        self.write_config(relay_config(self.domain, self.hostname, self.routes,
+                                       self.trusted_networks, self.queue_settings,
+                                       self.extra_config))
 
     # -- queue rows ------------------------------------------------------------------------
 

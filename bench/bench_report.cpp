@@ -140,6 +140,12 @@ std::string format_table(const run_report& report) {
     }
   }
   double cpu_share = report.load_elapsed_s > 0 ? report.generator_cpu_s / report.load_elapsed_s : 0;
+  // steady_clock is CLOCK_MONOTONIC, one clock for every process of the machine: the runs of
+  // generators started together can be put on one time line.
+  auto monotonic = [](const std::optional<bench_clock::time_point>& t) {
+    return t ? fmt::format("{:.6f}", std::chrono::duration<double>(t->time_since_epoch()).count())
+             : std::string("null");
+  };
   out += fmt::format("  generator  {:.2f} s CPU = {:.0f}% of one core\n", report.generator_cpu_s,
                      100 * cpu_share);
   if (load.errors.empty()) {
@@ -198,17 +204,24 @@ std::string format_json(const run_report& report) {
         w.fatal.empty() ? "null" : json_string(w.fatal), poll_errors);
   }
   double cpu_share = report.load_elapsed_s > 0 ? report.generator_cpu_s / report.load_elapsed_s : 0;
+  // steady_clock is CLOCK_MONOTONIC, one clock for every process of the machine: the runs of
+  // generators started together can be put on one time line.
+  auto monotonic = [](const std::optional<bench_clock::time_point>& t) {
+    return t ? fmt::format("{:.6f}", std::chrono::duration<double>(t->time_since_epoch()).count())
+             : std::string("null");
+  };
   return fmt::format(
       R"({{"label":{},"host":{},"port":{},"messages":{},"size":{},"concurrency":{},)"
       R"("per_session":{},"pipelining":"{}","accepted":{},"failed":{},"sessions":{},)"
       R"("wall_s":{},"msgs_per_s":{},"latency_ms":{},"lag":{},"errors":{},"error_count":{},)"
-      R"("missing_queue_ids":{},"generator_cpu_s":{},"generator_cpu_share":{},"clean":{}}})",
+      R"("missing_queue_ids":{},"generator_cpu_s":{},"generator_cpu_share":{},"clean":{},)"
+      R"("first_connect_monotonic_s":{},"last_accept_monotonic_s":{}}})",
       json_string(report.label), json_string(report.host), report.port, o.messages, o.size,
       o.concurrency, o.per_session, pipelining_word(report), load.accepted, load.failed,
       load.sessions, json_number(wall), json_number(accept_rate(load)),
       distribution_json(sorted_copy(load.latencies_ms)), lag, errors, error_count(report),
       load.missing_queue_ids, json_number(report.generator_cpu_s), json_number(cpu_share),
-      clean(report) ? "true" : "false");
+      clean(report) ? "true" : "false", monotonic(load.first_connect), monotonic(load.last_accept));
 }
 
 }  // namespace missive::bench

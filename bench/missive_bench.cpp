@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   bool keep = false;
   bool no_pipelining = false;
   std::string json_path;
+  std::string latencies_path;
   std::string label;
   bool quiet = false;
 
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", keep, "do not delete the messages seen (the listing then grows)");
   app.add_option("--json", json_path, "write the report as JSON to FILE ('-': stdout, and the table "
                                       "goes to stderr)");
+  app.add_option("--latencies", latencies_path,
+                 "write every acceptance latency (ms, in order of acceptance) to FILE, one a line: "
+                 "percentiles over several generators' runs at once");
   app.add_option("--label", label, "a name for this run in the report");
   app.add_flag("--quiet,-q", quiet, "no table");
   CLI11_PARSE(app, argc, argv);
@@ -200,6 +204,15 @@ int main(int argc, char** argv) {
     report.lag_missing = tracker.missing();
     report.lag_strangers = tracker.strangers();
     report.poll_interval = watch.interval;
+  }
+
+  if (!latencies_path.empty()) {
+    std::ofstream out(latencies_path);
+    for (double ms : report.load.latencies_ms) out << fmt::format("{:.3f}\n", ms);
+    if (!out) {
+      std::cerr << fmt::format("missive-bench: cannot write {}\n", latencies_path);
+      return 1;
+    }
   }
 
   std::string table = format_table(report);

@@ -25,6 +25,10 @@
 #   --build-dir DIR     MISSIVE_BUILD_DIR  build to use/make (default build, via scripts/setup.sh)
 #   --no-build          BUILD=0         use the binaries as they are
 #   --keep              KEEP=1          keep the work directory (logs, configs, results.jsonl)
+#   --baseline COMMIT   BASELINE        also measure missived built from COMMIT (target
+#                                       missived@baseline): old against new in one run
+#   --postgresql        POSTGRESQL=1    also measure missived on PostgreSQL: one node
+#                                       (missived+pg) and two nodes on one database (missived+pg2)
 #
 # What runs (all on 127.0.0.1, all stopped by the trap on exit, every wait bounded):
 #   - Postfix from Debian, installed if missing (debconf "No configuration": no system
@@ -43,9 +47,23 @@
 #   - smtp-sink on a loopback port.
 #   Postfix and smtp-sink are given port 0 and the port they bound is read from their
 #   socket (compare_helper.py listen-port); missived says its ports itself.
-# For each round, for each concurrency: missive-bench against missived, missived+lag,
-# postfix, smtp-sink, missived+slowfsync, postfix+slowfsync, then smtp-source against
-# missived, postfix and smtp-sink. Acceptance is measured without a POP3 poller, exactly as
+#   - With --baseline: COMMIT checked out in a git worktree (build-baseline/src, removed on
+#     exit) and built, also under --no-build, by its own scripts/setup.sh into
+#     build-baseline/build (kept, so that the next run is mostly ccache hits);
+#     missived@baseline runs from there with its own data directory and the same config as
+#     missived. Every target is loaded by the current missive-bench.
+#   - With --postgresql: a private PostgreSQL cluster (tests/lib/pg_cluster.py: initdb in a
+#     temporary directory as an unprivileged user, 127.0.0.1 on a free port; never the
+#     system cluster), two fresh databases in it, missived+pg (one node, [store] url and
+#     node) on the first and missived+pg2 (two nodes) on the second. Against missived+pg2,
+#     two missive-bench run at once, one per node, each with half the messages and half the
+#     sessions; their reports are merged (msg/s: all accepted over first connect to last 250
+#     of either; latency percentiles over both runs' samples). The drain check logs in to
+#     POP3 on the first node, which sees the maildrop both nodes deliver to. Server CPU of
+#     these targets is the node(s) plus the whole PostgreSQL cluster (also shown apart).
+# For each round, for each concurrency: missive-bench against missived, [missived@baseline,]
+# missived+lag, postfix, smtp-sink, [missived+pg, missived+pg2,] missived+slowfsync,
+# postfix+slowfsync, then smtp-source against missived, postfix and smtp-sink. Acceptance is measured without a POP3 poller, exactly as
 # for smtp-sink and Postfix; accept -> mailbox lag is measured in a separate run against
 # the same missived process (missived+lag: same ports, pid and data directory), where
 # missive-bench also polls POP3 every 5 ms. Each run ends when the target has delivered
@@ -67,6 +85,8 @@ BUDGET_MINUTES=${BUDGET_MINUTES:-20}
 BUILD_DIR=${MISSIVE_BUILD_DIR:-build}
 BUILD=${BUILD:-1}
 KEEP=${KEEP:-0}
+BASELINE=${BASELINE:-}
+POSTGRESQL=${POSTGRESQL:-0}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,6 +102,8 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
+    --baseline) BASELINE=$2; shift 2 ;;
+    --postgresql) POSTGRESQL=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -97,6 +119,16 @@ done
 [ "$MESSAGES" -ge 1 ] || die "--messages must be at least 1"
 [ "$PER_SESSION" -ge 1 ] || die "--per-session must be at least 1"
 for c in $CONCURRENCY; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "bad concurrency $c"; done
+if [ "$POSTGRESQL" = 1 ]; then
+  # missived+pg2 splits each run's messages and sessions between its two nodes.
+  [ "$MESSAGES" -ge 2 ] || die "--postgresql needs --messages 2 or more"
+  for c in $CONCURRENCY; do [ "$c" -ge 2 ] || die "--postgresql needs every concurrency 2 or more"; done
+  [ -f tests/lib/pg_cluster.py ] || die "--postgresql needs tests/lib/pg_cluster.py"
+  command -v psql >/dev/null || die "--postgresql needs psql (Debian postgresql-client)"
+fi
+if [ -n "$BASELINE" ]; then
+  BASELINE_SHA=$(git rev-parse --verify --quiet "$BASELINE^{commit}") || die "--baseline: no commit $BASELINE"
+fi
 [ "$(id -u)" -eq 0 ] || die "run as root: Postfix's master runs as root, and a system user may be created"
 
 BENCH_USER=missivebench
@@ -134,11 +166,54 @@ build() {
   for f in "$MISSIVED" "$BENCH" "$SHIM"; do [ -e "$f" ] || die "missing $f (build it, or drop --no-build)"; done
 }
 
+# The baseline: COMMIT in a worktree of its own, built by its own scripts/setup.sh. The
+# paths are fixed (build-baseline/, ignored by git) so that a second run finds the same build
+# directory and ccache hits; the worktree itself is removed on exit.
+BASELINE_SRC=$ROOT/build-baseline/src
+BASELINE_BUILD=$ROOT/build-baseline/build
+BASELINE_ADDED=0
+build_baseline() {
+  if [ -e "$BASELINE_SRC" ]; then  # left by an interrupted run
+    git worktree remove --force "$BASELINE_SRC" 2>/dev/null || rm -rf "$BASELINE_SRC"
+    git worktree prune
+  fi
+  mkdir -p "$ROOT/build-baseline"
+  git worktree add --detach --quiet "$BASELINE_SRC" "$BASELINE_SHA" || die "git worktree add $BASELINE_SHA failed"
+  BASELINE_ADDED=1
+  log "building the baseline $(git log -1 --format='%h %s' "$BASELINE_SHA") in $BASELINE_BUILD"
+  (cd "$BASELINE_SRC" && MISSIVE_BUILD_DIR=$BASELINE_BUILD scripts/setup.sh > "$WORK/baseline-build.log" 2>&1) ||
+    { tail -n 30 "$WORK/baseline-build.log" >&2; die "the baseline did not build (log: $WORK/baseline-build.log)"; }
+  BASELINE_MISSIVED=$BASELINE_BUILD/server/missived
+  [ -x "$BASELINE_MISSIVED" ] || die "missing $BASELINE_MISSIVED after building the baseline"
+}
+
+# The commit a binary was built from, for the record of each run.
+current_commit() {
+  local sha
+  sha=$(git rev-parse --short HEAD)
+  git diff --quiet HEAD -- . ':!bench' 2>/dev/null || sha+="+changes"
+  echo "$sha"
+}
+
 # --- processes we start, and the trap that stops them -----------------------------------
-declare -A PID SMTP_PORT POP3_PORT DIR KIND
+declare -A PID SMTP_PORT POP3_PORT DIR KIND COMMIT
 declare -A LAG_OF   # LAG_OF[missived+lag]=missived: an alias of that process, run with lag measured
+declare -A PEER     # PEER[missived+pg2]=missived+pg2.n2: the second node, loaded at the same time
+declare -A ON_DB    # ON_DB[missived+pg]=1: the target's store is the PostgreSQL cluster
 POSTFIX_DIRS=()
 WORK=""
+PG_STATE=""         # the directory pg_cluster.py keeps its state in (url, cluster)
+PG_URL=""           # the cluster's maintenance database
+PG_PID=""           # its postmaster
+GEN_PIDS=()         # generators running in the background (the two of a two-node run)
+
+# Whether PID runs: exists and is not a zombie. (The postmaster, daemonized by pg_ctl, is
+# reparented to init, which may take a while to reap it.)
+running() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 
 stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
   local pid=$1
@@ -148,8 +223,9 @@ stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
 }
 
 cleanup() {
-  local name dir master child
+  local name dir master child pid
   set +e
+  for pid in "${GEN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for name in "${!PID[@]}"; do
     [ "${KIND[$name]}" = postfix ] && continue
     [ -n "${LAG_OF[$name]:-}" ] && continue   # stopped under its own name
@@ -166,6 +242,22 @@ cleanup() {
       fi
     fi
   done
+  if [ -n "$PG_STATE" ]; then
+    cp "$(cat "$PG_STATE/cluster" 2>/dev/null)/postgres.log" "$PG_STATE/" 2>/dev/null
+    timeout 120 python3 "$ROOT/tests/lib/pg_cluster.py" stop "$PG_STATE" >/dev/null 2> "$PG_STATE/stop.log" ||
+      cat "$PG_STATE/stop.log" >&2
+    if [ -n "$PG_PID" ]; then
+      for _ in $(seq 1 100); do running "$PG_PID" || break; sleep 0.1; done
+      if running "$PG_PID"; then
+        log "PostgreSQL (postmaster $PG_PID) did not stop: killing it"
+        kill -KILL "$PG_PID" 2>/dev/null
+      fi
+    fi
+  fi
+  if [ "$BASELINE_ADDED" = 1 ]; then
+    git worktree remove --force "$BASELINE_SRC" || rm -rf "$BASELINE_SRC"
+    git worktree prune
+  fi
   if [ -n "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
@@ -179,8 +271,10 @@ wait_port() {  # wait_port PORT: up to 10 s for something to listen there
   return 1
 }
 
-start_missived() {  # start_missived NAME SLOW(0|1)
-  local name=$1 slow=$2 dir=$WORK/$1
+# start_missived NAME SLOW(0|1) [BINARY [STORE_URL NODE ADD_USER(0|1)]]
+# BINARY: the current build's missived by default; STORE_URL: PostgreSQL (SQLite by default).
+start_missived() {
+  local name=$1 slow=$2 binary=${3:-$MISSIVED} url=${4:-} node=${5:-} add_user=${6:-1} dir=$WORK/$1
   mkdir -p "$dir"
   cat > "$dir/missived.toml" <<EOF
 # All load comes from 127.0.0.1: lift the per-address cap (default 20) above any concurrency.
@@ -188,20 +282,32 @@ start_missived() {  # start_missived NAME SLOW(0|1)
 max_connections = 100000
 max_connections_per_address = 100000
 EOF
-  echo "$PASSWORD" | "$MISSIVED" user add "$BENCH_ADDRESS" --password-stdin --config "$dir/missived.toml" \
-    --data-dir "$dir/data" --domain bench.test >/dev/null
+  if [ -n "$url" ]; then
+    cat >> "$dir/missived.toml" <<EOF
+
+[store]
+url = "$url"
+node = "$node"
+EOF
+  fi
+  if [ "$add_user" = 1 ]; then
+    echo "$PASSWORD" | "$binary" user add "$BENCH_ADDRESS" --password-stdin --config "$dir/missived.toml" \
+      --data-dir "$dir/data" --domain bench.test >/dev/null
+  fi
   local -a env=()
   if [ "$slow" = 1 ]; then
     head -c 8 /dev/zero > "$dir/fsync.count"
     chmod 666 "$dir/fsync.count"
     env=(LD_PRELOAD="$SHIM" SLOW_FSYNC_US="$SLOW_US" SLOW_FSYNC_COUNTER="$dir/fsync.count")
   fi
-  env "${env[@]}" "$MISSIVED" serve --config "$dir/missived.toml" --data-dir "$dir/data" \
-    --smtp 127.0.0.1:0 --pop3 127.0.0.1:0 --domain bench.test --hostname "${name//+/-}.bench.test" \
+  env "${env[@]}" "$binary" serve --config "$dir/missived.toml" --data-dir "$dir/data" \
+    --smtp 127.0.0.1:0 --pop3 127.0.0.1:0 --domain bench.test --hostname "${name//[^a-z0-9.]/-}.bench.test" \
     > "$dir/stdout" 2> "$dir/missived.log" &
   PID[$name]=$!
   KIND[$name]=missived
   DIR[$name]=$dir
+  if [ "$binary" = "$MISSIVED" ]; then COMMIT[$name]=$(current_commit); else COMMIT[$name]=${BASELINE_SHA:0:7}; fi
+  if [ -n "$url" ]; then ON_DB[$name]=1; fi
   for _ in $(seq 1 100); do
     # (The child may not have created its stdout file yet.)
     SMTP_PORT[$name]=$(sed -n 's/.*smtp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/stdout" 2>/dev/null || true)
@@ -228,6 +334,7 @@ alias_lag() {  # alias_lag NAME
   POP3_PORT[$lag]=${POP3_PORT[$name]}
   DIR[$lag]=${DIR[$name]}
   KIND[$lag]=missived
+  COMMIT[$lag]=${COMMIT[$name]}
   LAG_OF[$lag]=$name
 }
 
@@ -338,11 +445,38 @@ start_sink() {
   log "smtp-sink: 127.0.0.1:$port, pid ${PID[$name]}"
 }
 
+# --- PostgreSQL --------------------------------------------------------------------------
+start_pg() {
+  PG_STATE=$WORK/pg
+  log "starting a private PostgreSQL cluster (tests/lib/pg_cluster.py)"
+  timeout 180 python3 "$ROOT/tests/lib/pg_cluster.py" start "$PG_STATE" > "$WORK/pg-start.log" 2>&1 ||
+    { cat "$WORK/pg-start.log" >&2; die "PostgreSQL did not start"; }
+  PG_URL=$(cat "$PG_STATE/url")
+  PG_PID=$(head -n 1 "$(cat "$PG_STATE/cluster")/data/postmaster.pid")
+  [[ "$PG_PID" =~ ^[0-9]+$ ]] || die "PostgreSQL: no postmaster pid"
+  log "PostgreSQL: $PG_URL, postmaster pid $PG_PID"
+}
+
+create_db() {  # create_db NAME: a fresh database in the cluster; prints its URL
+  psql -X -q -v ON_ERROR_STOP=1 "$PG_URL" -c "CREATE DATABASE $1" >/dev/null || die "CREATE DATABASE $1 failed"
+  echo "${PG_URL%/*}/$1"
+}
+
 # --- measuring -------------------------------------------------------------------------
-snapshot() {  # "server-cpu,machine-busy,machine-total" in seconds
+# "server-cpu,machine-busy,machine-total[,database-cpu]" in seconds. Server CPU: missived
+# (both nodes of a two-node target, and all of PostgreSQL when the store is there, which is
+# also given apart), or Postfix's master with all its daemons.
+snapshot() {
   local name=$1
-  if [ "${KIND[$name]}" = postfix ]; then $HELPER snapshot "${PID[$name]}" --tree
-  else $HELPER snapshot "${PID[$name]}"; fi
+  local -a specs=()
+  if [ "${KIND[$name]}" = postfix ]; then
+    specs=("tree:${PID[$name]}")
+  else
+    specs=("${PID[$name]}")
+    [ -n "${PEER[$name]:-}" ] && specs+=("${PID[${PEER[$name]}]}")
+    [ -n "${ON_DB[$name]:-}" ] && specs+=("db:$PG_PID")
+  fi
+  $HELPER snapshot "${specs[@]}"
 }
 
 fsync_count() {
@@ -396,7 +530,34 @@ run_one() {  # run_one ROUND CONCURRENCY GENERATOR TARGET (round 0: a 200-messag
   local before after f0 f1 rc=0 accepted=0 rate=0 gen_cpu=0 errors=0 status=ok detail=""
   rm -f "$out" "$err" "$timing"
   before=$(snapshot "$target"); f0=$(fsync_count "$target")
-  if [ "$gen" = missive-bench ]; then
+  if [ "$gen" = missive-bench ] && [ -n "${PEER[$target]:-}" ]; then
+    # Two nodes: one missive-bench per node, started together, each with half the messages
+    # and half the sessions; one report made of both (compare_helper.py merge-bench).
+    local peer=${PEER[$target]} rc_b=0 pid_a pid_b
+    local n_a=$(( (n + 1) / 2 )) c_a=$(( (c + 1) / 2 ))
+    local -a common=(-s "$SIZE" -k "$PER_SESSION" --from bench@bench.test --to "$BENCH_ADDRESS" --quiet)
+    rm -f "$out.a" "$out.b" "$out.lat.a" "$out.lat.b"
+    timeout "$RUN_TIMEOUT" "$BENCH" --port "${SMTP_PORT[$target]}" -n "$n_a" -c "$c_a" "${common[@]}" \
+      --json "$out.a" --latencies "$out.lat.a" --label "$target c=$c round $round node 1" 2> "$err" &
+    pid_a=$!
+    timeout "$RUN_TIMEOUT" "$BENCH" --port "${SMTP_PORT[$peer]}" -n $((n - n_a)) -c $((c - c_a)) "${common[@]}" \
+      --json "$out.b" --latencies "$out.lat.b" --label "$target c=$c round $round node 2" 2> "$err.b" &
+    pid_b=$!
+    GEN_PIDS=("$pid_a" "$pid_b")
+    wait "$pid_a" || rc=$?
+    wait "$pid_b" || rc_b=$?
+    GEN_PIDS=()
+    if [ "$rc" -lt 2 ] && [ "$rc_b" -ge "$rc" ]; then rc=$rc_b; fi
+    cat "$err.b" >> "$err"
+    if [ -s "$out.a" ] && [ -s "$out.b" ]; then
+      read -r accepted rate < <($HELPER merge-bench "$out" "$out.a" "$out.b" "$out.lat.a" "$out.lat.b") || true
+    fi
+    if [ -s "$out" ]; then
+      [ "$rc" = 0 ] || [ "$rc" = 1 ] || { status=exit-$rc; errors=1; }
+    else
+      status=no-report-exit-$rc; errors=1; detail=$(head -c 300 "$err")
+    fi
+  elif [ "$gen" = missive-bench ]; then
     local -a args=(--port "${SMTP_PORT[$target]}" -n "$n" -s "$SIZE" -c "$c" -k "$PER_SESSION"
                    --from bench@bench.test --to "$BENCH_ADDRESS" --json "$out" --quiet
                    --label "$target c=$c round $round")
@@ -440,6 +601,7 @@ run_one() {  # run_one ROUND CONCURRENCY GENERATOR TARGET (round 0: a 200-messag
   [ -n "$f0" ] && fields+=(fsyncs=$((f1 - f0)))
   [ -n "$detail" ] && fields+=(detail="$(echo "$detail" | tr '\n' ' ')")
   [ "$gen" = missive-bench ] && fields+=(bench="$out")
+  [ -n "${COMMIT[$target]:-}" ] && fields+=(commit="${COMMIT[$target]}")
   $HELPER record "$WORK/results.jsonl" "${fields[@]}"
   local note=""
   [ "$took" != - ] && note=", drained in $took s"
@@ -458,13 +620,29 @@ chmod 755 "$WORK"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log "work directory $WORK; rounds $ROUNDS, $MESSAGES messages of $SIZE octets, concurrency $CONCURRENCY, $PER_SESSION per connection (missive-bench)"
+[ -z "$BASELINE" ] || build_baseline
 
 start_missived missived 0
+targets_bench=(missived)
+if [ -n "$BASELINE" ]; then
+  start_missived missived@baseline 0 "$BASELINE_MISSIVED"
+  targets_bench+=(missived@baseline)
+fi
 alias_lag missived
 start_postfix postfix 0
 start_sink
-targets_bench=(missived missived+lag postfix smtp-sink)
+targets_bench+=(missived+lag postfix smtp-sink)
 targets_source=(missived postfix smtp-sink)
+if [ "$POSTGRESQL" = 1 ]; then
+  start_pg
+  url=$(create_db bench_pg)
+  start_missived missived+pg 0 "$MISSIVED" "$url" n1 1
+  url=$(create_db bench_pg2)
+  start_missived missived+pg2 0 "$MISSIVED" "$url" n1 1
+  start_missived missived+pg2.n2 0 "$MISSIVED" "$url" n2 0   # the user is in the database already
+  PEER[missived+pg2]=missived+pg2.n2
+  targets_bench+=(missived+pg missived+pg2)
+fi
 if [ "$SLOW" = 1 ]; then
   start_missived missived+slowfsync 1
   start_postfix postfix+slowfsync 1
@@ -490,14 +668,19 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-# Group commit at work: missived logs how many writer transactions it made when it stops.
+# Group commit at work: missived logs how many writer transactions it made when it stops
+# (a two-node target: both nodes' together).
 batches=()
-for name in missived missived+slowfsync; do
+for name in missived missived@baseline missived+pg missived+pg2 missived+slowfsync; do
   [ -n "${PID[$name]:-}" ] || continue
-  stop_pid "${PID[$name]}"
-  unset "PID[$name]"
-  n=$(sed -n 's/.*event=stopped write_batches=\([0-9]*\).*/\1/p' "${DIR[$name]}/missived.log" | tail -n 1)
-  [ -n "$n" ] && batches+=("$name=$n")
+  total=""
+  for node in "$name" ${PEER[$name]:-}; do
+    stop_pid "${PID[$node]}"
+    unset "PID[$node]"
+    n=$(sed -n 's/.*event=stopped write_batches=\([0-9]*\).*/\1/p' "${DIR[$node]}/missived.log" | tail -n 1)
+    [ -n "$n" ] && total=$(( ${total:-0} + n ))
+  done
+  [ -n "$total" ] && batches+=("$name=$total")
 done
 
 echo

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Helpers for bench/compare.sh (standard library only): the port a server bound, CPU
-accounting from /proc, clearing a POP3 mailbox, recording each run,
-and the final table with medians and ratios.
+accounting from /proc, clearing a POP3 mailbox, merging two missive-bench reports, recording
+each run, and the final table with medians and ratios.
 
     compare_helper.py listen-port PID [SECONDS]  # the port PID listens on (127.0.0.1)
-    compare_helper.py snapshot PID [--tree]     # "server-cpu busy total" (seconds)
+    compare_helper.py snapshot SPEC...          # "server-cpu,busy,total[,db-cpu]" (seconds);
+                                                # SPEC: PID, tree:PID (with its children),
+                                                # db:PID (a tree, also counted apart as db-cpu)
     compare_helper.py pop3-count PORT USER PASSWORD
     compare_helper.py pop3-clear PORT USER PASSWORD
+    compare_helper.py merge-bench OUT.json A.json B.json A.latencies B.latencies
     compare_helper.py record RESULTS.jsonl key=value ... [bench=FILE.json]
     compare_helper.py summarize RESULTS.jsonl [TARGET=WRITE_BATCHES ...]
 """
 import json
+import math
 import os
 import poplib
 import statistics
@@ -100,6 +104,89 @@ def machine():
     return (user + nice + system + steal) / TICKS, sum(values[:8]) / TICKS
 
 
+def snapshot(specs):
+    """CPU seconds of the processes SPECS name (see the usage), and of the machine."""
+    busy, total = machine()
+    cpu = db = 0.0
+    for spec in specs:
+        kind, _, pid = spec.rpartition(":")
+        seconds = cpu_seconds(int(pid), tree=kind in ("tree", "db"))
+        cpu += seconds
+        if kind == "db":
+            db += seconds
+    fields = [cpu, busy, total] + ([db] if any(s.startswith("db:") for s in specs) else [])
+    return ",".join(f"{v:.3f}" for v in fields)
+
+
+def percentile(sorted_values, p):
+    """Nearest rank, as missive-bench computes it (bench_report.cpp percentile)."""
+    if not sorted_values:
+        return 0.0
+    rank = math.ceil(p / 100.0 * len(sorted_values))
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
+
+
+def merge_bench(out_path, report_paths, latency_paths):
+    """One report for missive-bench runs made at once against the nodes of one cluster:
+    counts added; msg/s is everything accepted over the time from the first connect of any
+    run to the last 250 of any (their clock is CLOCK_MONOTONIC, one for the machine);
+    latency percentiles over all runs' samples (--latencies files) or, if a file is
+    missing, the worst of the runs' own (latency_merged false). Prints "accepted msgs_per_s"."""
+    parts = [json.load(open(p)) for p in report_paths]
+    samples = []
+    merged_latency = True
+    for path in latency_paths:
+        try:
+            with open(path) as f:
+                samples += [float(line) for line in f if line.strip()]
+        except OSError:
+            merged_latency = False
+    accepted = sum(p["accepted"] for p in parts)
+    starts = [p.get("first_connect_monotonic_s") for p in parts]
+    ends = [p.get("last_accept_monotonic_s") for p in parts]
+    if None not in starts and None not in ends:
+        wall = max(ends) - min(starts)
+    else:  # a run that accepted nothing: the longest run's own wall time
+        wall = max(p["wall_s"] for p in parts)
+    if merged_latency and samples:
+        samples.sort()
+        latency = {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
+                   "p99_9": percentile(samples, 99.9), "max": samples[-1],
+                   "mean": sum(samples) / len(samples)}
+    else:
+        keys = ("p50", "p99", "p99_9", "max", "mean")
+        lat = [p.get("latency_ms") or {} for p in parts]
+        latency = {k: max((d.get(k) or 0) for d in lat) for k in keys} if any(lat) else None
+        merged_latency = False
+    errors = {}
+    for p in parts:
+        for kind, count in (p.get("errors") or {}).items():
+            errors[kind] = errors.get(kind, 0) + count
+    report = {
+        "label": " + ".join(p["label"] for p in parts),
+        "host": parts[0]["host"], "ports": [p["port"] for p in parts],
+        "messages": sum(p["messages"] for p in parts), "size": parts[0]["size"],
+        "concurrency": sum(p["concurrency"] for p in parts),
+        "per_session": parts[0]["per_session"],
+        "pipelining": "/".join(sorted({p["pipelining"] for p in parts})),
+        "accepted": accepted, "failed": sum(p["failed"] for p in parts),
+        "sessions": sum(p["sessions"] for p in parts),
+        "wall_s": round(wall, 3),
+        "msgs_per_s": round(accepted / wall, 3) if wall > 0 and accepted else 0.0,
+        "latency_ms": latency, "latency_merged": merged_latency, "lag": None,
+        "errors": errors, "error_count": sum(p["error_count"] for p in parts),
+        "missing_queue_ids": sum(p["missing_queue_ids"] for p in parts),
+        "generator_cpu_s": round(sum(p["generator_cpu_s"] for p in parts), 3),
+        "clean": all(p["clean"] for p in parts),
+        "generators": [{"port": p["port"], "messages": p["messages"],
+                        "concurrency": p["concurrency"], "ok": p["accepted"],
+                        "rate": p["msgs_per_s"], "wall_s": p["wall_s"]} for p in parts],
+    }
+    with open(out_path, "w") as f:
+        f.write(json.dumps(report) + "\n")
+    print(report["accepted"], report["msgs_per_s"])
+
+
 def pop3(port, user, password, clear):
     """Number of messages in the mailbox; with clear, deletes them all."""
     box = poplib.POP3("127.0.0.1", int(port), timeout=30)
@@ -140,9 +227,11 @@ def record(path, args):
                 entry[key] = value
     before, after = entry.pop("before", None), entry.pop("after", None)
     if before and after:
-        cpu0, busy0, total0 = map(float, str(before).split(","))
-        cpu1, busy1, total1 = map(float, str(after).split(","))
+        cpu0, busy0, total0, *db0 = map(float, str(before).split(","))
+        cpu1, busy1, total1, *db1 = map(float, str(after).split(","))
         entry["server_cpu_s"] = round(cpu1 - cpu0, 3)
+        if db0 and db1:  # of which the database's (PostgreSQL's) own
+            entry["db_cpu_s"] = round(db1[0] - db0[0], 3)
         other = max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - float(entry.get("gen_cpu_s", 0)))
         entry["other_pct"] = round(100 * other / max(total1 - total0, 1e-9), 1)
     bench = entry.get("bench")
@@ -197,9 +286,21 @@ def summarize(path, batches):
     print("   lat, lag: ms; fsync: per message, in the slow-fsync runs (all processes of the target)")
     print("   CPU ms/msg: server (missived process; Postfix master + all its daemons) and "
           "generator; other%: CPU of all cores used by neither in that time (other people's work)")
+    commits = {}
+    for r in runs:
+        if r.get("commit"):
+            commits.setdefault(r["target"], r["commit"])
+    if "missived@baseline" in commits:
+        print(f"   missived@baseline: missived built from {commits['missived@baseline']}; "
+              f"missived and the others: {commits.get('missived', '?')} (the generator is the "
+              f"current missive-bench for all)")
+    if any(r["target"] in ("missived+pg", "missived+pg2") for r in runs):
+        print("   missived+pg: one node on PostgreSQL; missived+pg2: two nodes on one PostgreSQL "
+              "database, two missive-bench at once (half the messages and sessions each); their "
+              "srv CPU includes all of PostgreSQL's")
     print()
-    targets = ["missived", "missived+lag", "postfix", "smtp-sink", "missived+slowfsync",
-               "postfix+slowfsync"]
+    targets = ["missived", "missived@baseline", "missived+lag", "postfix", "smtp-sink",
+               "missived+pg", "missived+pg2", "missived+slowfsync", "postfix+slowfsync"]
     generators = ["missive-bench", "smtp-source"]
     concurrencies = sorted({r["concurrency"] for r in runs})
     header = (f"{'generator':<14}{'target':<20}{'msg/s':>7} {'[min-max]':<13}{'lat p50':>8}"
@@ -253,6 +354,13 @@ def summarize(path, batches):
             return None, None, None
         return ma / mb, (min(pairs) if pairs else None), (max(pairs) if pairs else None)
 
+    def latency(c, g, t, key):
+        """Median over rounds of one latency percentile, and the per-round values."""
+        values = [((r.get("bench") or {}).get("latency_ms") or {}).get(key)
+                  for r in summary.get((c, g, t), [])]
+        values = [v for v in values if v is not None]
+        return med(values), values
+
     print("-- ratios of median msg/s (in brackets: the per-round ratios, each round's runs "
           "back to back)")
     for c in concurrencies:
@@ -263,7 +371,10 @@ def summarize(path, batches):
                                ("missived+lag", "smtp-sink", "missived+lag/smtp-sink"),
                                ("postfix", "smtp-sink", "postfix/smtp-sink"),
                                ("missived+slowfsync", "missived", "missived slow/fast fsync"),
-                               ("postfix+slowfsync", "postfix", "postfix slow/fast fsync")):
+                               ("postfix+slowfsync", "postfix", "postfix slow/fast fsync"),
+                               ("missived", "missived@baseline", "missived/missived@baseline"),
+                               ("missived+pg", "missived", "missived+pg/missived"),
+                               ("missived+pg2", "missived+pg", "missived+pg2/missived+pg")):
                 value, low, high = ratio(c, g, a, b)
                 if value is not None:
                     spread = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
@@ -313,6 +424,72 @@ def summarize(path, batches):
           f"{fmt(lat99, '{:.2f} ms')}, acceptance {fmt(value, '{:.2f}x')} smtp-sink")
     print()
 
+    if any(t == "missived@baseline" for (_, _, t) in summary):
+        print(f"-- missived ({commits.get('missived', '?')}) against missived@baseline "
+              f"({commits.get('missived@baseline', '?')}), missive-bench, medians over rounds; "
+              f"issue 13: acceptance >= 0.95x, p99 no worse beyond noise")
+        print("   noise: p99 is \"no worse\" while the current median is at most the highest p99 "
+              "the baseline had in any round")
+        for c in concurrencies:
+            if (c, g, "missived@baseline") not in summary or (c, g, "missived") not in summary:
+                continue
+            value, low, high = ratio(c, g, "missived", "missived@baseline")
+            p99_ok = None
+            rate_new = med([rate_of(r) for r in summary[(c, g, "missived")]])
+            rate_old = med([rate_of(r) for r in summary[(c, g, "missived@baseline")]])
+            spread = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+            print(f"  c={c:<4} msg/s {rate_new:.0f} vs {rate_old:.0f}: "
+                  f"{fmt(value, '{:.2f}x')}{spread}", end="")
+            for key in ("p50", "p99"):
+                new, _ = latency(c, g, "missived", key)
+                old, old_rounds = latency(c, g, "missived@baseline", key)
+                r = new / old if new is not None and old else None
+                print(f";  {key} {fmt(new, '{:.2f}')} vs {fmt(old, '{:.2f}')} ms: "
+                      f"{fmt(r, '{:.2f}x')}", end="")
+                if key == "p99":
+                    p99_ok = None if new is None or not old_rounds else new <= max(old_rounds)
+                    noise = f"{min(old_rounds):.2f}-{max(old_rounds):.2f}" if old_rounds else "-"
+                    print(f" (baseline rounds {noise})", end="")
+            print()
+            state = "n/a " if value is None else ("PASS" if value >= 0.95 else "FAIL")
+            print(f"    {state}  acceptance >= 0.95x the baseline's at {c} sessions: {fmt(value, '{:.2f}x')}")
+            state = "n/a " if p99_ok is None else ("PASS" if p99_ok else "FAIL")
+            print(f"    {state}  p99 accept latency no worse than the baseline's beyond noise at {c} sessions")
+        print()
+
+    if any(t in ("missived+pg", "missived+pg2") for (_, _, t) in summary):
+        print("-- PostgreSQL (issue 15), missive-bench, medians over rounds; CPU per message: "
+              "the missived node(s) + PostgreSQL")
+        for c in concurrencies:
+            parts = []
+            for t in ("missived", "missived+pg", "missived+pg2"):
+                sel = summary.get((c, g, t))
+                if not sel:
+                    continue
+                n = [max(r.get("accepted", 0), 1) for r in sel]
+                total = med([r["server_cpu_s"] * 1000 / k for r, k in zip(sel, n)
+                             if r.get("server_cpu_s") is not None])
+                db = med([r["db_cpu_s"] * 1000 / k for r, k in zip(sel, n)
+                          if r.get("db_cpu_s") is not None])
+                if db is not None and total is not None:
+                    parts.append(f"{t} {total - db:.2f} + {db:.2f} ms/msg")
+                else:
+                    parts.append(f"{t} {fmt(total, '{:.2f}')} ms/msg")
+            print(f"  c={c:<4} " + ";  ".join(parts))
+        merged = [r for r in runs if r["target"] == "missived+pg2" and r.get("bench")]
+        if any(not r["bench"].get("latency_merged", True) for r in merged):
+            print("  NOTE: some missived+pg2 runs lack a node's latency samples: their percentiles "
+                  "are the worse of the two nodes', not merged")
+        c = 50 if 50 in concurrencies else max(concurrencies)
+        value, _, _ = ratio(c, g, "missived+pg", "missived")
+        state = "n/a " if value is None else ("PASS" if value >= 0.5 else "FAIL")
+        print(f"    {state}  one node on PostgreSQL >= 0.5x one on SQLite at {c} sessions "
+              f"(goal at 50 sessions, 1 KiB): {fmt(value, '{:.2f}x')}")
+        value, _, _ = ratio(c, g, "missived+pg2", "missived+pg")
+        print(f"    info  two nodes on one PostgreSQL / one node at {c} sessions: "
+              f"{fmt(value, '{:.2f}x')}")
+        print()
+
     for arg in batches:
         target, _, count = arg.partition("=")
         # NAME+lag runs went to the same process as NAME.
@@ -351,8 +528,9 @@ def main(argv):
     if command == "listen-port":
         print(listen_port(int(args[0]), float(args[1]) if len(args) > 1 else 10.0))
     elif command == "snapshot":
-        busy, total = machine()
-        print(f"{cpu_seconds(int(args[0]), '--tree' in args):.3f},{busy:.3f},{total:.3f}")
+        print(snapshot(args))
+    elif command == "merge-bench":
+        merge_bench(args[0], args[1:3], args[3:5])
     elif command in ("pop3-count", "pop3-clear"):
         print(pop3(args[0], args[1], args[2], command == "pop3-clear"))
     elif command == "record":

@@ -161,12 +161,79 @@ void retire_if_finished(Db& db, std::int64_t message_id) {
       .run();
 }
 
+// A PostgreSQL array literal of texts: each element quoted, with " and \ escaped.
+std::string text_array(const std::vector<std::string_view>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// insert_message on PostgreSQL: the message, its recipients and their mailboxes in one
+// statement, so one round trip (and one statement's overhead in the server) per message
+// instead of two plus two per recipient. Same rows as the SQLite path.
+std::vector<delivery_outcome> insert_message_at_once(pg::connection& db,
+                                                     const incoming_message& message) {
+  auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
+  auto& insert = db.prepare(
+      "WITH m AS (INSERT INTO message(queue_id, sender, size, received_at, client, body) "
+      "           VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id), "
+      "given AS (SELECT g.address, g.is_local, g.n, "
+      "                 CASE WHEN g.is_local = 1 THEN (SELECT u.id FROM \"user\" u "
+      "                      WHERE lower(u.address) = lower(g.address)) END AS user_id "
+      "          FROM unnest(?7::text[], ?8::integer[]) WITH ORDINALITY AS g(address, is_local, n)) "
+      "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
+      "                      last_attempt_at, last_reply, mailbox_user_id) "
+      "SELECT m.id, g.address, g.is_local, "
+      "       CASE WHEN g.user_id IS NULL THEN 'queued' ELSE 'delivered' END, "
+      "       CASE WHEN g.user_id IS NULL THEN 0 ELSE 1 END, ?4, "
+      "       CASE WHEN g.user_id IS NOT NULL THEN ?4::bigint END, "
+      "       CASE WHEN g.user_id IS NOT NULL THEN '2.0.0 delivered to mailbox' END, g.user_id "
+      "FROM m, given g ORDER BY g.n "
+      "RETURNING address, mailbox_user_id IS NOT NULL");
+  std::vector<std::string_view> addresses;
+  std::string local_flags = "{";
+  for (const auto& r : message.recipients) {
+    addresses.push_back(r.address);
+    if (local_flags.size() > 1) local_flags += ',';
+    local_flags += r.is_local ? '1' : '0';
+  }
+  local_flags += '}';
+  thread_local std::string whole;
+  whole.assign(message.trace_headers).append(message.body);
+  insert.bind(1, message.queue_id)
+      .bind(2, message.sender)
+      .bind(3, size)
+      .bind(4, unix_now())
+      .bind(5, message.client)
+      .bind_blob(6, whole)
+      .bind(7, text_array(addresses))
+      .bind(8, local_flags);
+  std::vector<delivery_outcome> delivered;
+  while (insert.step()) {
+    if (insert.column_int(1) == 0) continue;
+    delivered.push_back({message.queue_id, insert.column_text(0), "local", "sent", 0, 1,
+                         "delivered to mailbox"});
+  }
+  insert.reset();
+  return delivered;
+}
+
 }  // namespace
 
 std::int64_t unix_now() { return std::time(nullptr); }
 
 template <class Db>
 std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& message) {
+  if constexpr (on_postgres<Db>) return insert_message_at_once(db, message);
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
       "INSERT INTO message(queue_id, sender, size, received_at, client, body) "

@@ -157,6 +157,15 @@ class QueueAdminTest(RelayTestCase):
         self.assertLessEqual(self.a.message_count(), messages_before, "no DSN row appeared")
         wait_for_mailbox_count(self.b, BOB, 1, timeout=0)
 
+    def test_quoted_local_parts_are_kept_as_given_and_in_order(self):
+        # RFC 5321 4.1.2: a quoted local part may hold a comma, a quote or a backslash as
+        # quoted-pairs; stored (on PostgreSQL as an array literal) and listed as given.
+        rcpts = ['"a,b"@b.test', '"q\\"uote"@b.test', '"back\\\\slash"@b.test', BOB]
+        qid = smtp_send(self.a, ALICE, rcpts, make_message("quoted", ["x"], sender=ALICE, to=BOB))
+        stored = self.a.query("SELECT r.address FROM recipient r JOIN message m "
+                              "ON m.id = r.message_id WHERE m.queue_id = ? ORDER BY r.id", (qid,))
+        self.assertEqual([a for (a,) in stored], rcpts)
+
     def test_unknown_id(self):
         for verb in ("show", "delete", "retry"):
             r = self.queue(verb, "NOSUCHID0000")

@@ -1,6 +1,7 @@
 // PostgreSQL worker threads and group commit: see pg_worker.hpp.
 #include "pg_worker.hpp"
 
+#include "group_commit.hpp"
 #include "log.hpp"
 #include "pg_connection.hpp"
 #include "store_error.hpp"
@@ -131,60 +132,12 @@ void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
         failures[i] = std::current_exception();
       }
     }
-  } else if (run_together(db, batch, failures)) {
-    // One job failed and the transaction was rolled back: its neighbours still deserve
-    // their commit, so the batch runs again with each job under its own savepoint.
-    run_with_savepoints(db, batch, failures);
+  } else {
+    commit_together<pg::transaction>(db, batch, failures);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }
 
-bool pg_worker::run_together(pg::connection& db, std::vector<queued_job>& batch,
-                             std::vector<std::exception_ptr>& failures) {
-  // Jobs almost never fail: the batch first runs as one plain transaction, without a
-  // savepoint's round trips for every job.
-  try {
-    pg::transaction tx(db);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      try {
-        batch[i].work(db);
-      } catch (...) {
-        if (!db.ok()) throw;                // the connection went: the whole batch fails
-        if (batch.size() > 1) return true;  // tx rolls back; the caller runs them again
-        failures[i] = std::current_exception();
-        return false;
-      }
-    }
-    tx.commit();
-  } catch (...) {
-    // BEGIN or COMMIT failed, or the connection went: nothing is committed.
-    auto failure = std::current_exception();
-    for (auto& slot : failures) slot = failure;
-  }
-  return false;
-}
-
-void pg_worker::run_with_savepoints(pg::connection& db, std::vector<queued_job>& batch,
-                                    std::vector<std::exception_ptr>& failures) {
-  try {
-    pg::transaction tx(db);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      db.run("SAVEPOINT job");
-      try {
-        batch[i].work(db);
-        db.run("RELEASE job");
-      } catch (...) {
-        if (!db.ok()) throw;
-        failures[i] = std::current_exception();
-        db.run("ROLLBACK TO job");
-        db.run("RELEASE job");
-      }
-    }
-    tx.commit();
-  } catch (...) {
-    auto failure = std::current_exception();
-    for (auto& slot : failures) slot = failure;
-  }
-}
+bool transaction_gone(const pg::connection& db) { return !db.ok(); }
 
 }  // namespace missive

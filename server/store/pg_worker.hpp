@@ -76,10 +76,6 @@ class pg_worker {
   // The thread's connection, made again if it broke; throws when PostgreSQL is away.
   pg::connection& connected(std::unique_ptr<pg::connection>& db);
   void run_batch(pg::connection& db, std::vector<queued_job>& batch);
-  bool run_together(pg::connection& db, std::vector<queued_job>& batch,
-                    std::vector<std::exception_ptr>& failures);
-  void run_with_savepoints(pg::connection& db, std::vector<queued_job>& batch,
-                           std::vector<std::exception_ptr>& failures);
 
   std::string conninfo_;
   mode mode_;

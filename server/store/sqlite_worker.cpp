@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "db.hpp"
+#include "group_commit.hpp"
 #include "log.hpp"
 #include "store_error.hpp"
 
@@ -150,67 +151,11 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch
     auto waited = std::chrono::steady_clock::now() - batch.front().submitted;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(busy_timeout - waited);
     db.set_busy_timeout(std::max(left, std::chrono::milliseconds(0)));
-    bool job_failed = run_together(db, batch, failures);
-    // One job failed (and the transaction was rolled back): its neighbours still deserve
-    // their commit, so the batch runs again with each job under its own savepoint.
-    if (job_failed) run_with_savepoints(db, batch, failures);
+    commit_together<db::transaction>(db, batch, failures);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }
 
-bool sqlite_worker::run_together(db::connection& db, std::vector<queued_job>& batch,
-                                 std::vector<std::exception_ptr>& failures) {
-  // Jobs almost never fail, so the whole batch first runs as one plain transaction: no
-  // savepoint statements, and no savepoint journal holding the original of every page
-  // each job changes.
-  try {
-    db::transaction tx(db);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      try {
-        batch[i].work(db);
-      } catch (...) {
-        // SQLITE_FULL and I/O errors make SQLite roll the transaction back itself: the
-        // whole batch fails with it (the outer catch). Otherwise only this job failed.
-        if (!db.in_transaction()) throw;
-        if (batch.size() > 1) return true;  // tx rolls back; the caller runs them again
-        failures[i] = std::current_exception();
-        return false;  // a batch of one: its failure is the job's, nothing to commit
-      }
-    }
-    tx.commit();
-  } catch (...) {
-    // BEGIN or COMMIT failed, or SQLite gave up the transaction: nothing is on disk.
-    auto failure = std::current_exception();
-    for (auto& slot : failures) slot = failure;
-  }
-  return false;
-}
-
-void sqlite_worker::run_with_savepoints(db::connection& db, std::vector<queued_job>& batch,
-                                        std::vector<std::exception_ptr>& failures) {
-  try {
-    db::transaction tx(db);
-    // Each job runs under its own savepoint, so one job's failure rolls back only its
-    // own writes and the rest of the batch still commits.
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      db.run("SAVEPOINT job");
-      try {
-        batch[i].work(db);
-        db.run("RELEASE job");
-      } catch (...) {
-        // Some errors (SQLITE_FULL, an I/O error) make SQLite roll the whole transaction
-        // back: the jobs before this one are undone too, so the batch fails together.
-        if (!db.in_transaction()) throw;
-        failures[i] = std::current_exception();
-        db.run("ROLLBACK TO job");
-        db.run("RELEASE job");
-      }
-    }
-    tx.commit();
-  } catch (...) {
-    auto failure = std::current_exception();
-    for (auto& slot : failures) slot = failure;
-  }
-}
+bool transaction_gone(const db::connection& db) { return !db.in_transaction(); }
 
 }  // namespace missive

@@ -80,12 +80,6 @@ class sqlite_worker {
     std::chrono::steady_clock::time_point submitted;
   };
   void run_batch(db::connection& db, std::vector<queued_job>& batch);
-  // The batch in one transaction; true if a job failed and the batch must run again
-  // with savepoints (nothing was committed).
-  bool run_together(db::connection& db, std::vector<queued_job>& batch,
-                    std::vector<std::exception_ptr>& failures);
-  void run_with_savepoints(db::connection& db, std::vector<queued_job>& batch,
-                           std::vector<std::exception_ptr>& failures);
 
   std::filesystem::path database_;
   mode mode_;

@@ -47,26 +47,15 @@ pg_worker::pg_worker(std::string conninfo, mode how, int threads, on_connect set
 }
 
 pg_worker::~pg_worker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  queue_.stop();
   for (auto& thread : threads_) thread.join();
 }
 
 void pg_worker::submit(job work, completion done) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back({std::move(work), std::move(done)});
-  }
-  wake_.notify_one();
+  queue_.push({std::move(work), std::move(done)});
 }
 
-std::uint64_t pg_worker::batches() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
-}
+std::uint64_t pg_worker::batches() const { return queue_.batches(); }
 
 pg::connection& pg_worker::connected(std::unique_ptr<pg::connection>& db) {
   if (db && db->ok()) return *db;
@@ -91,17 +80,8 @@ void pg_worker::thread_main() {
   bool reported_away = false;
   std::vector<queued_job> batch;
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and every job is done
-      std::size_t take = mode_ == mode::group_commit ? std::min(pending_.size(), max_batch) : 1;
-      for (std::size_t i = 0; i < take; ++i) {
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
-      }
-      ++batches_;
-    }
+    // Once stopping, and every job is done, the thread ends.
+    if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) return;
     try {
       run_batch(connected(db), batch);
       reported_away = false;

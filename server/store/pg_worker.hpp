@@ -6,16 +6,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "job_queue.hpp"
 #include "worker_job.hpp"
 
 namespace missive {
@@ -80,11 +78,7 @@ class pg_worker {
   std::string conninfo_;
   mode mode_;
   on_connect setup_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<queued_job> pending_;
-  bool stopping_ = false;
-  std::uint64_t batches_ = 0;
+  job_queue<queued_job> queue_;
   std::vector<std::thread> threads_;
 };
 

@@ -46,20 +46,12 @@ sqlite_worker::sqlite_worker(std::filesystem::path database, mode how, int threa
 }
 
 sqlite_worker::~sqlite_worker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  queue_.stop();
   for (auto& thread : threads_) thread.join();
 }
 
 void sqlite_worker::submit(job work, completion done) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back({std::move(work), std::move(done), std::chrono::steady_clock::now()});
-  }
-  wake_.notify_one();
+  queue_.push({std::move(work), std::move(done), std::chrono::steady_clock::now()});
 }
 
 std::exception_ptr as_store_error(std::exception_ptr failure) {
@@ -80,10 +72,7 @@ std::exception_ptr as_store_error(std::exception_ptr failure) {
   }
 }
 
-std::uint64_t sqlite_worker::batches() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
-}
+std::uint64_t sqlite_worker::batches() const { return queue_.batches(); }
 
 void sqlite_worker::thread_main() {
   int wal_pages = 0;  // before the connection, whose commits report into it
@@ -105,17 +94,8 @@ void sqlite_worker::thread_main() {
   }
   std::vector<queued_job> batch;
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and every job is done
-      std::size_t take = mode_ == mode::group_commit ? std::min(pending_.size(), max_batch) : 1;
-      for (std::size_t i = 0; i < take; ++i) {
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
-      }
-      ++batches_;
-    }
+    // Once stopping, and every job is done, the thread ends.
+    if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) return;
     if (!db) {
       for (auto& queued : batch) queued.done(open_failure);
     } else {

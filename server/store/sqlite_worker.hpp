@@ -5,18 +5,16 @@
 
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
+#include "job_queue.hpp"
 #include "worker_job.hpp"
 
 namespace missive {
@@ -83,11 +81,7 @@ class sqlite_worker {
 
   std::filesystem::path database_;
   mode mode_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<queued_job> pending_;
-  bool stopping_ = false;
-  std::uint64_t batches_ = 0;
+  job_queue<queued_job> queue_;
   std::vector<std::thread> threads_;
 };
 

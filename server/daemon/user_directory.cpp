@@ -33,7 +33,12 @@ asio::awaitable<std::optional<std::string>> user_directory::local_user(const std
   // raises it, so the answer is remembered under a version that is already out of date.
   auto version = store_.users_version();
   auto found = co_await store_.local_user(address);
-  if (version) known_users_.remember(address, found, *version, local_user_cache::clock::now());
+  // Only users that exist are remembered: "no such user" is asked of the store each time,
+  // so a user added is known at the next RCPT even where the news of it comes later than
+  // the admin command's return (PostgreSQL's NOTIFY reaches the relay asynchronously).
+  if (version && found) {
+    known_users_.remember(address, found, *version, local_user_cache::clock::now());
+  }
   co_return found;
 }
 

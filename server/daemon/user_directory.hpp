@@ -30,8 +30,8 @@ class user_directory {
   // What local_user would answer, when the cache knows it and the users have not changed
   // since; nullopt when the store must be asked.
   std::optional<std::optional<std::string>> known_local_user(std::string_view address);
-  // The address of the local user that `address` names (any case), as it was added; the
-  // answer is remembered. `address` must live until the result is awaited.
+  // The address of the local user that `address` names (any case), as it was added; a user
+  // found is remembered (an unknown address is asked again next time). `address` must live until the result is awaited.
   asio::awaitable<std::optional<std::string>> local_user(const std::string& address);
   // Checks a user's password (slowly, by design, unless it was verified recently); the user
   // when it matches. The arguments must live until the result is awaited.

@@ -167,9 +167,11 @@ void pg_store::on_due_work(std::function<void()> wake) {
 }
 
 asio::awaitable<std::vector<delivery_outcome>> pg_store::store_message(incoming_message message) {
-  return writer_->run([message = std::move(message)](pg::connection& db) {
-    return insert_message(db, message);
-  });
+  // In two parts, so that the writer sends a whole batch of messages in one pipeline.
+  auto shared = std::make_shared<const incoming_message>(std::move(message));
+  return writer_->run(two_part_job{
+      [shared](pg::connection& db) { send_message_insert(db, *shared); },
+      [shared](pg::connection& db) { return receive_message_insert(db, *shared); }});
 }
 
 asio::awaitable<std::optional<std::string>> pg_store::local_user(std::string address) {

@@ -1,6 +1,8 @@
 // PostgreSQL worker threads and group commit: see pg_worker.hpp.
 #include "pg_worker.hpp"
 
+#include <algorithm>
+
 #include "group_commit.hpp"
 #include "log.hpp"
 #include "pg_connection.hpp"
@@ -52,7 +54,15 @@ pg_worker::~pg_worker() {
 }
 
 void pg_worker::submit(job work, completion done) {
-  queue_.push({std::move(work), std::move(done)});
+  queue_.push({std::move(work), std::move(done), {}, {}});
+}
+
+void pg_worker::submit_in_two_parts(job send, job receive, completion done) {
+  job both = [send, receive](pg::connection& db) {
+    send(db);
+    receive(db);
+  };
+  queue_.push({std::move(both), std::move(done), std::move(send), std::move(receive)});
 }
 
 std::uint64_t pg_worker::batches() const { return queue_.batches(); }
@@ -113,9 +123,32 @@ void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
       }
     }
   } else {
-    commit_together<pg::transaction>(db, batch, failures);
+    bool in_two_parts = std::all_of(batch.begin(), batch.end(),
+                                    [](const queued_job& q) { return static_cast<bool>(q.send); });
+    if (!in_two_parts || !commit_pipelined(db, batch)) {
+      // A job of the pipeline failed: again one by one, each under its own savepoint.
+      commit_together<pg::transaction>(db, batch, failures, in_two_parts);
+    }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
+}
+
+bool pg_worker::commit_pipelined(pg::connection& db, std::vector<queued_job>& batch) {
+  pg::pipeline pipe(db);
+  db.prepare("BEGIN").send();
+  for (auto& queued : batch) queued.send(db);
+  db.prepare("COMMIT").send();
+  pipe.sync();
+  try {
+    db.prepare("BEGIN").receive();
+    for (auto& queued : batch) queued.receive(db);
+    db.prepare("COMMIT").receive();
+    pipe.finish();
+  } catch (...) {
+    if (!db.ok()) throw;  // the connection broke: every job fails, as temporary
+    return false;         // the pipeline's destructor reads the rest and rolls back
+  }
+  return true;
 }
 
 bool transaction_gone(const pg::connection& db) { return !db.ok(); }

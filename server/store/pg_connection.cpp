@@ -225,8 +225,12 @@ bool statement::column_is_null(int index) const {
   return PQgetisnull(result_, row_, index) != 0;
 }
 
-connection::connection(const std::string& conninfo) {
-  conn_ = PQconnectdb(conninfo.c_str());
+connection::connection(const std::string& conninfo, const std::string& application_name) {
+  // expand_dbname: `dbname` holds the whole connection string or URI; the name is added.
+  const char* keys[] = {"dbname", application_name.empty() ? nullptr : "application_name",
+                        nullptr};
+  const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = message_of(conn_, nullptr);
     PQfinish(conn_);

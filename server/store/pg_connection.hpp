@@ -103,8 +103,9 @@ class statement {
 // An open connection with a cache of prepared statements keyed by their SQL.
 class connection {
  public:
-  // Connects with a libpq connection string or URI; throws error when it cannot.
-  explicit connection(const std::string& conninfo);
+  // Connects with a libpq connection string or URI, naming itself `application_name` (as
+  // pg_stat_activity shows it) unless empty; throws error when it cannot.
+  explicit connection(const std::string& conninfo, const std::string& application_name = {});
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   ~connection();

@@ -42,8 +42,9 @@ std::exception_ptr as_store_error_pg(std::exception_ptr failure) {
   }
 }
 
-pg_worker::pg_worker(std::string conninfo, mode how, int threads, on_connect setup)
-    : conninfo_(std::move(conninfo)), mode_(how), setup_(std::move(setup)) {
+pg_worker::pg_worker(std::string conninfo, std::string name, mode how, int threads,
+                     on_connect setup)
+    : conninfo_(std::move(conninfo)), name_(std::move(name)), mode_(how), setup_(std::move(setup)) {
   if (mode_ == mode::group_commit) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { thread_main(); });
 }
@@ -79,7 +80,7 @@ pg::connection& pg_worker::connected(std::unique_ptr<pg::connection>& db) {
   bool was_connected = db != nullptr;
   db.reset();
   last_try = now;
-  db = std::make_unique<pg::connection>(conninfo_);
+  db = std::make_unique<pg::connection>(conninfo_, name_);
   if (setup_) setup_(*db);
   if (was_connected) log::info("storage", "event=reconnected");
   return *db;

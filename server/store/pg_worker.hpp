@@ -44,7 +44,9 @@ class pg_worker {
     independent,   // any number of threads; each job on its own (autocommit)
   };
 
-  pg_worker(std::string conninfo, mode how, int threads, on_connect setup = {});
+  // `name`: the connections' application_name, for pg_stat_activity.
+  pg_worker(std::string conninfo, std::string name, mode how, int threads,
+            on_connect setup = {});
   pg_worker(const pg_worker&) = delete;
   pg_worker& operator=(const pg_worker&) = delete;
   // Finishes every job already submitted, then stops the threads.
@@ -84,6 +86,7 @@ class pg_worker {
   bool commit_pipelined(pg::connection& db, std::vector<queued_job>& batch);
 
   std::string conninfo_;
+  std::string name_;
   mode mode_;
   on_connect setup_;
   job_queue<queued_job> queue_;

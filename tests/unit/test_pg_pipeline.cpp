@@ -127,7 +127,7 @@ TEST_CASE("pipeline: after a failed statement the rest is skipped, and the conne
 
 TEST_CASE("pg_worker: a pipelined batch with one failing job commits its neighbours") {
   scratch_database scratch;
-  pg_worker writer(scratch.url, pg_worker::mode::group_commit, 1);
+  pg_worker writer(scratch.url, "missive unit test", pg_worker::mode::group_commit, 1);
   // The first job holds the writer until every other job is queued, so that they all make
   // up its next batch: one pipeline.
   std::promise<void> release;

@@ -112,6 +112,11 @@ class config_reader {
     return out;
   }
 
+  endpoint one_endpoint(const toml::node& node, std::string_view key) const {
+    return parse_endpoint(string(node, key),
+                          fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
+  }
+
   std::vector<endpoint> endpoints(const toml::node& node, std::string_view key) const {
     std::vector<endpoint> out;
     for (const auto& text : strings(node, key)) {
@@ -186,7 +191,8 @@ void read_pop3(const config_reader& reader, const toml::table& table, pop3_setti
 
 void read_queue(const config_reader& reader, const toml::table& table, queue_settings& queue) {
   reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
-                                      "max_connections", "max_connections_per_destination"});
+                                      "max_connections", "max_connections_per_destination",
+                                      "mx_port"});
   for (auto&& [key, node] : table) {
     std::string name = "queue." + std::string(key.str());
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
@@ -196,6 +202,22 @@ void read_queue(const config_reader& reader, const toml::table& table, queue_set
     else if (key == "max_connections") queue.max_connections = reader.positive(node, name);
     else if (key == "max_connections_per_destination") {
       queue.max_connections_per_destination = reader.positive(node, name);
+    } else if (key == "mx_port") {
+      auto port = reader.positive(node, name);
+      if (port > 65535) reader.fail(node, name, "expected a port, 1 to 65535");
+      queue.mx_port = static_cast<std::uint16_t>(port);
+    }
+  }
+}
+
+void read_dns(const config_reader& reader, const toml::table& table, dns_settings& dns) {
+  reader.check_keys(table, "dns.", {"resolver", "timeout"});
+  for (auto&& [key, node] : table) {
+    std::string name = "dns." + std::string(key.str());
+    if (key == "resolver") {
+      dns.resolver = reader.one_endpoint(node, name);
+    } else if (key == "timeout") {
+      dns.timeout = reader.duration(node, name);
     }
   }
 }
@@ -262,7 +284,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "route"});
+                               "tls", "queue", "store", "dns", "route"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -277,6 +299,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "pop3") read_pop3(reader, reader.table(node, name), config.pop3);
     else if (key == "queue") read_queue(reader, reader.table(node, name), config.queue);
     else if (key == "store") read_store(reader, reader.table(node, name), config.store);
+    else if (key == "dns") read_dns(reader, reader.table(node, name), config.dns);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
   }

@@ -101,6 +101,17 @@ struct queue_settings {
   // Outbound SMTP connections at once, in all and to one destination (a next hop).
   std::size_t max_connections = 20;
   std::size_t max_connections_per_destination = 4;
+  // The port of mail exchangers found by MX: 25 (RFC 5321 4.5.4.2 names no other); another
+  // only for test set-ups and networks that redirect it.
+  std::uint16_t mx_port = 25;
+};
+
+// How names are resolved ([dns]): through libunbound, asking the servers of
+// /etc/resolv.conf unless `resolver` names one.
+struct dns_settings {
+  std::optional<endpoint> resolver;
+  // A query unanswered this long is a temporary failure (defer, 451), never a permanent one.
+  std::chrono::seconds timeout{10};
 };
 
 // Where the queue, mailboxes and users are kept ([store]): SQLite in data_dir unless a
@@ -136,6 +147,7 @@ struct server_config {
   tls_settings tls;
   queue_settings queue;
   store_settings store;
+  dns_settings dns;
   std::vector<route> routes;
 
   // The SQLite database inside the data directory.

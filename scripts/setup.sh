@@ -13,6 +13,8 @@ packages=(
   # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2
   # for the tests' own queries
   postgresql python3-psycopg2
+  # the DKIM tests: dkimpy verifies what missived signs (python3-nacl for Ed25519)
+  python3-dkim python3-nacl
   # the DNS tests: a real DNS server (unbound) serving the test zones on 127.0.0.1
   unbound
   # the fault suite: system-call tracing (250 only after fsync)

@@ -241,6 +241,30 @@ void read_tls(const config_reader& reader, const toml::table& table, tls_setting
   }
 }
 
+void read_dkim(const config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
+  const toml::array* array = node.as_array();
+  if (!array) reader.fail(node, "dkim", "expected [[dkim]] tables");
+  for (const auto& item : *array) {
+    const toml::table& table = reader.table(item, "dkim");
+    reader.check_keys(table, "dkim.", {"domain", "selector", "key", "algorithm"});
+    if (!table.contains("domain") || !table.contains("selector")) {
+      reader.fail(item, "dkim", "needs both 'domain' and 'selector'");
+    }
+    dkim_settings entry;
+    entry.domain = lowercase_ascii(reader.string(*table.get("domain"), "dkim.domain"));
+    entry.selector = reader.string(*table.get("selector"), "dkim.selector");
+    if (const toml::node* algorithm = table.get("algorithm")) {
+      entry.algorithm = reader.string(*algorithm, "dkim.algorithm");
+      if (entry.algorithm != "rsa" && entry.algorithm != "ed25519") {
+        reader.fail(*algorithm, "dkim.algorithm", "expected \"rsa\" or \"ed25519\"");
+      }
+    }
+    entry.key = std::filesystem::path("dkim") / (entry.domain + "." + entry.selector + ".pem");
+    if (const toml::node* key = table.get("key")) entry.key = reader.string(*key, "dkim.key");
+    keys.push_back(std::move(entry));
+  }
+}
+
 void read_routes(const config_reader& reader, const toml::node& node, std::vector<route>& routes) {
   const toml::array* array = node.as_array();
   if (!array) reader.fail(node, "route", "expected [[route]] tables");
@@ -284,7 +308,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "dns", "route"});
+                               "tls", "queue", "store", "dns", "route", "dkim"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -302,6 +326,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "dns") read_dns(reader, reader.table(node, name), config.dns);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
+    else if (key == "dkim") read_dkim(reader, node, config.dkim);
   }
   return config;
 }

@@ -135,6 +135,16 @@ struct route {
   std::string password;
 };
 
+// A key to sign mail from one domain with ([[dkim]], RFC 6376).
+struct dkim_settings {
+  std::string domain;    // the From: domain it signs for (d=), lower case
+  std::string selector;  // s=: the key's record is at selector._domainkey.domain
+  // The PEM private key, relative to data_dir unless absolute; default
+  // dkim/DOMAIN.SELECTOR.pem, where `missived dkim keygen` writes it.
+  std::filesystem::path key;
+  std::string algorithm = "rsa";  // "rsa" (rsa-sha256) or "ed25519" (RFC 8463)
+};
+
 // Everything missived needs to know to run.
 struct server_config {
   std::string hostname;  // defaults to the machine's host name
@@ -149,6 +159,7 @@ struct server_config {
   store_settings store;
   dns_settings dns;
   std::vector<route> routes;
+  std::vector<dkim_settings> dkim;
 
   // The SQLite database inside the data directory.
   std::filesystem::path database_path() const { return data_dir / "missive.db"; }

@@ -13,7 +13,7 @@
 #include "exit_codes.hpp"
 #include "mail_address.hpp"
 #include "mime_compose.hpp"
-#include "submission.hpp"
+#include "hand_over.hpp"
 
 namespace missive::client {
 
@@ -92,8 +92,8 @@ int run_send(const client_config& config, const send_options& options) {
   message.message_id = make_message_id(message.from.address.substr(at + 1));
   message.boundary = "=_missive_" + random_hex(24);
   envelope.content = mime::compose_message(message);
-  std::string id = submit(config, envelope);
-  std::cout << "queued as " << id << "\n";
+  auto result = hand_over(config, envelope, options.no_queue);
+  if (result.queue_id) std::cout << "queued as " << *result.queue_id << "\n";
   return exit_code::ok;
 }
 

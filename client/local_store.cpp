@@ -58,14 +58,14 @@ void local_store::index_message(std::int64_t id, std::string_view raw) {
 }
 
 void local_store::index_unindexed() {
-  // Cheap when there is nothing to do: one indexed lookup, no write transaction.
+  // Cheap when there is nothing to do: one lookup in a partial index, no write transaction.
   auto& pending = db_.prepare(
-      "SELECT count(*) FROM messages WHERE search_indexed = 0 AND deleted_locally = 0");
+      "SELECT count(*) FROM messages WHERE search_indexed = 0");
   if (pending.single_int().value_or(0) == 0) return;
   db::transaction txn(db_);
   std::vector<std::pair<std::int64_t, std::string>> rows;
   auto& stmt = db_.prepare(
-      "SELECT id, raw FROM messages WHERE search_indexed = 0 AND deleted_locally = 0");
+      "SELECT id, raw FROM messages WHERE search_indexed = 0");
   while (stmt.step()) rows.emplace_back(stmt.column_int(0), std::string(stmt.column_view(1)));
   stmt.reset();
   for (const auto& [id, raw] : rows) index_message(id, raw);

@@ -54,7 +54,8 @@ void flush_due_messages(const client_config& config, outbox_store& outbox,
         },
         std::cout, std::cerr);
     why = report.stop_reason;
-  } catch (const client_error& e) {
+  } catch (const std::exception& e) {
+    // A password missing or a busy store: said, and tried again next round, as the poll is.
     why = e.what();
   }
   if (!why.empty() && why != trouble) std::cerr << "missive: the outbox waits: " << why << "\n";

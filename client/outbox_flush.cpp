@@ -29,8 +29,9 @@ flush_report flush_outbox(const client_config& config, outbox_store& outbox, con
     submission_verdict verdict;
     try {
       verdict = attempt_submission(config, claimed->message);
-    } catch (...) {
-      outbox.failed(claimed->id, "not tried: the configuration is incomplete", false);
+    } catch (const std::exception& e) {
+      // Released before the error goes up: a live client never sits on a claim it dropped.
+      outbox.failed(claimed->id, e.what(), false);
       throw;
     }
     if (verdict.status == exit_code::ok) {

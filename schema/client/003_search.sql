@@ -13,3 +13,8 @@ CREATE VIRTUAL TABLE message_search USING fts5(
 -- store fills the index for every message still at 0 when it opens (local_store.cpp), so
 -- messages fetched before this migration are found as soon as any command runs.
 ALTER TABLE messages ADD COLUMN search_indexed INTEGER NOT NULL DEFAULT 0;
+-- A tombstone (deleted locally) has no text left to index.
+UPDATE messages SET search_indexed = 1 WHERE deleted_locally = 1;
+
+-- What is still to index, found without reading the whole table at every start.
+CREATE INDEX messages_to_index ON messages (id) WHERE search_indexed = 0;

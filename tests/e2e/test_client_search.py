@@ -124,7 +124,7 @@ class ClientStoreReadingTest(MissiveTestCase):
                                       body=b"a zeppelin went by\r\n"))
         # The store as the missive before search left it: schema version 2, no index.
         conn = sqlite3.connect(os.path.join(self.data_dir, "missive-client.db"))
-        conn.executescript("DROP TABLE message_search;"
+        conn.executescript("DROP TABLE message_search; DROP INDEX messages_to_index;"
                            "ALTER TABLE messages DROP COLUMN search_indexed;"
                            "PRAGMA user_version = 2;")
         conn.close()

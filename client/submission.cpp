@@ -112,9 +112,12 @@ submission_verdict attempt_submission(const client_config& config, const submiss
   } catch (const tls_error& e) {
     return failed(exit_code::config, fmt::format("cannot use TLS as configured: {}", e.what()));
   } catch (const smtp_tls_error& e) {
-    // Not a temporary failure: the server and the configuration disagree about TLS.
-    return failed(exit_code::unavailable,
-                  fmt::format("cannot send securely to the mail server: {}", e.what()));
+    // Not a temporary failure, unless the server said so (4xx to STARTTLS): the server and
+    // the configuration disagree about TLS.
+    auto verdict = failed(e.temporary() ? exit_code::temp_failure : exit_code::unavailable,
+                          fmt::format("cannot send securely to the mail server: {}", e.what()));
+    verdict.unreachable = e.temporary();  // no transaction took place
+    return verdict;
   } catch (const smtp_client_error& e) {
     auto verdict = failed(exit_code::temp_failure,
                           fmt::format("cannot reach the mail server at {}:{} ({}); try again later",

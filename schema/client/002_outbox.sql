@@ -4,7 +4,9 @@
 
 -- One queued message: the envelope and the content exactly as it would have been sent.
 CREATE TABLE outbox (
-  id              INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id the user was told ("queued in the outbox as N") never names
+  -- another message later, even after N was sent and its row deleted.
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
   queued_at       INTEGER NOT NULL,            -- unix seconds
   sender          TEXT    NOT NULL,            -- MAIL FROM; '' for the null reverse-path <>
   content         BLOB    NOT NULL,            -- the message, CRLF line endings, as composed

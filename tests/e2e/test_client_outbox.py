@@ -211,6 +211,53 @@ class OutboxRefusalsTest(MissiveTestCase):
         self.assertEqual(transaction.data, content)
         self.assertEqual(self.client.outbox_json(server.port), [])
 
+    def scripted(self, replies):
+        """An SMTP server answering each command by its verb from `replies` (a reply line),
+        whose EHLO offers STARTTLS and AUTH PLAIN; returns it and the verbs it saw."""
+        seen = []
+
+        def serve(conn, index):
+            f = conn.makefile("rb")
+            conn.sendall(replies.get("greeting", "220 scripted ESMTP").encode() + b"\r\n")
+            while True:
+                line = f.readline(4096)
+                if not line:
+                    return True
+                verb = line.split(b" ", 1)[0].strip().upper().decode()
+                seen.append(verb)
+                if verb == "EHLO":
+                    reply = "250-scripted\r\n250-STARTTLS\r\n250 AUTH PLAIN"
+                else:
+                    reply = replies.get(verb, "221 2.0.0 Bye" if verb == "QUIT" else
+                                        "250 2.0.0 Ok")
+                conn.sendall(reply.encode() + b"\r\n")
+                if verb == "QUIT" or reply.startswith("421"):
+                    return True
+
+        return self.fake(on_connect=serve), seen
+
+    def test_4xx_during_tls_or_auth_set_up_queues(self):
+        config = os.path.join(self.client.home, "required.toml")
+        with open(config, "w") as f:
+            f.write('tls = "required"\n')
+        cases = [
+            ("greeting 421", {"greeting": "421 4.3.2 too busy, come back later"}, []),
+            ("STARTTLS 454", {"STARTTLS": "454 4.7.0 TLS not available now"},
+             ["--config", config]),
+            ("AUTH 454", {"AUTH": "454 4.7.0 temporary authentication failure"},
+             ["--user", "a@example.test"]),
+        ]
+        for n, (what, replies, extra) in enumerate(cases, start=1):
+            with self.subTest(what=what):
+                server, seen = self.scripted(replies)
+                r = self.client.run(server.port, *extra, "send", "--from", "a@example.test",
+                                    "--to", "b@example.test", stdin=b"x\n", password="pw")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr.decode().splitlines()[-1],
+                                 f"missive: relay unavailable; queued in the outbox as {n}")
+                self.assertNotIn("MAIL", seen)
+                self.client.run(server.port, "outbox", "delete", str(n))
+
     def test_550_at_rcpt_does_not_queue_and_exits_67(self):
         nobody = "nobody@example.test"
         server = self.fake(rcpt_reply=lambda address, n: (

@@ -48,7 +48,7 @@ hand_over_result hand_over(const client_config& config, const submission& messag
   outbox_store outbox(*store);
   // Older messages first; all of them, whatever their backoff: the user is sending now.
   auto report = flush_outbox(config, outbox, [](std::int64_t, std::int64_t) { return true; },
-                             std::cerr, std::cerr);
+                             std::cerr, std::cerr, "missive: ");
   submission_verdict verdict;
   if (report.stop_status == exit_code::temp_failure) {
     // The relay was just found unreachable: no second wait for the same answer.

@@ -20,7 +20,8 @@ bool stops_the_flush(const submission_verdict& verdict) {
 }  // namespace
 
 flush_report flush_outbox(const client_config& config, outbox_store& outbox, const outbox_due& due,
-                          std::ostream& notes, std::ostream& errors) {
+                          std::ostream& notes, std::ostream& errors,
+                          std::string_view note_prefix) {
   flush_report report;
   // A cursor over ids: a message that fails now is not tried again in the same flush.
   std::int64_t after = 0;
@@ -39,7 +40,8 @@ flush_report flush_outbox(const client_config& config, outbox_store& outbox, con
       // (its holder is dead), so it is sent again; SMTP gives no way to ask the relay.
       outbox.sent(claimed->id);
       ++report.sent;
-      notes << fmt::format("sent outbox message {} (queued as {})\n", claimed->id, verdict.queue_id);
+      notes << fmt::format("{}sent outbox message {} (queued as {})\n", note_prefix, claimed->id,
+                           verdict.queue_id);
       notes.flush();
       continue;
     }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "client_config.hpp"
 #include "outbox_store.hpp"
@@ -28,9 +29,11 @@ struct flush_report {
 using outbox_due = std::function<bool(std::int64_t attempts, std::int64_t last_attempt_at)>;
 
 // Tries every queued message `due` accepts, oldest first, each at most once. `notes` gets
-// one line per message sent ("sent outbox message N (queued as ID)"); `errors` one line per
-// refusal. Throws client_error 78 when the server wants a password and none is configured.
+// one line per message sent ("sent outbox message N (queued as ID)", after `note_prefix`);
+// `errors` one line per refusal. Throws client_error 78 when the server wants a password
+// and none is configured.
 flush_report flush_outbox(const client_config& config, outbox_store& outbox, const outbox_due& due,
-                          std::ostream& notes, std::ostream& errors);
+                          std::ostream& notes, std::ostream& errors,
+                          std::string_view note_prefix = "");
 
 }  // namespace missive::client

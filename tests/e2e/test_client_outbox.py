@@ -258,6 +258,23 @@ class OutboxRefusalsTest(MissiveTestCase):
                 self.assertNotIn("MAIL", seen)
                 self.client.run(server.port, "outbox", "delete", str(n))
 
+    def test_send_first_flushes_what_waits(self):
+        port = self.reserved_port()  # refused until the fake server listens there
+        r = self.client.run(port, "send", "--from", "a@example.test", "--to", "b@example.test",
+                            "--subject", "older", stdin=b"first\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, b"missive: relay unavailable; queued in the outbox as 1\n")
+        server = self.fake(port=port)
+        r = self.client.run(port, "send", "--from", "a@example.test", "--to", "c@example.test",
+                            "--subject", "newer", stdin=b"second\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, b"missive: sent outbox message 1 (queued as FAKE1)\n")
+        self.assertEqual(r.stdout, b"queued as FAKE2\n")
+        older, newer = server.transactions
+        self.assertEqual((older.rcpts, newer.rcpts), (["b@example.test"], ["c@example.test"]))
+        self.assertIn(b"\r\nSubject: older\r\n", older.data)
+        self.assertEqual(self.client.outbox_json(port), [])
+
     def test_550_at_rcpt_does_not_queue_and_exits_67(self):
         nobody = "nobody@example.test"
         server = self.fake(rcpt_reply=lambda address, n: (

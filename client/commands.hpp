@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client_config.hpp"
 #include "local_store.hpp"
+#include "mime_compose.hpp"
 
 namespace missive::client {
 
@@ -101,6 +103,11 @@ std::string sendmail_usage(const std::string& program);
 
 // A fresh Message-ID "<random.time@domain>" without brackets, for `domain`.
 std::string make_message_id(const std::string& domain);
+// Splits and checks a command-line mailbox ("Name <a@b>" or "a@b"); client_error 65,
+// naming `flag`, when the address is not valid.
+mime::mailbox checked_mailbox(const std::string& text, std::string_view flag);
+// A fresh multipart boundary (mime_compose makes it unique against the content).
+std::string make_boundary();
 // Reads all of stdin as bytes.
 std::string read_stdin();
 

@@ -1,4 +1,5 @@
-// `missive fetch`, `inbox`, `read`, `delete` and `watch`: the local store and POP3 polls.
+// `missive fetch`, `inbox`, `read`, `delete` and `watch`: the local store and POP3 polls
+// (and, in `watch`, the outbox).
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
@@ -15,17 +16,17 @@
 #include "client_error.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
-#include "local_store.hpp"
 #include "inbox_listing.hpp"
+#include "local_store.hpp"
 #include "mailbox_sync.hpp"
+#include "mime_parse.hpp"
 #include "msg_id_list.hpp"
-#include "thread_grouping.hpp"
 #include "outbox_flush.hpp"
 #include "outbox_policy.hpp"
 #include "outbox_store.hpp"
-#include "mime_parse.hpp"
 #include "pop3_client.hpp"
 #include "terminal_text.hpp"
+#include "thread_grouping.hpp"
 
 namespace missive::client {
 

@@ -9,7 +9,6 @@
 #include "exit_codes.hpp"
 #include "hand_over.hpp"
 #include "local_store.hpp"
-#include "mail_address.hpp"
 #include "message_headers.hpp"
 #include "mime_compose.hpp"
 #include "mime_parse.hpp"
@@ -26,17 +25,12 @@ stored_message original(local_store& store, std::int64_t id) {
   return *message;
 }
 
-// The sender: --from, else the configured user; client_error 64 when neither is an address.
+// The sender: --from, else the configured user; client_error 64 when there is neither.
 mime::mailbox sender(const client_config& config, const std::string& from) {
-  std::string text = from.empty() ? config.user : from;
-  if (text.empty()) throw client_error(exit_code::usage, "no sender: give --from or configure user");
-  mime::mailbox box = mime::split_mailbox(text);
-  auto parsed = parse_address(box.address);
-  if (box.address.empty() || parsed.error != address_error::none ||
-      parsed.consumed != box.address.size()) {
-    throw client_error(exit_code::data_error, fmt::format("'{}' is not a valid mail address", text));
+  if (from.empty() && config.user.empty()) {
+    throw client_error(exit_code::usage, "no sender: give --from or configure user");
   }
-  return box;
+  return checked_mailbox(from.empty() ? config.user : from, from.empty() ? "user" : "--from");
 }
 
 // Fills date, Message-ID and boundary, composes, and hands the message over.
@@ -45,7 +39,7 @@ int compose_and_hand_over(const client_config& config, mime::outgoing_message& m
   message.date = std::chrono::system_clock::now();
   auto at = message.from.address.rfind('@');
   message.message_id = make_message_id(message.from.address.substr(at + 1));
-  message.boundary = "=_missive_" + make_message_id("b").substr(0, 30);
+  message.boundary = make_boundary();
   submission envelope;
   envelope.sender = message.from.address;
   for (const auto& box : message.to) envelope.recipients.push_back(box.address);
@@ -90,15 +84,7 @@ int run_forward(const client_config& config, const forward_options& options) {
   auto parent = original(store, options.id);
   mime::outgoing_message message;
   message.from = sender(config, options.from);
-  for (const auto& text : options.to) {
-    mime::mailbox box = mime::split_mailbox(text);
-    auto parsed = parse_address(box.address);
-    if (box.address.empty() || parsed.error != address_error::none ||
-        parsed.consumed != box.address.size()) {
-      throw client_error(exit_code::data_error, fmt::format("--to '{}' is not a valid mail address", text));
-    }
-    message.to.push_back(box);
-  }
+  for (const auto& text : options.to) message.to.push_back(checked_mailbox(text, "--to"));
   auto view = mime::parse_message(parent.raw);
   message.subject = forward_subject(view.subject);
   message.body = read_stdin();

@@ -86,7 +86,11 @@ int run_flush(const client_config& config) {
     throw client_error(report.stop_status, report.stop_reason);
   }
   if (waiting > 0) {
-    std::string why = report.stop_reason.empty() ? "" : ": " + report.stop_reason;
+    std::size_t busy = 0;
+    for (const auto& e : outbox.list()) busy += e.being_sent ? 1 : 0;
+    std::string why = !report.stop_reason.empty() ? ": " + report.stop_reason
+                      : busy > 0 ? fmt::format(" ({} being sent by another missive)", busy)
+                                 : "";
     throw client_error(exit_code::temp_failure,
                        fmt::format("{} {} still in the outbox{}", waiting,
                                    waiting == 1 ? "message is" : "messages are", why));

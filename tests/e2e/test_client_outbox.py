@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -21,6 +22,13 @@ import unittest
 from missive_harness import (DOMAIN, HOST, PASSWORD, FakeSmtpServer, MissiveTestCase,
                              RelayServer, fetch_all, mailbox_count, unique_users, wait_until)
 from test_client_send import missive_path, run_missive
+
+
+def process_start_time(pid):
+    """Field 22 of /proc/PID/stat (proc(5)): when the process started, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def cron_message(sender, to, subject, body_lines):
@@ -274,6 +282,40 @@ class OutboxRefusalsTest(MissiveTestCase):
         self.assertEqual((older.rcpts, newer.rcpts), (["b@example.test"], ["c@example.test"]))
         self.assertIn(b"\r\nSubject: older\r\n", older.data)
         self.assertEqual(self.client.outbox_json(port), [])
+
+    def test_a_claim_holds_while_its_process_lives_and_not_after(self):
+        port = self.reserved_port()
+        r = self.client.run(port, "send", "--from", "a@example.test", "--to", "b@example.test",
+                            stdin=b"x\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        server = self.fake(port=port)
+
+        def claim(pid, start):
+            conn = sqlite3.connect(os.path.join(self.client.data_dir, "missive-client.db"))
+            with conn:
+                conn.execute("UPDATE outbox SET claim_host = ?, claim_pid = ?, claim_start = ?, "
+                             "claimed_at = strftime('%s', 'now')",
+                             (socket.gethostname(), pid, start))
+            conn.close()
+
+        # Claimed by this test's process, which lives: nobody else sends the message.
+        claim(os.getpid(), process_start_time(os.getpid()))
+        [entry] = self.client.outbox_json(port)
+        self.assertTrue(entry["being_sent"])
+        r = self.client.run(port, "flush")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.assertEqual(r.stderr, b"missive: 1 message is still in the outbox "
+                                   b"(1 being sent by another missive)\n")
+        self.assertEqual(server.transactions, [])
+
+        # The same pid with another start time is a later process: the holder died.
+        claim(os.getpid(), process_start_time(os.getpid()) + 1)
+        self.assertFalse(self.client.outbox_json(port)[0]["being_sent"])
+        r = self.client.run(port, "flush")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"sent outbox message 1 (queued as FAKE1)\n")
+        self.assertEqual(len(server.transactions), 1)
 
     def test_550_at_rcpt_does_not_queue_and_exits_67(self):
         nobody = "nobody@example.test"

@@ -51,10 +51,11 @@ hand_over_result hand_over(const client_config& config, const submission& messag
                              std::cerr, std::cerr, "missive: ");
   submission_verdict verdict;
   if (report.stop_status == exit_code::temp_failure) {
-    // The relay was just found unreachable: no second wait for the same answer.
+    // The relay was just found away (or refusing everything for now): no second wait for
+    // the same answer.
     verdict.status = exit_code::temp_failure;
     verdict.failure = report.stop_reason;
-    verdict.unreachable = true;
+    verdict.server_wide = true;
   } else {
     verdict = attempt_submission(config, message);
   }

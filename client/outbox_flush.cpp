@@ -12,7 +12,7 @@ namespace {
 
 // A failure that does not depend on the message: trying the next one would meet it too.
 bool stops_the_flush(const submission_verdict& verdict) {
-  if (verdict.unreachable) return true;
+  if (verdict.server_wide) return true;
   return verdict.status == exit_code::no_permission || verdict.status == exit_code::unavailable ||
          verdict.status == exit_code::config;
 }

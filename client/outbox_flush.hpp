@@ -20,7 +20,8 @@ struct flush_report {
   std::size_t refused = 0;      // refused for good (5xx) in this flush
   int refused_status = 0;       // 65 or 67: the status of the last refusal
   // Non-zero when the flush stopped at a failure every message would meet: 75 the relay is
-  // unreachable, 77 bad credentials, 69 or 78 TLS. The messages not tried stay queued.
+  // unreachable or refused the session for now (4xx greeting, EHLO, STARTTLS, AUTH), 77 bad
+  // credentials, 69 or 78 TLS. The messages not tried stay queued.
   int stop_status = 0;
   std::string stop_reason;      // one sentence, when stop_status is set
 };

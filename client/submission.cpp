@@ -38,6 +38,7 @@ submission_verdict failed(int status, std::string sentence) {
   submission_verdict result;
   result.status = status;
   result.failure = std::move(sentence);
+  result.server_wide = true;
   return result;
 }
 
@@ -114,16 +115,12 @@ submission_verdict attempt_submission(const client_config& config, const submiss
   } catch (const smtp_tls_error& e) {
     // Not a temporary failure, unless the server said so (4xx to STARTTLS): the server and
     // the configuration disagree about TLS.
-    auto verdict = failed(e.temporary() ? exit_code::temp_failure : exit_code::unavailable,
-                          fmt::format("cannot send securely to the mail server: {}", e.what()));
-    verdict.unreachable = e.temporary();  // no transaction took place
-    return verdict;
+    return failed(e.temporary() ? exit_code::temp_failure : exit_code::unavailable,
+                  fmt::format("cannot send securely to the mail server: {}", e.what()));
   } catch (const smtp_client_error& e) {
-    auto verdict = failed(exit_code::temp_failure,
-                          fmt::format("cannot reach the mail server at {}:{} ({}); try again later",
-                                      config.server, config.smtp_port, e.what()));
-    verdict.unreachable = true;
-    return verdict;
+    return failed(exit_code::temp_failure,
+                  fmt::format("cannot reach the mail server at {}:{} ({}); try again later",
+                              config.server, config.smtp_port, e.what()));
   }
 }
 

@@ -21,8 +21,8 @@ struct submission {
 // has the queue id from the final 250 reply (or its text when it names none). Its status:
 // 65 message refused (5xx at MAIL, DATA or after it), 67 a recipient refused (5xx), 69
 // server refuses service (5xx greeting or EHLO) or TLS not to be had as configured, 75
-// server unreachable or any 4xx (also at STARTTLS or AUTH: `unreachable` tells whether a
-// reply came at all), 77 bad credentials, 78 TLS settings unusable. Throws client_error 78
+// server unreachable or any 4xx (also at STARTTLS or AUTH: `server_wide` tells a failure
+// before the transaction from one of this message), 77 bad credentials, 78 TLS settings unusable. Throws client_error 78
 // when the server asks for a password and none is configured.
 submission_verdict attempt_submission(const client_config& config, const submission& message);
 

@@ -219,7 +219,7 @@ class OutboxRefusalsTest(MissiveTestCase):
         self.assertEqual(transaction.data, content)
         self.assertEqual(self.client.outbox_json(server.port), [])
 
-    def scripted(self, replies):
+    def scripted(self, replies, port=0):
         """An SMTP server answering each command by its verb from `replies` (a reply line),
         whose EHLO offers STARTTLS and AUTH PLAIN; returns it and the verbs it saw."""
         seen = []
@@ -242,7 +242,7 @@ class OutboxRefusalsTest(MissiveTestCase):
                 if verb == "QUIT" or reply.startswith("421"):
                     return True
 
-        return self.fake(on_connect=serve), seen
+        return self.fake(port=port, on_connect=serve), seen
 
     def test_4xx_during_tls_or_auth_set_up_queues(self):
         config = os.path.join(self.client.home, "required.toml")
@@ -265,6 +265,23 @@ class OutboxRefusalsTest(MissiveTestCase):
                                  f"missive: relay unavailable; queued in the outbox as {n}")
                 self.assertNotIn("MAIL", seen)
                 self.client.run(server.port, "outbox", "delete", str(n))
+
+    def test_flush_stops_at_a_failure_every_message_would_meet(self):
+        port = self.reserved_port()
+        for n in range(3):
+            r = self.client.run(port, "send", "--from", "a@example.test", "--to",
+                                "b@example.test", stdin=b"x\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        server, seen = self.scripted({"greeting": "421 4.3.2 busy"}, port=port)
+        r = self.client.run(port, "flush")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "missive: 3 messages are still in the outbox: the mail server at "
+                         f"127.0.0.1[127.0.0.1]:{port} refused the connection: 421 4.3.2 busy\n")
+        self.assertEqual(server.connections, 1)
+        # The first message was also tried by the two later sends (each flushes first, and
+        # stops at it); the others were never tried again.
+        self.assertEqual([e["attempts"] for e in self.client.outbox_json(port)], [4, 1, 1])
 
     def test_send_first_flushes_what_waits(self):
         port = self.reserved_port()  # refused until the fake server listens there

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "client_error.hpp"
+#include "db.hpp"
 #include "exit_codes.hpp"
 #include "local_store.hpp"
 #include "outbox_flush.hpp"
@@ -47,8 +48,14 @@ hand_over_result hand_over(const client_config& config, const submission& messag
   }
   outbox_store outbox(*store);
   // Older messages first; all of them, whatever their backoff: the user is sending now.
-  auto report = flush_outbox(config, outbox, [](std::int64_t, std::int64_t) { return true; },
-                             std::cerr, std::cerr, "missive: ");
+  flush_report report;
+  try {
+    report = flush_outbox(config, outbox, [](std::int64_t, std::int64_t) { return true; },
+                          std::cerr, std::cerr, "missive: ");
+  } catch (const db::error& e) {
+    // The waiting messages stay where they are; this one is still worth trying.
+    std::cerr << fmt::format("missive: the outbox cannot be flushed now ({})\n", e.what());
+  }
   submission_verdict verdict;
   if (report.stop_status == exit_code::temp_failure) {
     // The relay was just found away (or refusing everything for now): no second wait for

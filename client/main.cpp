@@ -102,7 +102,7 @@ int cli_main(int argc, char** argv) {
   send_cmd->add_option("--attach", send.attach, "file to attach (repeatable)");
   send_cmd->add_flag("--no-queue", send.no_queue,
                      "when the server is away or answers 4xx, exit 75 instead of queueing");
-  app.add_subcommand("sendmail", "sendmail-compatible: [-t] [-i] [-f SENDER] [RECIPIENT...]");
+  app.add_subcommand("sendmail", "sendmail-compatible: [-t] [-i] [-f SENDER] [--no-queue] [RECIPIENT...]");
 
   bool delete_fetched = false;
   auto* fetch_cmd = app.add_subcommand("fetch", "poll the server once");

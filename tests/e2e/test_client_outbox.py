@@ -283,6 +283,29 @@ class OutboxRefusalsTest(MissiveTestCase):
         # stops at it); the others were never tried again.
         self.assertEqual([e["attempts"] for e in self.client.outbox_json(port)], [4, 1, 1])
 
+    def test_a_message_refused_for_good_at_flush_stays_refused_until_deleted(self):
+        port = self.reserved_port()
+        r = self.client.run(port, "send", "--from", "a@example.test", "--to",
+                            "gone@example.test", stdin=b"x\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        server = self.fake(port=port, rcpt_reply=lambda address, n: "550 5.1.1 no such user")
+        r = self.client.run(port, "flush")
+        self.assertEqual(r.returncode, 67, r.stderr)
+        self.assertEqual(r.stderr.decode().splitlines(), [
+            "missive: outbox message 1: recipient refused: gone@example.test: "
+            "550 5.1.1 no such user",
+            "missive: outbox message 1: nothing was sent: the mail server refused 1 of 1 "
+            "recipients; it stays in the outbox until `missive outbox delete 1`"])
+        [entry] = self.client.outbox_json(port)
+        self.assertEqual((entry["state"], entry["attempts"]), ("refused", 2))
+        # Never tried again by itself: nothing waits, so the next flush has nothing to do.
+        r = self.client.run(port, "flush")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
+        self.assertEqual(server.connections, 1)
+        r = self.client.run(port, "outbox", "delete", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.client.outbox_json(port), [])
+
     def test_send_first_flushes_what_waits(self):
         port = self.reserved_port()  # refused until the fake server listens there
         r = self.client.run(port, "send", "--from", "a@example.test", "--to", "b@example.test",

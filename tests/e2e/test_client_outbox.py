@@ -381,6 +381,18 @@ class OutboxRefusalsTest(MissiveTestCase):
             line)
         self.assertEqual(self.client.outbox_json(port), [])
 
+    def test_clients_started_at_once_on_a_new_store_all_work(self):
+        # Each migrates the new store; the schema version is read again under the write
+        # lock, so none applies a migration another has just applied.
+        env = {k: v for k, v in os.environ.items() if k != "MISSIVE_PASSWORD"}
+        env["HOME"] = self.client.home
+        procs = [subprocess.Popen([missive_path(), "--data-dir", self.client.data_dir,
+                                   "outbox", "--json"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env) for _ in range(6)]
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            self.assertEqual((proc.returncode, out, err), (0, b'{"outbox": []}\n', b""))
+
     def test_outbox_delete_drops_one_message(self):
         port = self.refused_port()
         for subject in ("one", "two"):

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  # build
+  # build (Debian 12's libsqlite3 is built with FTS5, which `missive search` needs: no
+  # further package)
   g++ cmake ninja-build pkg-config ccache
   libasio-dev libsqlite3-dev libpq-dev libunbound-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote

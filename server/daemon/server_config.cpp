@@ -241,6 +241,19 @@ void read_tls(const config_reader& reader, const toml::table& table, tls_setting
   }
 }
 
+void read_checks(const config_reader& reader, const toml::table& table, checks_settings& checks) {
+  reader.check_keys(table, "checks.", {"dkim"});
+  for (auto&& [key, node] : table) {
+    std::string name = "checks." + std::string(key.str());
+    if (key == "dkim") {
+      checks.dkim = reader.string(node, name);
+      if (checks.dkim != "off" && checks.dkim != "annotate") {
+        reader.fail(node, name, "expected \"off\" or \"annotate\"");
+      }
+    }
+  }
+}
+
 void read_dkim(const config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
   const toml::array* array = node.as_array();
   if (!array) reader.fail(node, "dkim", "expected [[dkim]] tables");
@@ -308,7 +321,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "dns", "route", "dkim"});
+                               "tls", "queue", "store", "dns", "route", "dkim", "checks"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -327,6 +340,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
     else if (key == "dkim") read_dkim(reader, node, config.dkim);
+    else if (key == "checks") read_checks(reader, reader.table(node, name), config.checks);
   }
   return config;
 }

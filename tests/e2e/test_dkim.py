@@ -8,30 +8,18 @@ key, is not signed."""
 import os
 import re
 import stat
-import sys
 import unittest
 
-from missive_harness import (HarnessError, RelayTestCase, fetch_all, make_message, smtp_send,
+from missive_harness import (RelayTestCase, fetch_all, make_message, require_system_module,
+                             smtp_send,
                              wait_for_mailbox_count)
 
 ALICE = "alice@a.test"
 
 
 def require_dkimpy():
-    """dkimpy from the Debian package (for the system Python; appended to sys.path when the
-    tests run under another Python 3). Missing: a loud failure, never a skip."""
-    try:
-        import dkim
-        return dkim
-    except ImportError:
-        d = "/usr/lib/python3/dist-packages"
-        if os.path.isdir(os.path.join(d, "dkim")) and d not in sys.path:
-            sys.path.append(d)
-        try:
-            import dkim
-            return dkim
-        except ImportError as e:
-            raise HarnessError(f"dkimpy is not importable ({e}); install python3-dkim") from None
+    """dkimpy (Debian python3-dkim; python3-nacl for Ed25519)."""
+    return require_system_module("dkim", "python3-dkim")
 
 
 def txt_of(record):

@@ -1332,23 +1332,27 @@ def parse_email_date(value):
 
 # -- aiosmtpd (Debian package python3-aiosmtpd) ------------------------------------------
 
-def require_aiosmtpd():
-    """Import aiosmtpd.controller. The Debian package installs it for the system Python
+def require_system_module(name, package):
+    """Import `name`, which the Debian package `package` installs for the system Python
     (/usr/lib/python3/dist-packages); when the tests run under another Python 3 (pyenv,
     venv), that directory is appended to sys.path. Missing: a loud failure, never a skip."""
+    import importlib
     try:
-        import aiosmtpd.controller
-        return aiosmtpd.controller
+        return importlib.import_module(name)
     except ImportError as first:
-        for d in ("/usr/lib/python3/dist-packages",):
-            if os.path.isdir(os.path.join(d, "aiosmtpd")) and d not in sys.path:
-                sys.path.append(d)
+        d = "/usr/lib/python3/dist-packages"
+        if os.path.isdir(os.path.join(d, name.split(".")[0])) and d not in sys.path:
+            sys.path.append(d)
         try:
-            import aiosmtpd.controller
-            return aiosmtpd.controller
+            return importlib.import_module(name)
         except ImportError as e:
-            raise HarnessError(f"required module aiosmtpd is not importable ({first}; {e}); "
-                               f"install python3-aiosmtpd") from None
+            raise HarnessError(f"required module {name} is not importable ({first}; {e}); "
+                               f"install {package}") from None
+
+
+def require_aiosmtpd():
+    """aiosmtpd.controller (Debian python3-aiosmtpd)."""
+    return require_system_module("aiosmtpd.controller", "python3-aiosmtpd")
 
 
 def start_aiosmtpd(handler, **kwargs):

@@ -11,8 +11,7 @@ import stat
 import unittest
 
 from missive_harness import (RelayTestCase, fetch_all, make_message, require_system_module,
-                             smtp_send,
-                             wait_for_mailbox_count)
+                             smtp_send, wait_for_mailbox_count)
 
 ALICE = "alice@a.test"
 

@@ -13,7 +13,7 @@ std::unique_ptr<mail_store> open_store(const server_config& config, store_purpos
   if (!config.store.url.empty()) {
     pg_store_settings settings{config.store.url,
                                config.store.node.empty() ? config.hostname : config.store.node,
-                               config.store.lease};
+                               config.store.lease, config.data_dir};
     return std::make_unique<pg_store>(std::move(settings), std::move(policy),
                                       purpose == store_purpose::relay ? pg_store::opening::relay
                                                                       : pg_store::opening::admin);

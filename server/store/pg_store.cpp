@@ -6,12 +6,14 @@
 
 #include <fmt/format.h>
 
+#include "data_directory.hpp"
 #include "log.hpp"
 #include "migration.hpp"
 #include "pg_connection.hpp"
 #include "pg_worker.hpp"
 #include "queue_store.hpp"
 #include "store_error.hpp"
+#include "user_generation.hpp"
 #include "user_store.hpp"
 
 namespace missive::schema {
@@ -78,6 +80,12 @@ void at_start(const std::string& url, Function work) {
 
 pg_store::pg_store(pg_store_settings settings, queue_policy policy, opening purpose)
     : settings_(std::move(settings)), policy_(std::move(policy)) {
+  // The relay maps the counter file before `user …` on this host may raise it.
+  if (purpose == opening::relay && !settings_.data_dir.empty()) {
+    prepare_data_directory(settings_.data_dir);
+  }
+  local_user_changes_ = std::make_unique<user_generation>(
+      settings_.data_dir.empty() ? std::filesystem::path() : user_generation_file(settings_.data_dir));
   at_start(settings_.url, [&](pg::connection& db) {
     migrate(db);
     if (purpose == opening::relay) {
@@ -202,7 +210,18 @@ asio::awaitable<std::optional<user_credentials>> pg_store::credentials(std::stri
   });
 }
 
-std::optional<std::uint64_t> pg_store::users_version() const { return users_version_.load(); }
+std::optional<std::uint64_t> pg_store::users_version() const {
+  // Both only go up: their sum changes whenever either does.
+  std::uint64_t local = local_user_changes_->usable() ? local_user_changes_->value() : 0;
+  return users_version_.load() + local;
+}
+
+bool pg_store::announce_user_change() {
+  // The NOTIFY went with the change's commit; the counter file reaches this host's relay
+  // before the command returns.
+  if (local_user_changes_->usable()) local_user_changes_->bump();
+  return true;
+}
 
 asio::awaitable<std::vector<maildrop_entry>> pg_store::maildrop(std::int64_t user_id) {
   return readers_->run([user_id](pg::connection& db) { return maildrop_entries(db, user_id); });

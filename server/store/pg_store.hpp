@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,8 @@
 #include "mail_store.hpp"
 
 namespace missive {
+
+class user_generation;
 
 namespace pg {
 class connection;
@@ -26,6 +29,9 @@ struct pg_store_settings {
   std::string url;                  // libpq connection string or URI
   std::string node;                 // this node's name, written on its leases
   std::chrono::seconds lease{300};  // how long a claim on remote recipients lasts
+  // This node's data directory: `user add/del/passwd` run here raise its users.generation
+  // counter as well as NOTIFY, so this host's relay sees them at once, not a moment later.
+  std::filesystem::path data_dir;
 };
 
 // The store on PostgreSQL: one writer connection with group commit (many sessions' messages
@@ -76,7 +82,7 @@ class pg_store final : public mail_store {
   asio::awaitable<std::optional<std::size_t>> make_due(std::optional<std::string> queue_id) override;
   asio::awaitable<bool> delete_message(std::string queue_id) override;
   // The changes themselves NOTIFY every node, in their own transaction: nothing more to say.
-  bool announce_user_change() override { return true; }
+  bool announce_user_change() override;
   bool announce_due_work() override { return true; }
   void on_due_work(std::function<void()> wake) override;
 
@@ -100,7 +106,8 @@ class pg_store final : public mail_store {
   // again and takes its locks back within about that time.
   void check_maildrop_locks();
   void retake_maildrop_locks(pg::connection& db);
-  std::atomic<std::uint64_t> users_version_{0};
+  std::atomic<std::uint64_t> users_version_{0};  // raised by each NOTIFY on missive_users
+  std::unique_ptr<user_generation> local_user_changes_;  // this host's (may be unusable)
   std::mutex wake_mutex_;
   std::function<void()> wake_;
   std::atomic<bool> stopping_{false};

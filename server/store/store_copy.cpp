@@ -69,7 +69,7 @@ copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const s
   }
   // Brings the SQLite file's schema up to date first, and makes PostgreSQL's.
   prepare_database(sqlite_file);
-  { pg_store made(pg_store_settings{url, "copy", std::chrono::seconds(300)}, {}, pg_store::opening::admin); }
+  { pg_store made(pg_store_settings{url, "copy", std::chrono::seconds(300), {}}, {}, pg_store::opening::admin); }
   try {
     db::connection from(sqlite_file.string(), db::open_options{.read_only = true, .create = false});
     pg::connection to(url);

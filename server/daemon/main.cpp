@@ -12,6 +12,7 @@
 #include "admin_queue.hpp"
 #include "admin_store.hpp"
 #include "admin_users.hpp"
+#include "config_check.hpp"
 #include "data_directory.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
@@ -80,6 +81,15 @@ int run_selfsigned(const server_config& config, const selfsigned_command& comman
   return exit_code::ok;
 }
 
+// `missived check`: the configuration as the relay would load it at start, and what it
+// refers to, without opening the store or binding anything.
+int run_check(const server_config& config) {
+  require_usable_config(config);
+  std::cout << fmt::format("missived: configuration ok: {}\n",
+                           config.source.file.empty() ? "built-in defaults" : config.source.file);
+  return exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +113,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", flags.verbose, "log debug lines too");
 
   auto* serve = app.add_subcommand("serve", "run the relay (the default)");
+  auto* check = app.add_subcommand(
+      "check", "validate the configuration (and its certificate) without starting anything");
   auto* user = app.add_subcommand("user", "manage local users");
   user->require_subcommand(1);
   user_command user_cmd;
@@ -164,6 +176,7 @@ int main(int argc, char** argv) {
 
   try {
     server_config config = build_config(flags);
+    if (check->parsed()) return run_check(config);
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
     if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
@@ -171,7 +184,9 @@ int main(int argc, char** argv) {
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {
-    std::cerr << "missived: configuration error: " << e.what() << "\n";
+    for (const auto& problem : e.problems()) {
+      std::cerr << "missived: configuration error: " << problem << "\n";
+    }
     return exit_code::config;
   } catch (const data_directory_error& e) {
     std::cerr << "missived: " << e.what() << "\n";

@@ -1,0 +1,65 @@
+// Checks of a loaded configuration: see config_check.hpp.
+#include "config_check.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server_config.hpp"
+#include "tls.hpp"
+
+namespace missive {
+
+namespace {
+
+// "" when `path` can be opened for reading, else why not.
+std::string unreadable(const std::filesystem::path& path) {
+  if (::access(path.c_str(), R_OK) == 0) return {};
+  return fmt::format("cannot read {}: {}", path.string(), std::strerror(errno));
+}
+
+void check_tls(const server_config& config, std::vector<std::string>& problems) {
+  const auto& source = config.source;
+  const auto& tls = config.tls;
+  if (tls.cert.empty() && tls.key.empty()) {
+    if (!config.smtp.submissions.empty()) {
+      problems.push_back(source.where("smtp.submissions") + ": implicit TLS needs [tls] cert and key");
+    }
+    if (!config.pop3.pop3s.empty()) {
+      problems.push_back(source.where("pop3.pop3s") + ": implicit TLS needs [tls] cert and key");
+    }
+    return;
+  }
+  if (tls.cert.empty() || tls.key.empty()) {
+    std::string_view given = tls.cert.empty() ? "tls.key" : "tls.cert";
+    problems.push_back(source.where(given) + ": [tls] needs both cert and key");
+    return;
+  }
+  std::string cert_problem = unreadable(tls.cert);
+  std::string key_problem = unreadable(tls.key);
+  if (!cert_problem.empty()) problems.push_back(source.where("tls.cert") + ": " + cert_problem);
+  if (!key_problem.empty()) problems.push_back(source.where("tls.key") + ": " + key_problem);
+  if (!cert_problem.empty() || !key_problem.empty()) return;
+  try {
+    make_server_tls_context(tls.cert, tls.key);
+  } catch (const tls_error& e) {
+    problems.push_back(source.where("tls.cert") + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> check_server_config(const server_config& config) {
+  std::vector<std::string> problems;
+  check_tls(config, problems);
+  return problems;
+}
+
+void require_usable_config(const server_config& config) {
+  auto problems = check_server_config(config);
+  if (!problems.empty()) throw config_error(std::move(problems));
+}
+
+}  // namespace missive

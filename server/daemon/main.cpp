@@ -127,20 +127,30 @@ int main(int argc, char** argv) {
     }
     sub->callback([&user_cmd, action] { user_cmd.action = action; });
   }
-  user->add_subcommand("list", "list users")->callback([&user_cmd] { user_cmd.action = "list"; });
+  auto* user_list = user->add_subcommand("list", "list users");
+  user_list->add_flag("--json", user_cmd.json, "one JSON document: {\"users\": [...]}");
+  user_list->callback([&user_cmd] { user_cmd.action = "list"; });
 
   auto* queue = app.add_subcommand("queue", "inspect and manage the mail queue");
   queue->require_subcommand(1);
   queue_command queue_cmd;
-  queue->add_subcommand("list", "list queued messages")->callback([&queue_cmd] {
-    queue_cmd.action = "list";
-  });
+  for (const char* action : {"list", "summary"}) {
+    auto* sub = queue->add_subcommand(
+        action, std::string_view(action) == "list"
+                    ? "list queued messages"
+                    : "count waiting recipients by domain and age, as Postfix's qshape");
+    sub->add_flag("--json", queue_cmd.json, "one JSON document (shape in missived(8))");
+    sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
+  }
   queue->add_subcommand("flush", "make every queued recipient due now")->callback([&queue_cmd] {
     queue_cmd.action = "flush";
   });
   for (const char* action : {"show", "retry", "delete"}) {
     auto* sub = queue->add_subcommand(action, fmt::format("{} one message", action));
     sub->add_option("id", queue_cmd.queue_id, "queue id")->required();
+    if (std::string_view(action) == "show") {
+      sub->add_flag("--json", queue_cmd.json, "one JSON document (shape in missived(8))");
+    }
     sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
   }
   auto* store = app.add_subcommand("store", "move the store");

@@ -17,6 +17,8 @@ packages=(
   strace
   # the TLS profile test: an outside auditor of protocols, ciphers and known attacks
   testssl.sh
+  # the man pages' lint (tests/package/test_man_pages.py; groff comes with man-db)
+  mandoc
 )
 
 missing=()

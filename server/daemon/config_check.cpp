@@ -2,6 +2,7 @@
 #include "config_check.hpp"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,10 +50,23 @@ void check_tls(const server_config& config, std::vector<std::string>& problems) 
   }
 }
 
+// A run_as that names no user, or root, is a mistake whoever starts the relay: check it
+// before the day it is started as root.
+void check_run_as(const server_config& config, std::vector<std::string>& problems) {
+  if (!config.run_as) return;
+  const passwd* entry = ::getpwnam(config.run_as->c_str());
+  if (!entry) {
+    problems.push_back(fmt::format("{}: there is no user '{}'", config.source.where("run_as"), *config.run_as));
+  } else if (entry->pw_uid == 0) {
+    problems.push_back(fmt::format("{}: '{}' is root", config.source.where("run_as"), *config.run_as));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> check_server_config(const server_config& config) {
   std::vector<std::string> problems;
+  check_run_as(config, problems);
   check_tls(config, problems);
   return problems;
 }

@@ -1,5 +1,5 @@
 // The checks of a loaded configuration that look outside the file (can the certificate be
-// read, does it match its key), shared by `missived check` and the relay's start, so both
+// read, does it match its key, does the run_as user exist), shared by `missived check` and the relay's start, so both
 // refuse the same configurations with the same words.
 #pragma once
 

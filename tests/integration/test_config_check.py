@@ -79,6 +79,11 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertEqual(self.problems('[smtp]\nsubmissions = ["127.0.0.1:2465"]\n'),
                          ["FILE:2: smtp.submissions: implicit TLS needs [tls] cert and key"])
 
+    def test_run_as_names_a_user(self):
+        self.assertEqual(self.problems('\nrun_as = "no-such-user-here"\n'),
+                         ["FILE:2: run_as: there is no user 'no-such-user-here'"])
+        self.assertEqual(self.problems('run_as = "root"\n'), ["FILE:1: run_as: 'root' is root"])
+
     def test_every_problem_in_one_run_in_file_order(self):
         self.assertEqual(
             [p.split(": ")[0] + ": " + p.split(": ")[1] for p in self.problems(

@@ -18,6 +18,7 @@
 #include "mailbox_sync.hpp"
 #include "mime_parse.hpp"
 #include "pop3_client.hpp"
+#include "terminal_progress.hpp"
 
 namespace missive::client {
 
@@ -140,7 +141,15 @@ asio::awaitable<int> watch_loop(const client_config& config, const std::string& 
 
 int run_fetch(const client_config& config, bool delete_fetched) {
   local_store store(config.data_dir);
-  auto result = poll_once(config, store, delete_fetched);
+  poll_result result;
+  {
+    terminal_progress line;  // cleared before the count is printed
+    download_progress show;
+    if (line.shown()) show = [&line](std::size_t done, std::size_t total) {
+      line.update("fetching", static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+    };
+    result = poll_once(config, store, delete_fetched, show);
+  }
   std::size_t count = result.stored.size();
   std::cout << count << (count == 1 ? " new message\n" : " new messages\n");
   return exit_code::ok;

@@ -5,17 +5,13 @@ histories, the same maildrops and UIDLs, the same users, and the passwords still
 
 Needs the test cluster (ctest runs it as pg.integration.test_store_copy)."""
 
-import os
-import pty
 import re
-import select
 import subprocess
-import time
 import unittest
 
 import missive_pg
 from missive_harness import (RelayTestCase, fetch_all, make_message, missived_path, pop3_session,
-                             smtp_send, wait_for_mailbox_count)
+                             run_with_terminal_stderr, smtp_send, wait_for_mailbox_count)
 from missive_pg import PgDatabase, PgStore
 
 ALICE = "alice@a.test"
@@ -149,27 +145,9 @@ class StoreCopyProgressTest(RelayTestCase):
         self.assertRegex(r.stdout, r"^copied 2 users, 0 messages")
 
     def test_progress_on_a_terminal(self):
-        master, slave = pty.openpty()
-        p = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=slave)
-        os.close(slave)
-        self.addCleanup(os.close, master)
-        shown, deadline = b"", time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the program closed the terminal
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            elif p.poll() is not None:
-                break
-        self.assertEqual(p.wait(10), 0, shown)
-        self.assertRegex(p.stdout.read().decode(), r"^copied 2 users, 0 messages")
-        p.stdout.close()
+        status, out, shown = run_with_terminal_stderr(self.command)
+        self.assertEqual(status, 0, shown)
+        self.assertRegex(out.decode(), r"^copied 2 users, 0 messages")
         text = shown.decode()
         for line in ("copying users: 2/2", "copying messages: 0/0", "copying recipients: 0/0",
                      "copying history events: 0/0"):

@@ -1,6 +1,6 @@
-// Progress of long admin work on a terminal, and silence in a pipe: a line on stderr
-// rewritten in place ("copying messages: 1500/4000"), only when stderr is a terminal, so
-// that scripts and logs get the result alone.
+// Progress of long work on a terminal, and silence in a pipe: a line on stderr rewritten in
+// place ("copying messages: 1500/4000"), only when stderr is a terminal, so that scripts
+// and logs get the result alone. For `missived store copy` and `missive fetch`.
 #pragma once
 
 #include <chrono>

@@ -46,6 +46,11 @@ void print_recipients(const std::vector<recipient_status>& recipients) {
   }
 }
 
+// A JSON string, or null when there is no value.
+std::string quote_or_null(const std::optional<std::string>& text) {
+  return text ? json_string(*text) : std::string("null");
+}
+
 // A message's recipients as a JSON array (shape in missived(8)).
 std::string recipients_json(const std::vector<recipient_status>& recipients) {
   std::vector<std::string> items;
@@ -53,9 +58,9 @@ std::string recipients_json(const std::vector<recipient_status>& recipients) {
     items.push_back(fmt::format(
         "{{\"address\": {}, \"state\": {}, \"attempts\": {}, \"next_attempt_at\": {}, "
         "\"last_reply\": {}}}",
-        json::quote(r.address), json::quote(r.state), r.attempts,
-        r.next_attempt_at ? json::quote(iso_time(*r.next_attempt_at)) : "null",
-        json::quote_or_null(r.last_reply)));
+        json_string(r.address), json_string(r.state), r.attempts,
+        r.next_attempt_at ? json_string(iso_time(*r.next_attempt_at)) : "null",
+        quote_or_null(r.last_reply)));
   }
   return fmt::format("[{}]", fmt::join(items, ", "));
 }
@@ -64,7 +69,7 @@ std::string recipients_json(const std::vector<recipient_status>& recipients) {
 std::string summary_json_fields(const message_summary& m) {
   return fmt::format("\"queue_id\": {}, \"sender\": {}, \"received_at\": {}, \"size\": {}, "
                      "\"recipients\": {}",
-                     json::quote(m.queue_id), json::quote(m.sender), json::quote(iso_time(m.received_at)),
+                     json_string(m.queue_id), json_string(m.sender), json_string(iso_time(m.received_at)),
                      m.size, recipients_json(m.recipients));
 }
 
@@ -83,13 +88,13 @@ int show_json(const message_story& story) {
   std::vector<std::string> events;
   for (const auto& e : story.events) {
     events.push_back(fmt::format("{{\"at\": {}, \"kind\": {}, \"recipient\": {}, \"detail\": {}}}",
-                                 json::quote(iso_time(e.at)), json::quote(e.kind),
-                                 json::quote_or_null(e.recipient), json::quote(e.detail)));
+                                 json_string(iso_time(e.at)), json_string(e.kind),
+                                 quote_or_null(e.recipient), json_string(e.detail)));
   }
   std::cout << fmt::format(
       "{{{}, \"client\": {}, \"events\": [{}], \"headers\": {}}}\n", summary_json_fields(story.summary),
-      json::quote(story.client), fmt::join(events, ", "),
-      story.headers.empty() ? "null" : json::quote(story.headers));
+      json_string(story.client), fmt::join(events, ", "),
+      story.headers.empty() ? "null" : json_string(story.headers));
   return exit_code::ok;
 }
 
@@ -98,12 +103,12 @@ int summary(const std::vector<message_summary>& messages, bool as_json) {
   queue_shape shape = shape_of(messages, std::time(nullptr));
   if (as_json) {
     std::vector<std::string> labels, rows;
-    for (std::size_t i = 0; i < queue_shape_buckets; ++i) labels.push_back(json::quote(bucket_label(i)));
+    for (std::size_t i = 0; i < queue_shape_buckets; ++i) labels.push_back(json_string(bucket_label(i)));
     auto row_json = [](const shape_row& row) {
       return fmt::format("\"recipients\": {}, \"counts\": [{}]", row.total, fmt::join(row.counts, ", "));
     };
     for (const auto& row : shape.domains) {
-      rows.push_back(fmt::format("{{\"domain\": {}, {}}}", json::quote(row.domain), row_json(row)));
+      rows.push_back(fmt::format("{{\"domain\": {}, {}}}", json_string(row.domain), row_json(row)));
     }
     std::cout << fmt::format("{{\"buckets\": [{}],\n \"total\": {{{}}},\n \"domains\": [{}]}}\n",
                              fmt::join(labels, ", "), row_json(shape.total),

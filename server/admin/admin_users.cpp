@@ -85,7 +85,7 @@ int run_user_command(const server_config& config, const user_command& command) {
     auto users = wait_for(store->users());
     if (command.json) {
       std::vector<std::string> quoted;
-      for (const auto& address : users) quoted.push_back(json::quote(address));
+      for (const auto& address : users) quoted.push_back(json_string(address));
       std::cout << fmt::format("{{\"users\": [{}]}}\n", fmt::join(quoted, ", "));
     } else {
       for (const auto& address : users) std::cout << address << "\n";

@@ -166,6 +166,11 @@ class config_reader {
     return out;
   }
 
+  endpoint one_endpoint(const toml::node& node, std::string_view key) const {
+    return parse_endpoint(string(node, key),
+                          fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
+  }
+
   std::vector<endpoint> endpoints(const toml::node& node, std::string_view key) const {
     std::vector<endpoint> out;
     for (const auto& text : strings(node, key)) {
@@ -173,10 +178,6 @@ class config_reader {
                                                      node.source().begin.line, key)));
     }
     return out;
-  }
-
-  endpoint single_endpoint(const toml::node& node, std::string_view key) const {
-    return parse_endpoint(string(node, key), fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
   }
 
   const toml::table& table(const toml::node& node, std::string_view key) const {
@@ -244,7 +245,7 @@ void read_pop3(config_reader& reader, const toml::table& table, pop3_settings& p
 
 void read_queue(config_reader& reader, const toml::table& table, queue_settings& queue) {
   reader.each(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
-                                "max_connections", "max_connections_per_destination"},
+                                "max_connections", "max_connections_per_destination", "mx_port"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
     else if (key == "retry_max") queue.retry_max = reader.duration(node, name);
@@ -253,6 +254,21 @@ void read_queue(config_reader& reader, const toml::table& table, queue_settings&
     else if (key == "max_connections") queue.max_connections = reader.positive(node, name);
     else if (key == "max_connections_per_destination") {
       queue.max_connections_per_destination = reader.positive(node, name);
+    } else if (key == "mx_port") {
+      auto port = reader.positive(node, name);
+      if (port > 65535) reader.fail(node, name, "expected a port, 1 to 65535");
+      queue.mx_port = static_cast<std::uint16_t>(port);
+    }
+  });
+}
+
+void read_dns(config_reader& reader, const toml::table& table, dns_settings& dns) {
+  reader.each(table, "dns.", {"resolver", "timeout"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    if (key == "resolver") {
+      dns.resolver = reader.one_endpoint(node, name);
+    } else if (key == "timeout") {
+      dns.timeout = reader.duration(node, name);
     }
   });
 }
@@ -274,6 +290,41 @@ void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls
   });
 }
 
+// One [[dkim]] table: its keys, then what they mean together.
+void read_one_dkim(config_reader& reader, const toml::node& item, std::vector<dkim_settings>& keys) {
+  const toml::table& table = reader.table(item, "dkim");
+  dkim_settings entry;
+  std::string key_file;
+  bool bad = false;
+  reader.each(table, "dkim.", {"domain", "selector", "key", "algorithm"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    bad = true;  // until the value is read
+    if (key == "domain") entry.domain = lowercase_ascii(reader.string(node, name));
+    else if (key == "selector") entry.selector = reader.string(node, name);
+    else if (key == "key") key_file = reader.string(node, name);
+    else if (key == "algorithm") {
+      entry.algorithm = reader.string(node, name);
+      if (entry.algorithm != "rsa" && entry.algorithm != "ed25519") {
+        reader.fail(node, name, "expected \"rsa\" or \"ed25519\"");
+      }
+    }
+    bad = false;
+  });
+  if (!table.contains("domain") || !table.contains("selector")) {
+    reader.fail(item, "dkim", "needs both 'domain' and 'selector'");
+  }
+  entry.key = key_file.empty()
+                  ? std::filesystem::path("dkim") / (entry.domain + "." + entry.selector + ".pem")
+                  : std::filesystem::path(key_file);
+  if (!bad) keys.push_back(std::move(entry));
+}
+
+void read_dkim(config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
+  const toml::array* array = node.as_array();
+  if (!array) reader.fail(node, "dkim", "expected [[dkim]] tables");
+  for (const auto& item : *array) reader.collect([&] { read_one_dkim(reader, item, keys); });
+}
+
 // One [[route]] table: its keys, then what they mean together.
 void read_route(config_reader& reader, const toml::node& item, std::vector<route>& routes) {
   const toml::table& table = reader.table(item, "route");
@@ -283,7 +334,7 @@ void read_route(config_reader& reader, const toml::node& item, std::vector<route
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     bad = true;  // until the value is read
     if (key == "domain") entry.domain = lowercase_ascii(reader.string(node, name));
-    else if (key == "host") entry.host = reader.single_endpoint(node, name);
+    else if (key == "host") entry.host = reader.one_endpoint(node, name);
     else if (key == "tls") {
       entry.tls = reader.string(node, name);
       if (entry.tls != "opportunistic" && entry.tls != "required" && entry.tls != "none") {
@@ -321,7 +372,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.each(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3", "tls",
-                         "queue", "store", "route"},
+                         "queue", "store", "dns", "route", "dkim"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "hostname") config.hostname = reader.string(node, name);
     else if (key == "run_as") config.run_as = reader.string(node, name);
@@ -335,8 +386,10 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "pop3") read_pop3(reader, reader.table(node, name), config.pop3);
     else if (key == "queue") read_queue(reader, reader.table(node, name), config.queue);
     else if (key == "store") read_store(reader, reader.table(node, name), config.store);
+    else if (key == "dns") read_dns(reader, reader.table(node, name), config.dns);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
+    else if (key == "dkim") read_dkim(reader, node, config.dkim);
   });
   if (!reader.problems().empty()) throw config_error(reader.problems());
   config.source = config_source{file.string(), reader.take_lines()};

@@ -13,7 +13,6 @@
 #include "clock.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
-#include "offload.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
 
@@ -45,13 +44,9 @@ delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_stor
       courier_(carrier),
       router_(config.routes),
       wake_(executor),
-      dns_pool_(2) {
-}
+      dns_(executor, config.dns) {}
 
-delivery_scheduler::~delivery_scheduler() {
-  dns_pool_.stop();
-  dns_pool_.join();
-}
+delivery_scheduler::~delivery_scheduler() = default;
 
 void delivery_scheduler::notify() {
   work_pending_ = true;
@@ -182,10 +177,18 @@ asio::awaitable<void> delivery_scheduler::record(const std::vector<attempt_resul
 
 asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
   if (auto configured = router_.configured(domain)) co_return *configured;
-  // glibc's resolver blocks: it runs on the DNS pool, never on the network thread.
-  auto lookup = [domain] { return lookup_mx(domain); };
-  mx_answer answer = co_await offload(dns_pool_, lookup);
-  co_return plan_from_mx(domain, answer);
+  mx_answer answer = co_await lookup_mx(dns_, domain);
+  route_plan plan = plan_from_mx(domain, answer, config_.queue.mx_port);
+  if (plan.outcome != route_plan::kind::hops) co_return plan;
+  // Each exchanger's addresses, from the same resolver (not the system's).
+  std::map<std::string, address_answer> addresses;
+  for (const auto& hop : plan.hops) {
+    if (addresses.contains(hop.host)) continue;
+    address_answer found = co_await lookup_addresses(dns_, hop.host);
+    addresses.emplace(hop.host, std::move(found));
+  }
+  co_return plan_with_addresses(domain, std::move(plan), addresses,
+                                answer.outcome == mx_answer::kind::no_records);
 }
 
 asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {

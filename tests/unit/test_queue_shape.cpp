@@ -1,7 +1,6 @@
-// Unit tests for the queue's shape (`missived queue summary`) and the admin JSON strings.
+// Unit tests for the queue's shape (`missived queue summary`).
 #include <doctest/doctest.h>
 
-#include "json_text.hpp"
 #include "queue_shape.hpp"
 
 using namespace missive;
@@ -59,16 +58,4 @@ TEST_CASE("the shape counts waiting recipients by domain and by their message's 
   CHECK(shape.domains[1].domain == "c.test");
   CHECK(shape.domains[1].total == 1);
   CHECK(shape_of({}, now).domains.empty());
-}
-
-TEST_CASE("JSON strings escape what they must and never carry invalid UTF-8") {
-  CHECK(json::quote("plain") == "\"plain\"");
-  CHECK(json::quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
-  CHECK(json::quote("l1\r\nl2\t") == "\"l1\\r\\nl2\\t\"");
-  CHECK(json::quote(std::string_view("\x01\x7f", 2)) == "\"\\u0001\\u007f\"");
-  CHECK(json::quote("caf\xc3\xa9 \xe2\x82\xac") == "\"caf\xc3\xa9 \xe2\x82\xac\"");
-  CHECK(json::quote("bad \xff end") == "\"bad \\ufffd end\"");
-  CHECK(json::quote("cut \xe2\x82") == "\"cut \\ufffd\\ufffd\"");
-  CHECK(json::quote("overlong \xc0\xaf") == "\"overlong \\ufffd\\ufffd\"");
-  CHECK(json::quote_or_null(std::nullopt) == "null");
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dkim_signer.hpp"
 #include "server_config.hpp"
 #include "tls.hpp"
 
@@ -62,12 +63,27 @@ void check_run_as(const server_config& config, std::vector<std::string>& problem
   }
 }
 
+// Each [[dkim]] key is read as the relay reads it at start; the problem names its file,
+// domain and selector, and the line of the first [[dkim]] table.
+void check_dkim(const server_config& config, std::vector<std::string>& problems) {
+  for (const auto& settings : config.dkim) {
+    try {
+      dkim_key key(settings, config.data_dir);
+    } catch (const config_error& e) {
+      for (const auto& problem : e.problems()) {
+        problems.push_back(config.source.where("dkim") + ": " + problem);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> check_server_config(const server_config& config) {
   std::vector<std::string> problems;
   check_run_as(config, problems);
   check_tls(config, problems);
+  check_dkim(config, problems);
   return problems;
 }
 

@@ -1,6 +1,7 @@
 // The checks of a loaded configuration that look outside the file (can the certificate be
-// read, does it match its key, does the run_as user exist), shared by `missived check` and the relay's start, so both
-// refuse the same configurations with the same words.
+// read, does it match its key, does the run_as user exist, can each DKIM key be loaded),
+// shared by `missived check` and the relay's start, so both refuse the same configurations
+// with the same words.
 #pragma once
 
 #include <string>

@@ -79,6 +79,13 @@ class ConfigCheckTest(unittest.TestCase):
         self.assertEqual(self.problems('[smtp]\nsubmissions = ["127.0.0.1:2465"]\n'),
                          ["FILE:2: smtp.submissions: implicit TLS needs [tls] cert and key"])
 
+    def test_missing_dkim_key(self):
+        missing = os.path.join(self.dir, "no-such-key.pem")
+        [problem] = self.problems(f'domains = ["example.test"]\n\n[[dkim]]\ndomain = "example.test"\n'
+                                  f'selector = "s1"\nkey = "{missing}"\n')
+        self.assertTrue(problem.startswith(f"FILE:3: dkim: DKIM key {missing} (d=example.test, s=s1): "
+                                           "cannot read it"), problem)
+
     def test_run_as_names_a_user(self):
         self.assertEqual(self.problems('\nrun_as = "no-such-user-here"\n'),
                          ["FILE:2: run_as: there is no user 'no-such-user-here'"])

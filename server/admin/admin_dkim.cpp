@@ -1,6 +1,9 @@
 // `missived dkim …`: see admin_dkim.hpp.
 #include "admin_dkim.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <iostream>
@@ -30,6 +33,16 @@ int run_dkim_keygen(const server_config& config, const dkim_keygen_command& comm
   } catch (const std::exception& e) {
     std::cerr << "missived: " << e.what() << "\n";
     return exit_code::cant_create;
+  }
+  // Run as root for a relay that runs as the data directory's owner (the package's unit
+  // starts it as `missive`): the key becomes that owner's, or the relay could not read it.
+  struct stat owner {};
+  if (::geteuid() == 0 && ::stat(config.data_dir.c_str(), &owner) == 0 && owner.st_uid != 0) {
+    if (::chown(path.parent_path().c_str(), owner.st_uid, owner.st_gid) != 0 ||
+        ::chown(path.c_str(), owner.st_uid, owner.st_gid) != 0) {
+      std::cerr << fmt::format("missived: warning: cannot give {} to the data directory's owner\n",
+                               path.string());
+    }
   }
   dkim_key key(settings, config.data_dir);
   std::cerr << fmt::format("missived: wrote {}; publish this record, then sign with [[dkim]] "

@@ -236,7 +236,8 @@ int run_relay(const server_config& config) {
   smtp_client_options outbound;
   outbound.helo_name = config.hostname;
   smtp_courier smtp(store, outbound);
-  delivery_scheduler scheduler(io.get_executor(), store, config, time, smtp);
+  dns_resolver dns(io.get_executor(), config.dns);
+  delivery_scheduler scheduler(io.get_executor(), store, config, time, dns, smtp);
   asio::ssl::context tls = server_tls(config);
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
@@ -244,7 +245,7 @@ int run_relay(const server_config& config) {
   user_directory users(store);
   server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {},
-                         std::move(keys)};
+                         std::move(keys), dns};
 
   std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
   // The signal handler is in place before the listening lines are printed, so a supervisor

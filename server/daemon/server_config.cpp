@@ -290,6 +290,18 @@ void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls
   });
 }
 
+void read_checks(config_reader& reader, const toml::table& table, checks_settings& checks) {
+  reader.each(table, "checks.", {"dkim"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    if (key == "dkim") {
+      checks.dkim = reader.string(node, name);
+      if (checks.dkim != "off" && checks.dkim != "annotate") {
+        reader.fail(node, name, "expected \"off\" or \"annotate\"");
+      }
+    }
+  });
+}
+
 // One [[dkim]] table: its keys, then what they mean together.
 void read_one_dkim(config_reader& reader, const toml::node& item, std::vector<dkim_settings>& keys) {
   const toml::table& table = reader.table(item, "dkim");
@@ -372,7 +384,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.each(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3", "tls",
-                         "queue", "store", "dns", "route", "dkim"},
+                         "queue", "store", "dns", "route", "dkim", "checks"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "hostname") config.hostname = reader.string(node, name);
     else if (key == "run_as") config.run_as = reader.string(node, name);
@@ -390,6 +402,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "route") read_routes(reader, node, config.routes);
     else if (key == "dkim") read_dkim(reader, node, config.dkim);
+    else if (key == "checks") read_checks(reader, reader.table(node, name), config.checks);
   });
   if (!reader.problems().empty()) throw config_error(reader.problems());
   config.source = config_source{file.string(), reader.take_lines()};

@@ -154,6 +154,13 @@ struct route {
   std::string password;
 };
 
+// What is checked of inbound mail from clients outside trusted_networks that did not
+// authenticate ([checks]).
+struct checks_settings {
+  // DKIM signatures (RFC 6376): "off", or "annotate" (the results in Authentication-Results).
+  std::string dkim = "off";
+};
+
 // A key to sign mail from one domain with ([[dkim]], RFC 6376).
 struct dkim_settings {
   std::string domain;    // the From: domain it signs for (d=), lower case
@@ -179,6 +186,7 @@ struct server_config {
   dns_settings dns;
   std::vector<route> routes;
   std::vector<dkim_settings> dkim;
+  checks_settings checks;
   config_source source;
 
   // The SQLite database inside the data directory.

@@ -12,6 +12,7 @@
 #include "abuse_guard.hpp"
 #include "data_directory.hpp"
 #include "dkim_signer.hpp"
+#include "dns_resolver.hpp"
 #include <string>
 
 namespace missive {
@@ -76,6 +77,8 @@ struct server_context {
   free_space_gauge disk_space;
   // The keys of [[dkim]], loaded at start.
   std::vector<dkim_key> dkim_keys;
+  // The relay's resolver (the scheduler's too): DKIM keys of inbound mail.
+  dns_resolver& dns;
 };
 
 }  // namespace missive

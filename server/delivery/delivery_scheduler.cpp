@@ -36,7 +36,7 @@ constexpr auto error_pause = std::chrono::seconds(1);
 
 delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_store& store,
                                        const server_config& config, clock& time,
-                                       courier& carrier)
+                                       dns_resolver& dns, courier& carrier)
     : executor_(executor),
       store_(store),
       config_(config),
@@ -44,7 +44,7 @@ delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_stor
       courier_(carrier),
       router_(config.routes),
       wake_(executor),
-      dns_(executor, config.dns) {}
+      dns_(dns) {}
 
 delivery_scheduler::~delivery_scheduler() = default;
 

@@ -35,10 +35,11 @@ struct remote_recipient;
 // store's threads, DNS lookups on a small pool of their own.
 class delivery_scheduler {
  public:
-  // The scheduler over `store`, reading the time from `time` (system_time in the relay) and
-  // handing remote recipients to `carrier` (smtp_courier in the relay).
+  // The scheduler over `store`, reading the time from `time` (system_time in the relay),
+  // finding exchangers through `dns` and handing remote recipients to `carrier`
+  // (smtp_courier in the relay).
   delivery_scheduler(asio::any_io_executor executor, mail_store& store, const server_config& config,
-                     clock& time, courier& carrier);
+                     clock& time, dns_resolver& dns, courier& carrier);
   ~delivery_scheduler();
 
   // Says that there is new work (a committed message, a flush): look at the queue soon.
@@ -75,7 +76,7 @@ class delivery_scheduler {
   courier& courier_;
   router router_;
   asio::steady_timer wake_;
-  dns_resolver dns_;  // MX lookups
+  dns_resolver& dns_;  // MX lookups
   std::map<std::string, int> active_by_destination_;
   int active_total_ = 0;
   std::uint64_t jobs_waiting_for_a_slot_ = 0;

@@ -46,16 +46,17 @@ std::string relaxed_header(std::string_view text) {
   std::string out = lowercase_ascii(std::string(name));
   out += ':';
   std::string_view value = colon == std::string_view::npos ? "" : text.substr(colon + 1);
-  bool blank = false;
+  bool blank = false, started = false;
   for (char c : value) {
     if (c == '\r' || c == '\n') continue;  // unfold
     if (is_blank(c)) {
       blank = true;
       continue;
     }
-    // Blanks before the value (after the colon) go; inside it, a run is one space.
-    if (blank && out.back() != ':') out += ' ';
+    // Blanks before the value (after the field's colon) go; inside it, a run is one space.
+    if (blank && started) out += ' ';
     blank = false;
+    started = true;
     out += c;
   }
   out += "\r\n";
@@ -103,12 +104,56 @@ void relaxed_body_hash::line_done() {
   line_.clear();
 }
 
+void relaxed_body_hash::write(std::string_view bytes) {
+  EVP_DigestUpdate(digest_->ctx, bytes.data(), bytes.size());
+}
+
 std::string relaxed_body_hash::finish() {
   // A last line without its CRLF gets one (RFC 6376 3.4.4); an empty body hashes nothing.
   if (!line_.empty() || pending_blank_) line_done();
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned length = 0;
   EVP_DigestFinal_ex(digest_->ctx, reinterpret_cast<unsigned char*>(out.data()), &length);
+  out.resize(length);
+  return out;
+}
+
+simple_body_hash::simple_body_hash() : digest_(std::make_unique<relaxed_body_hash>()) {}
+simple_body_hash::~simple_body_hash() = default;
+
+void simple_body_hash::update(std::string_view piece) {
+  for (char c : piece) {
+    if (c == '\n') line_done();
+    else line_ += c;
+  }
+}
+
+void simple_body_hash::line_done() {
+  if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+  if (line_.empty()) {
+    ++empty_lines_;
+    return;
+  }
+  for (; empty_lines_ > 0; --empty_lines_) digest_->write("\r\n");
+  line_ += "\r\n";
+  digest_->write(line_);
+  line_.clear();
+  written_ = true;
+}
+
+std::string simple_body_hash::finish() {
+  if (!line_.empty()) line_done();
+  if (!written_) digest_->write("\r\n");  // RFC 6376 3.4.3: an empty body is one CRLF
+  return digest_->finish();
+}
+
+std::string sha256_of(std::string_view data) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned length = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &length,
+                 EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("DKIM: cannot hash");
+  }
   out.resize(length);
   return out;
 }

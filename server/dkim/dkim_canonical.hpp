@@ -37,6 +37,8 @@ class relaxed_body_hash {
   std::string finish();
 
  private:
+  friend class simple_body_hash;
+  void write(std::string_view bytes);
   void line_done();
   struct digest;
   std::unique_ptr<digest> digest_;
@@ -44,5 +46,28 @@ class relaxed_body_hash {
   bool pending_blank_ = false;       // a blank run not yet written (dropped at line end)
   std::size_t empty_lines_ = 0;      // empty lines held back: dropped if the body ends
 };
+
+// RFC 6376 3.4.3: SHA-256 of the simple body (empty lines at the end go; an empty body is
+// one CRLF), fed in pieces of any size.
+class simple_body_hash {
+ public:
+  simple_body_hash();
+  ~simple_body_hash();
+  simple_body_hash(const simple_body_hash&) = delete;
+  simple_body_hash& operator=(const simple_body_hash&) = delete;
+
+  void update(std::string_view piece);
+  std::string finish();
+
+ private:
+  void line_done();
+  std::unique_ptr<relaxed_body_hash> digest_;  // (only its SHA-256 is used)
+  std::string line_;
+  std::size_t empty_lines_ = 0;
+  bool written_ = false;
+};
+
+// The SHA-256 of `data` (32 octets).
+std::string sha256_of(std::string_view data);
 
 }  // namespace missive

@@ -36,17 +36,6 @@ bool is_ed25519(const dkim_settings& settings) { return settings.algorithm == "e
 
 std::string openssl_error(const char* what) { return fmt::format("DKIM: cannot {}", what); }
 
-std::string sha256(std::string_view data) {
-  std::string out(EVP_MAX_MD_SIZE, '\0');
-  unsigned length = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()),
-                 &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error(openssl_error("hash"));
-  }
-  out.resize(length);
-  return out;
-}
-
 std::string folded(std::string_view text) {
   std::string out;
   for (std::size_t at = 0; at < text.size(); at += fold_width) {
@@ -133,7 +122,7 @@ std::string dkim_key::sign(std::string_view headers, std::string_view body,
     ~freer() { EVP_MD_CTX_free(ctx); }
   } free_ctx{ctx};
   // RFC 8463 3: Ed25519 (pure) signs the SHA-256 of the data; RSA signs the data with SHA-256.
-  std::string digest = is_ed25519(settings_) ? sha256(data) : std::string();
+  std::string digest = is_ed25519(settings_) ? sha256_of(data) : std::string();
   std::string_view to_sign = is_ed25519(settings_) ? std::string_view(digest) : std::string_view(data);
   const EVP_MD* md = is_ed25519(settings_) ? nullptr : EVP_sha256();
   std::size_t length = 0;

@@ -13,6 +13,7 @@
 #include "data_reader.hpp"
 #include "delivery_headers.hpp"
 #include "delivery_scheduler.hpp"
+#include "authentication_results.hpp"
 #include "dkim_canonical.hpp"
 #include "dkim_signer.hpp"
 #include "limits.hpp"
@@ -456,6 +457,22 @@ std::string smtp_session::dkim_signature(const std::string& trace_headers, std::
   return {};
 }
 
+asio::awaitable<std::string> smtp_session::check_authentication(std::string& data,
+                                                                const header_summary& summary) {
+  if (context_.config.checks.dkim != "annotate") co_return std::string();
+  if (!authenticated_user_.empty() || client_is_trusted()) co_return std::string();
+  const std::string& us = context_.config.hostname;
+  // RFC 8601 5: results that claim to be ours are not, coming from outside.
+  if (summary.starts_with_header && has_results_of(header_section(data), us)) {
+    data = without_results_of(data, us);
+  }
+  std::string_view headers = summary.starts_with_header ? header_section(data) : std::string_view();
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto verified = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()), now);
+  co_return authentication_results(us, verified);
+}
+
 asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   header_summary summary = scan_headers(data);
   // RFC 5321 6.3: a message that has passed through this many relays is looping.
@@ -470,6 +487,7 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   // wrote would say something else to the reader below ours, so it goes, for mailboxes and
   // next hops alike.
   if (summary.has_return_path) data = remove_header_fields(data, "Return-Path");
+  std::string results = co_await check_authentication(data, summary);
   incoming_message message;
   message.queue_id = make_queue_id();
   message.sender = transaction_.sender.str();
@@ -477,6 +495,7 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   message.trace_headers = trace_headers(message.queue_id, summary);
   // Signed over what is stored (the Message-ID and Date added above included), before it is.
   message.trace_headers.insert(0, dkim_signature(message.trace_headers, data, summary));
+  message.trace_headers.insert(0, results);  // RFC 8601 5: at the top
   message.body = std::move(data);  // no copy of what may be 25 MiB
   for (const auto& address : transaction_.local_recipients) {
     message.recipients.push_back({address, true});

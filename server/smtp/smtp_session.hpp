@@ -91,6 +91,9 @@ class smtp_session {
   std::string trace_headers(const std::string& queue_id, const header_summary& summary) const;
   bool client_may_relay() const;
   bool client_is_trusted() const;
+  // The Authentication-Results field for mail from outside (clients neither trusted nor
+  // authenticated), as [checks] asks; removes from `data` any that claims to be ours.
+  asio::awaitable<std::string> check_authentication(std::string& data, const header_summary& summary);
   // The DKIM-Signature for a message of our own users (authenticated, or from a trusted
   // network) whose From: domain has a [[dkim]] key; empty for any other.
   std::string dkim_signature(const std::string& trace_headers, std::string_view data,

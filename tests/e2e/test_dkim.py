@@ -80,13 +80,13 @@ class DkimSigningTest(RelayTestCase):
         return require_dkimpy().verify(raw, dnsfunc=self.dns)
 
     def test_rsa_signature_verifies_with_dkimpy(self):
-        raw = self.received(self.start(), ALICE)
+        raw = self.received(self.start(), ALICE, subject="Re: a colon :  and  blanks")
         self.assertRegex(raw, rb"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=a\.test; s=rsa1;")
         self.assertTrue(self.verify(raw), raw[:1500])
         # over-signed From: h= names it once more than it occurs
         h = re.search(rb"h=([^;]+);", raw).group(1)
         self.assertEqual(h.split(b":").count(b"from"), 2, h)
-        self.assertFalse(self.verify(raw.replace(b"Subject: signed", b"Subject: changed")))
+        self.assertFalse(self.verify(raw.replace(b"Subject: Re:", b"Subject: Fw:")))
 
     def test_ed25519_signature_verifies_with_dkimpy(self):
         raw = self.received(self.start(), "bob@ed.test")

@@ -67,7 +67,8 @@ class DnsServer:
         for zone, kind in self.zones.items():
             lines.append(f'  local-zone: "{zone}" {kind}')
         for record in self.records:
-            lines.append(f'  local-data: "{record}"')
+            quote = "'" if '"' in record else '"'   # a TXT record's strings are quoted
+            lines.append(f"  local-data: {quote}{record}{quote}")
         lines += ["remote-control:", "  control-enable: no"]
         return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@
 #include "courier.hpp"
 #include "db.hpp"
 #include "delivery_scheduler.hpp"
+#include "dns_resolver.hpp"
 #include "log.hpp"
 #include "sqlite_store.hpp"
 #include "queue_store.hpp"
@@ -140,7 +141,8 @@ struct scheduler_fixture {
                                                       {config.queue.retry_initial,
                                                        config.queue.retry_max,
                                                        config.queue.max_lifetime}});
-    delivery_scheduler scheduler(io.get_executor(), store, config, time, carrier);
+    dns_resolver dns(io.get_executor(), config.dns);
+    delivery_scheduler scheduler(io.get_executor(), store, config, time, dns, carrier);
     asio::co_spawn(io, scheduler.run(), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
@@ -201,7 +203,8 @@ void drive(scheduler_fixture& f,
                      queue_policy{f.config.hostname, f.config.domains,
                                   {f.config.queue.retry_initial, f.config.queue.retry_max,
                                    f.config.queue.max_lifetime}});
-  delivery_scheduler scheduler(io.get_executor(), store, f.config, f.time, f.carrier);
+  dns_resolver dns(io.get_executor(), f.config.dns);
+  delivery_scheduler scheduler(io.get_executor(), store, f.config, f.time, dns, f.carrier);
   auto rethrow = [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   };

@@ -25,6 +25,7 @@
 #include "outbox_policy.hpp"
 #include "outbox_store.hpp"
 #include "pop3_client.hpp"
+#include "terminal_progress.hpp"
 #include "terminal_text.hpp"
 #include "thread_grouping.hpp"
 
@@ -129,7 +130,15 @@ void poll_or_say_why(const client_config& config, local_store& store) {
 
 int run_fetch(const client_config& config, bool delete_fetched) {
   local_store store(config.data_dir);
-  auto result = poll_once(config, store, delete_fetched);
+  poll_result result;
+  {
+    terminal_progress line;  // cleared before the count is printed
+    download_progress show;
+    if (line.shown()) show = [&line](std::size_t done, std::size_t total) {
+      line.update("fetching", static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+    };
+    result = poll_once(config, store, delete_fetched, show);
+  }
   std::size_t count = result.stored.size();
   std::cout << count << (count == 1 ? " new message\n" : " new messages\n");
   return exit_code::ok;

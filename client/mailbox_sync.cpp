@@ -30,7 +30,8 @@ pop3_client_options::tls_mode stls_mode(tls_policy policy) {
 }  // namespace
 
 asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std::string& password,
-                                          local_store& store, const bool& delete_fetched) {
+                                          local_store& store, const bool& delete_fetched,
+                                          const download_progress& progress) {
   pop3_client_options options;
   options.connect_timeout = std::chrono::seconds(15);
   options.command_timeout = std::chrono::seconds(120);
@@ -55,6 +56,11 @@ asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std
     const bool removed = co_await client.remove(number);
     if (removed) deleted.insert(entry.uid);
   }
+  std::size_t to_download = 0, downloaded = 0;
+  for (const auto& entry : listing) {
+    if (pending.count(entry.uid) == 0 && known.count(entry.uid) == 0) ++to_download;
+  }
+  if (progress && to_download > 0) progress(0, to_download);
   for (const auto& entry : listing) {
     if (pending.count(entry.uid) != 0) continue;
     const std::uint32_t number = entry.number;
@@ -71,6 +77,7 @@ asio::awaitable<poll_result> poll_mailbox(const client_config& config, const std
         };
         result.stored.push_back({*id, field("From"), field("Subject")});
       }
+      if (progress) progress(++downloaded, to_download);
     }
     if (delete_fetched) {
       const bool removed = co_await client.remove(number);
@@ -129,11 +136,12 @@ void rethrow_poll_failure(const client_config& config, std::exception_ptr error)
   }
 }
 
-poll_result poll_once(const client_config& config, local_store& store, bool delete_fetched) {
+poll_result poll_once(const client_config& config, local_store& store, bool delete_fetched,
+                      const download_progress& progress) {
   const std::string password = require_password(config);
   asio::io_context context;
   try {
-    return run_sync(context, poll_mailbox(config, password, store, delete_fetched));
+    return run_sync(context, poll_mailbox(config, password, store, delete_fetched, progress));
   } catch (const tls_error&) {
     rethrow_poll_failure(config, std::current_exception());
   } catch (const pop3_client_error&) {

@@ -22,6 +22,11 @@ packages=(
   strace
   # the TLS profile test: an outside auditor of protocols, ciphers and known attacks
   testssl.sh
+  # the man pages' lint (tests/package/test_man_pages.py; groff comes with man-db)
+  mandoc
+  # the Debian package (tests/package/test_debian_package.py): cpack's dpkg-shlibdeps and
+  # file, the package's lint, systemd-analyze for the unit
+  dpkg-dev file lintian systemd
 )
 
 missing=()

@@ -3,13 +3,16 @@
 
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ctime>
 #include <iostream>
 #include <optional>
 
 #include "exit_codes.hpp"
+#include "json_text.hpp"
 #include "open_store.hpp"
+#include "queue_shape.hpp"
 #include "run_sync.hpp"
 #include "server_config.hpp"
 
@@ -41,6 +44,91 @@ void print_recipients(const std::vector<recipient_status>& recipients) {
                              r.next_attempt_at ? iso_time(*r.next_attempt_at) : "-",
                              r.last_reply.value_or("-"));
   }
+}
+
+// A JSON string, or null when there is no value.
+std::string quote_or_null(const std::optional<std::string>& text) {
+  return text ? json_string(*text) : std::string("null");
+}
+
+// A message's recipients as a JSON array (shape in missived(8)).
+std::string recipients_json(const std::vector<recipient_status>& recipients) {
+  std::vector<std::string> items;
+  for (const auto& r : recipients) {
+    items.push_back(fmt::format(
+        "{{\"address\": {}, \"state\": {}, \"attempts\": {}, \"next_attempt_at\": {}, "
+        "\"last_reply\": {}}}",
+        json_string(r.address), json_string(r.state), r.attempts,
+        r.next_attempt_at ? json_string(iso_time(*r.next_attempt_at)) : "null",
+        quote_or_null(r.last_reply)));
+  }
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
+// The fields `queue list` and `queue show` share, without the braces.
+std::string summary_json_fields(const message_summary& m) {
+  return fmt::format("\"queue_id\": {}, \"sender\": {}, \"received_at\": {}, \"size\": {}, "
+                     "\"recipients\": {}",
+                     json_string(m.queue_id), json_string(m.sender), json_string(iso_time(m.received_at)),
+                     m.size, recipients_json(m.recipients));
+}
+
+int list_json(const std::vector<message_summary>& messages) {
+  std::int64_t now = std::time(nullptr);
+  std::vector<std::string> items;
+  for (const auto& m : messages) {
+    items.push_back(fmt::format("{{{}, \"age_seconds\": {}}}", summary_json_fields(m),
+                                std::max<std::int64_t>(now - m.received_at, 0)));
+  }
+  std::cout << fmt::format("{{\"messages\": [{}]}}\n", fmt::join(items, ",\n  "));
+  return exit_code::ok;
+}
+
+int show_json(const message_story& story) {
+  std::vector<std::string> events;
+  for (const auto& e : story.events) {
+    events.push_back(fmt::format("{{\"at\": {}, \"kind\": {}, \"recipient\": {}, \"detail\": {}}}",
+                                 json_string(iso_time(e.at)), json_string(e.kind),
+                                 quote_or_null(e.recipient), json_string(e.detail)));
+  }
+  std::cout << fmt::format(
+      "{{{}, \"client\": {}, \"events\": [{}], \"headers\": {}}}\n", summary_json_fields(story.summary),
+      json_string(story.client), fmt::join(events, ", "),
+      story.headers.empty() ? "null" : json_string(story.headers));
+  return exit_code::ok;
+}
+
+// `queue summary`: qshape's table, or its JSON.
+int summary(const std::vector<message_summary>& messages, bool as_json) {
+  queue_shape shape = shape_of(messages, std::time(nullptr));
+  if (as_json) {
+    std::vector<std::string> labels, rows;
+    for (std::size_t i = 0; i < queue_shape_buckets; ++i) labels.push_back(json_string(bucket_label(i)));
+    auto row_json = [](const shape_row& row) {
+      return fmt::format("\"recipients\": {}, \"counts\": [{}]", row.total, fmt::join(row.counts, ", "));
+    };
+    for (const auto& row : shape.domains) {
+      rows.push_back(fmt::format("{{\"domain\": {}, {}}}", json_string(row.domain), row_json(row)));
+    }
+    std::cout << fmt::format("{{\"buckets\": [{}],\n \"total\": {{{}}},\n \"domains\": [{}]}}\n",
+                             fmt::join(labels, ", "), row_json(shape.total),
+                             fmt::join(rows, ",\n  "));
+    return exit_code::ok;
+  }
+  std::size_t width = 5;  // "TOTAL"
+  for (const auto& row : shape.domains) width = std::max(width, row.domain.size());
+  std::string header = fmt::format("{:>{}} {:>6}", "", width, "T");
+  for (auto bound : queue_shape_bounds) header += fmt::format(" {:>6}", bound);
+  header += fmt::format(" {:>6}", fmt::format("{}+", queue_shape_bounds.back()));
+  std::cout << header << "\n";
+  auto print_row = [&](std::string_view name, const shape_row& row) {
+    std::string line = fmt::format("{:>{}} {:>6}", name, width, row.total);
+    for (auto count : row.counts) line += fmt::format(" {:>6}", count);
+    std::cout << line << "\n";
+  };
+  print_row("TOTAL", shape.total);
+  for (const auto& row : shape.domains) print_row(row.domain, row);
+  return exit_code::ok;
 }
 
 int list(const std::vector<message_summary>& messages) {
@@ -89,10 +177,15 @@ T wait_for(asio::awaitable<T> operation) {
 
 int run_queue_command(const server_config& config, const queue_command& command) {
   auto store = open_store(config, store_purpose::admin);
-  if (command.action == "list") return list(wait_for(store->pending_messages()));
+  if (command.action == "list") {
+    auto messages = wait_for(store->pending_messages());
+    return command.json ? list_json(messages) : list(messages);
+  }
+  if (command.action == "summary") return summary(wait_for(store->pending_messages()), command.json);
   if (command.action == "show") {
     auto story = wait_for(store->story(command.queue_id));
-    return story ? show(*story) : no_such_message(command.queue_id);
+    if (!story) return no_such_message(command.queue_id);
+    return command.json ? show_json(*story) : show(*story);
   }
   if (command.action == "delete") {
     if (!wait_for(store->delete_message(command.queue_id))) return no_such_message(command.queue_id);

@@ -1,8 +1,9 @@
 // admin/: the `missived user` and `missived queue` commands, printing what the store
 // answers.
 //
-// `missived queue list|show|flush|retry|delete`: queue administration on the database file,
-// while the relay runs (it is woken with SIGUSR1 when recipients are made due).
+// `missived queue list|show|summary|flush|retry|delete`: queue administration on the
+// database file, while the relay runs (it is woken with SIGUSR1 when recipients are made
+// due). list, show and summary print text, or with --json one JSON document (missived(8)).
 #pragma once
 
 #include <string>
@@ -13,8 +14,9 @@ struct server_config;
 
 // The queue subcommand to run and its argument.
 struct queue_command {
-  std::string action;  // "list", "show", "flush", "retry" or "delete"
+  std::string action;  // "list", "show", "summary", "flush", "retry" or "delete"
   std::string queue_id;
+  bool json = false;   // list, show, summary: one JSON document instead of text
 };
 
 // Runs a queue subcommand; returns the process exit status.

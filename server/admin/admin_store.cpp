@@ -8,11 +8,22 @@
 #include "exit_codes.hpp"
 #include "server_config.hpp"
 #include "store_copy.hpp"
+#include "terminal_progress.hpp"
 
 namespace missive {
 
 int run_store_copy(const server_config& config, const std::string& url) {
-  auto counts = copy_to_postgresql(config.database_path(), url);
+  copy_counts counts;
+  {
+    terminal_progress line;
+    copy_progress_callback show;
+    if (line.shown()) {
+      show = [&line](const copy_progress& p) {
+        line.update(fmt::format("copying {}", p.table), p.done, p.total);
+      };
+    }
+    counts = copy_to_postgresql(config.database_path(), url, show);
+  }
   // The URL is not echoed: it may carry a password.
   std::cout << fmt::format(
       "copied {} users, {} messages, {} recipients and {} history events from {} to PostgreSQL\n",

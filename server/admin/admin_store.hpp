@@ -1,5 +1,6 @@
 // `missived store copy --to URL`: moves the data directory's SQLite store (queue, maildrops,
-// users, history) into an empty PostgreSQL database, then says what it copied.
+// users, history) into an empty PostgreSQL database, then says what it copied. On a
+// terminal, stderr shows how far it is; in a pipe, nothing but the result is printed.
 #pragma once
 
 #include <string>

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "exit_codes.hpp"
+#include "json_text.hpp"
 #include "mail_address.hpp"
 #include "open_store.hpp"
 #include "password_hash.hpp"
@@ -81,7 +82,14 @@ void announce_user_change(mail_store& store) {
 int run_user_command(const server_config& config, const user_command& command) {
   auto store = open_store(config, store_purpose::admin);
   if (command.action == "list") {
-    for (const auto& address : wait_for(store->users())) std::cout << address << "\n";
+    auto users = wait_for(store->users());
+    if (command.json) {
+      std::vector<std::string> quoted;
+      for (const auto& address : users) quoted.push_back(json_string(address));
+      std::cout << fmt::format("{{\"users\": [{}]}}\n", fmt::join(quoted, ", "));
+    } else {
+      for (const auto& address : users) std::cout << address << "\n";
+    }
     return exit_code::ok;
   }
   auto parsed = parse_address(command.address);

@@ -12,6 +12,7 @@ struct user_command {
   std::string action;  // "add", "del", "passwd" or "list"
   std::string address;
   bool password_stdin = false;
+  bool json = false;  // list: one JSON document, {"users": [...]}
 };
 
 // Runs a user subcommand; returns the process exit status.

@@ -13,6 +13,7 @@
 #include "admin_queue.hpp"
 #include "admin_store.hpp"
 #include "admin_users.hpp"
+#include "config_check.hpp"
 #include "data_directory.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
@@ -81,6 +82,15 @@ int run_selfsigned(const server_config& config, const selfsigned_command& comman
   return exit_code::ok;
 }
 
+// `missived check`: the configuration as the relay would load it at start, and what it
+// refers to, without opening the store or binding anything.
+int run_check(const server_config& config) {
+  require_usable_config(config);
+  std::cout << fmt::format("missived: configuration ok: {}\n",
+                           config.source.file.empty() ? "built-in defaults" : config.source.file);
+  return exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +114,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", flags.verbose, "log debug lines too");
 
   auto* serve = app.add_subcommand("serve", "run the relay (the default)");
+  auto* check = app.add_subcommand(
+      "check", "validate the configuration (and its certificate) without starting anything");
   auto* user = app.add_subcommand("user", "manage local users");
   user->require_subcommand(1);
   user_command user_cmd;
@@ -116,20 +128,30 @@ int main(int argc, char** argv) {
     }
     sub->callback([&user_cmd, action] { user_cmd.action = action; });
   }
-  user->add_subcommand("list", "list users")->callback([&user_cmd] { user_cmd.action = "list"; });
+  auto* user_list = user->add_subcommand("list", "list users");
+  user_list->add_flag("--json", user_cmd.json, "one JSON document: {\"users\": [...]}");
+  user_list->callback([&user_cmd] { user_cmd.action = "list"; });
 
   auto* queue = app.add_subcommand("queue", "inspect and manage the mail queue");
   queue->require_subcommand(1);
   queue_command queue_cmd;
-  queue->add_subcommand("list", "list queued messages")->callback([&queue_cmd] {
-    queue_cmd.action = "list";
-  });
+  for (const char* action : {"list", "summary"}) {
+    auto* sub = queue->add_subcommand(
+        action, std::string_view(action) == "list"
+                    ? "list queued messages"
+                    : "count waiting recipients by domain and age, as Postfix's qshape");
+    sub->add_flag("--json", queue_cmd.json, "one JSON document (shape in missived(8))");
+    sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
+  }
   queue->add_subcommand("flush", "make every queued recipient due now")->callback([&queue_cmd] {
     queue_cmd.action = "flush";
   });
   for (const char* action : {"show", "retry", "delete"}) {
     auto* sub = queue->add_subcommand(action, fmt::format("{} one message", action));
     sub->add_option("id", queue_cmd.queue_id, "queue id")->required();
+    if (std::string_view(action) == "show") {
+      sub->add_flag("--json", queue_cmd.json, "one JSON document (shape in missived(8))");
+    }
     sub->callback([&queue_cmd, action] { queue_cmd.action = action; });
   }
   auto* store = app.add_subcommand("store", "move the store");
@@ -175,6 +197,7 @@ int main(int argc, char** argv) {
 
   try {
     server_config config = build_config(flags);
+    if (check->parsed()) return run_check(config);
     if (user->parsed()) return run_user_command(config, user_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
     if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
@@ -184,7 +207,9 @@ int main(int argc, char** argv) {
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {
-    std::cerr << "missived: configuration error: " << e.what() << "\n";
+    for (const auto& problem : e.problems()) {
+      std::cerr << "missived: configuration error: " << problem << "\n";
+    }
     return exit_code::config;
   } catch (const data_directory_error& e) {
     std::cerr << "missived: " << e.what() << "\n";

@@ -20,11 +20,15 @@ std::optional<run_as_user> user_to_run_as(const server_config& config) {
   std::string name = config.run_as.value_or("missive");
   const passwd* entry = ::getpwnam(name.c_str());
   if (!entry) {
-    if (config.run_as) throw config_error(fmt::format("run_as: there is no user '{}'", name));
+    if (config.run_as) {
+      throw config_error(fmt::format("{}: there is no user '{}'", config.source.where("run_as"), name));
+    }
     log::warning("missived", "event=running_as_root reason=\"no user '{}'; create it or set run_as\"", name);
     return std::nullopt;
   }
-  if (entry->pw_uid == 0) throw config_error(fmt::format("run_as: '{}' is root", name));
+  if (entry->pw_uid == 0) {
+    throw config_error(fmt::format("{}: '{}' is root", config.source.where("run_as"), name));
+  }
   return run_as_user{name, entry->pw_uid, entry->pw_gid};
 }
 

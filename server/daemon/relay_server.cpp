@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "clock.hpp"
+#include "config_check.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
 #include "open_store.hpp"
@@ -200,24 +201,18 @@ asio::awaitable<void> keep_history(mail_store& store, std::chrono::seconds keep,
   }
 }
 
-// The server TLS context from [tls], or an unused one when TLS is not configured.
+// The server TLS context from [tls] (checked by require_usable_config), or an unused one
+// when TLS is not configured.
 asio::ssl::context server_tls(const server_config& config) {
-  if (config.tls.cert.empty() && config.tls.key.empty()) {
-    return asio::ssl::context(asio::ssl::context::tls_server);
-  }
-  if (config.tls.cert.empty() || config.tls.key.empty()) {
-    throw config_error("[tls] needs both cert and key");
-  }
-  try {
-    return make_server_tls_context(config.tls.cert, config.tls.key);
-  } catch (const tls_error& e) {
-    throw config_error(fmt::format("[tls] {}", e.what()));
-  }
+  if (config.tls.cert.empty()) return asio::ssl::context(asio::ssl::context::tls_server);
+  return make_server_tls_context(config.tls.cert, config.tls.key);
 }
 
 }  // namespace
 
 int run_relay(const server_config& config) {
+  // What `missived check` would refuse stops the start before anything is opened or bound.
+  require_usable_config(config);
   asio::io_context io(1);
   // Info lines go out together, at most log_flush_delay after the first of them: under
   // load one write carries many sessions' lines (it was one write per turn of the loop,

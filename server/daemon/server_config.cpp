@@ -14,6 +14,25 @@
 
 namespace missive {
 
+namespace {
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
+}  // namespace
+
+config_error::config_error(std::vector<std::string> problems)
+    : std::runtime_error(joined(problems)), problems_(std::move(problems)) {}
+
+std::string config_source::where(std::string_view key) const {
+  auto found = lines.find(key);
+  if (file.empty() || found == lines.end()) return std::string(key);
+  return fmt::format("{}:{}: {}", file, found->second, key);
+}
+
 std::string endpoint::str() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
@@ -66,16 +85,51 @@ class config_reader {
     throw config_error(fmt::format("{}:{}: {}: {}", file_, node.source().begin.line, key, what));
   }
 
-  // Refuses any key of `table` not in `known`.
-  void check_keys(const toml::table& table, std::string_view prefix,
-                  std::initializer_list<std::string_view> known) const {
-    for (auto&& [key, value] : table) {
+  // Calls read(key, name, node) for each key of `table`, name being prefix + key. An unknown
+  // key or a bad value becomes one more problem and the other keys are still read, so one
+  // run names every mistake, as `postfix check` does.
+  template <typename Read>
+  void each(const toml::table& table, std::string_view prefix,
+            std::initializer_list<std::string_view> known, Read&& read) {
+    for (auto&& [key, node] : table) {
+      std::string name = fmt::format("{}{}", prefix, key.str());
+      int line = static_cast<int>(key.source().begin.line);
       if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
-        throw config_error(fmt::format("{}:{}: unknown key '{}{}'", file_, key.source().begin.line,
-                                       prefix, key.str()));
+        problems_.push_back(fmt::format("{}:{}: unknown key '{}'", file_, line, name));
+        continue;
       }
+      lines_.emplace(name, line);  // of a [[route]] key: its first
+      collect([&] { read(std::string_view(key.str()), name, node); });
     }
   }
+
+  // Runs `step`, keeping the config_error it throws as problems rather than stopping.
+  template <typename Step>
+  void collect(Step&& step) {
+    try {
+      step();
+    } catch (const config_error& e) {
+      problems_.insert(problems_.end(), e.problems().begin(), e.problems().end());
+    }
+  }
+
+  // Every problem found, in the order of the file (a table iterates its keys sorted).
+  std::vector<std::string> problems() const {
+    auto line_of = [this](const std::string& problem) {
+      unsigned line = 0;
+      if (problem.starts_with(file_ + ":")) {
+        const char* digits = problem.data() + file_.size() + 1;
+        std::from_chars(digits, problem.data() + problem.size(), line);
+      }
+      return line;
+    };
+    std::vector<std::string> sorted = problems_;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
+      return line_of(a) < line_of(b);
+    });
+    return sorted;
+  }
+  std::map<std::string, int, std::less<>> take_lines() { return std::move(lines_); }
 
   std::string string(const toml::node& node, std::string_view key) const {
     if (!node.is_string()) fail(node, key, "expected a string");
@@ -133,16 +187,17 @@ class config_reader {
 
  private:
   std::string file_;
+  std::vector<std::string> problems_;
+  std::map<std::string, int, std::less<>> lines_;
 };
 
-void read_smtp(const config_reader& reader, const toml::table& table, smtp_settings& smtp) {
-  reader.check_keys(table, "smtp.", {"listen", "submission", "submissions", "trusted_networks",
-                                     "max_message_size", "max_recipients", "plaintext_auth",
-                                     "command_timeout", "data_timeout", "max_connections",
-                                     "max_connections_per_address", "auth_failure_limit",
-                                     "auth_ban_time", "greeting_delay", "min_free_space"});
-  for (auto&& [key, node] : table) {
-    std::string name = "smtp." + std::string(key.str());
+void read_smtp(config_reader& reader, const toml::table& table, smtp_settings& smtp) {
+  reader.each(table, "smtp.", {"listen", "submission", "submissions", "trusted_networks",
+                               "max_message_size", "max_recipients", "plaintext_auth",
+                               "command_timeout", "data_timeout", "max_connections",
+                               "max_connections_per_address", "auth_failure_limit",
+                               "auth_ban_time", "greeting_delay", "min_free_space"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "listen") smtp.listen = reader.endpoints(node, name);
     else if (key == "submission") smtp.submission = reader.endpoints(node, name);
     else if (key == "submissions") smtp.submissions = reader.endpoints(node, name);
@@ -175,26 +230,23 @@ void read_smtp(const config_reader& reader, const toml::table& table, smtp_setti
         smtp.trusted_networks.push_back(*network);
       }
     }
-  }
+  });
 }
 
-void read_pop3(const config_reader& reader, const toml::table& table, pop3_settings& pop3) {
-  reader.check_keys(table, "pop3.", {"listen", "pop3s", "idle_timeout", "max_connections"});
-  for (auto&& [key, node] : table) {
-    std::string name = "pop3." + std::string(key.str());
+void read_pop3(config_reader& reader, const toml::table& table, pop3_settings& pop3) {
+  reader.each(table, "pop3.", {"listen", "pop3s", "idle_timeout", "max_connections"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "listen") pop3.listen = reader.endpoints(node, name);
     else if (key == "pop3s") pop3.pop3s = reader.endpoints(node, name);
     else if (key == "idle_timeout") pop3.idle_timeout = reader.duration(node, name);
     else if (key == "max_connections") pop3.max_connections = reader.positive(node, name);
-  }
+  });
 }
 
-void read_queue(const config_reader& reader, const toml::table& table, queue_settings& queue) {
-  reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
-                                      "max_connections", "max_connections_per_destination",
-                                      "mx_port"});
-  for (auto&& [key, node] : table) {
-    std::string name = "queue." + std::string(key.str());
+void read_queue(config_reader& reader, const toml::table& table, queue_settings& queue) {
+  reader.each(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
+                                "max_connections", "max_connections_per_destination", "mx_port"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
     else if (key == "retry_max") queue.retry_max = reader.duration(node, name);
     else if (key == "max_lifetime") queue.max_lifetime = reader.duration(node, name);
@@ -207,105 +259,116 @@ void read_queue(const config_reader& reader, const toml::table& table, queue_set
       if (port > 65535) reader.fail(node, name, "expected a port, 1 to 65535");
       queue.mx_port = static_cast<std::uint16_t>(port);
     }
-  }
+  });
 }
 
-void read_dns(const config_reader& reader, const toml::table& table, dns_settings& dns) {
-  reader.check_keys(table, "dns.", {"resolver", "timeout"});
-  for (auto&& [key, node] : table) {
-    std::string name = "dns." + std::string(key.str());
+void read_dns(config_reader& reader, const toml::table& table, dns_settings& dns) {
+  reader.each(table, "dns.", {"resolver", "timeout"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "resolver") {
       dns.resolver = reader.one_endpoint(node, name);
     } else if (key == "timeout") {
       dns.timeout = reader.duration(node, name);
     }
-  }
+  });
 }
 
-void read_store(const config_reader& reader, const toml::table& table, store_settings& store) {
-  reader.check_keys(table, "store.", {"url", "node", "lease"});
-  for (auto&& [key, node] : table) {
-    std::string name = "store." + std::string(key.str());
+void read_store(config_reader& reader, const toml::table& table, store_settings& store) {
+  reader.each(table, "store.", {"url", "node", "lease"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "url") store.url = reader.string(node, name);
     else if (key == "node") store.node = reader.string(node, name);
     else if (key == "lease") store.lease = reader.duration(node, name);
-  }
+  });
 }
 
-void read_tls(const config_reader& reader, const toml::table& table, tls_settings& tls) {
-  reader.check_keys(table, "tls.", {"cert", "key"});
-  for (auto&& [key, node] : table) {
-    std::string name = "tls." + std::string(key.str());
+void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls) {
+  reader.each(table, "tls.", {"cert", "key"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "cert") tls.cert = reader.string(node, name);
     else if (key == "key") tls.key = reader.string(node, name);
-  }
+  });
 }
 
-void read_checks(const config_reader& reader, const toml::table& table, checks_settings& checks) {
-  reader.check_keys(table, "checks.", {"dkim"});
-  for (auto&& [key, node] : table) {
-    std::string name = "checks." + std::string(key.str());
+void read_checks(config_reader& reader, const toml::table& table, checks_settings& checks) {
+  reader.each(table, "checks.", {"dkim"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "dkim") {
       checks.dkim = reader.string(node, name);
       if (checks.dkim != "off" && checks.dkim != "annotate") {
         reader.fail(node, name, "expected \"off\" or \"annotate\"");
       }
     }
-  }
+  });
 }
 
-void read_dkim(const config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
+// One [[dkim]] table: its keys, then what they mean together.
+void read_one_dkim(config_reader& reader, const toml::node& item, std::vector<dkim_settings>& keys) {
+  const toml::table& table = reader.table(item, "dkim");
+  dkim_settings entry;
+  std::string key_file;
+  bool bad = false;
+  reader.each(table, "dkim.", {"domain", "selector", "key", "algorithm"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    bad = true;  // until the value is read
+    if (key == "domain") entry.domain = lowercase_ascii(reader.string(node, name));
+    else if (key == "selector") entry.selector = reader.string(node, name);
+    else if (key == "key") key_file = reader.string(node, name);
+    else if (key == "algorithm") {
+      entry.algorithm = reader.string(node, name);
+      if (entry.algorithm != "rsa" && entry.algorithm != "ed25519") {
+        reader.fail(node, name, "expected \"rsa\" or \"ed25519\"");
+      }
+    }
+    bad = false;
+  });
+  if (!table.contains("domain") || !table.contains("selector")) {
+    reader.fail(item, "dkim", "needs both 'domain' and 'selector'");
+  }
+  entry.key = key_file.empty()
+                  ? std::filesystem::path("dkim") / (entry.domain + "." + entry.selector + ".pem")
+                  : std::filesystem::path(key_file);
+  if (!bad) keys.push_back(std::move(entry));
+}
+
+void read_dkim(config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
   const toml::array* array = node.as_array();
   if (!array) reader.fail(node, "dkim", "expected [[dkim]] tables");
-  for (const auto& item : *array) {
-    const toml::table& table = reader.table(item, "dkim");
-    reader.check_keys(table, "dkim.", {"domain", "selector", "key", "algorithm"});
-    if (!table.contains("domain") || !table.contains("selector")) {
-      reader.fail(item, "dkim", "needs both 'domain' and 'selector'");
-    }
-    dkim_settings entry;
-    entry.domain = lowercase_ascii(reader.string(*table.get("domain"), "dkim.domain"));
-    entry.selector = reader.string(*table.get("selector"), "dkim.selector");
-    if (const toml::node* algorithm = table.get("algorithm")) {
-      entry.algorithm = reader.string(*algorithm, "dkim.algorithm");
-      if (entry.algorithm != "rsa" && entry.algorithm != "ed25519") {
-        reader.fail(*algorithm, "dkim.algorithm", "expected \"rsa\" or \"ed25519\"");
-      }
-    }
-    entry.key = std::filesystem::path("dkim") / (entry.domain + "." + entry.selector + ".pem");
-    if (const toml::node* key = table.get("key")) entry.key = reader.string(*key, "dkim.key");
-    keys.push_back(std::move(entry));
-  }
+  for (const auto& item : *array) reader.collect([&] { read_one_dkim(reader, item, keys); });
 }
 
-void read_routes(const config_reader& reader, const toml::node& node, std::vector<route>& routes) {
+// One [[route]] table: its keys, then what they mean together.
+void read_route(config_reader& reader, const toml::node& item, std::vector<route>& routes) {
+  const toml::table& table = reader.table(item, "route");
+  route entry;
+  bool bad = false;
+  reader.each(table, "route.", {"domain", "host", "tls", "user", "password"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    bad = true;  // until the value is read
+    if (key == "domain") entry.domain = lowercase_ascii(reader.string(node, name));
+    else if (key == "host") entry.host = reader.one_endpoint(node, name);
+    else if (key == "tls") {
+      entry.tls = reader.string(node, name);
+      if (entry.tls != "opportunistic" && entry.tls != "required" && entry.tls != "none") {
+        reader.fail(node, name, "expected \"opportunistic\", \"required\" or \"none\"");
+      }
+    } else if (key == "user") entry.user = reader.string(node, name);
+    else if (key == "password") entry.password = reader.string(node, name);
+    bad = false;
+  });
+  if (!table.contains("domain") || !table.contains("host")) {
+    reader.fail(item, "route", "needs both 'domain' and 'host'");
+  }
+  if (entry.user.empty() != entry.password.empty()) {
+    reader.fail(item, "route", "'user' and 'password' go together");
+  }
+  if (!bad) routes.push_back(std::move(entry));
+}
+
+void read_routes(config_reader& reader, const toml::node& node, std::vector<route>& routes) {
   const toml::array* array = node.as_array();
   if (!array) reader.fail(node, "route", "expected [[route]] tables");
-  for (const auto& item : *array) {
-    const toml::table& table = reader.table(item, "route");
-    reader.check_keys(table, "route.", {"domain", "host", "tls", "user", "password"});
-    route entry;
-    if (!table.contains("domain") || !table.contains("host")) {
-      reader.fail(item, "route", "needs both 'domain' and 'host'");
-    }
-    entry.domain = lowercase_ascii(reader.string(*table.get("domain"), "route.domain"));
-    const toml::node& host = *table.get("host");
-    entry.host = reader.endpoints(toml::array{reader.string(host, "route.host")}, "route.host")[0];
-    if (const toml::node* tls = table.get("tls")) {
-      entry.tls = reader.string(*tls, "route.tls");
-      if (entry.tls != "opportunistic" && entry.tls != "required" && entry.tls != "none") {
-        reader.fail(*tls, "route.tls", "expected \"opportunistic\", \"required\" or \"none\"");
-      }
-    }
-    if (const toml::node* user = table.get("user")) entry.user = reader.string(*user, "route.user");
-    if (const toml::node* password = table.get("password")) {
-      entry.password = reader.string(*password, "route.password");
-    }
-    if (entry.user.empty() != entry.password.empty()) {
-      reader.fail(item, "route", "'user' and 'password' go together");
-    }
-    routes.push_back(std::move(entry));
-  }
+  for (const auto& item : *array) reader.collect([&] { read_route(reader, item, routes); });
 }
 
 }  // namespace
@@ -320,10 +383,9 @@ server_config load_server_config(const std::filesystem::path& file) {
                                    e.description()));
   }
   config_reader reader(file.string());
-  reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "dns", "route", "dkim", "checks"});
-  for (auto&& [key, node] : root) {
-    std::string name(key.str());
+  reader.each(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3", "tls",
+                         "queue", "store", "dns", "route", "dkim", "checks"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "hostname") config.hostname = reader.string(node, name);
     else if (key == "run_as") config.run_as = reader.string(node, name);
     else if (key == "data_dir") config.data_dir = reader.string(node, name);
@@ -341,7 +403,9 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "route") read_routes(reader, node, config.routes);
     else if (key == "dkim") read_dkim(reader, node, config.dkim);
     else if (key == "checks") read_checks(reader, reader.table(node, name), config.checks);
-  }
+  });
+  if (!reader.problems().empty()) throw config_error(reader.problems());
+  config.source = config_source{file.string(), reader.take_lines()};
   return config;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,10 +14,28 @@
 
 namespace missive {
 
-// A configuration that cannot be used; the message names the file, the line and the key.
+// A configuration that cannot be used: one problem or several, each naming the file, the line
+// and the key; what() is all of them, one a line.
 class config_error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit config_error(const std::string& problem) : config_error(std::vector{problem}) {}
+  explicit config_error(std::vector<std::string> problems);
+
+  // Each problem on its own, in the order found.
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+// Where each setting came from, so that checks made after loading (a certificate that cannot
+// be read) still name the file and the line.
+struct config_source {
+  std::string file;  // empty: nothing was loaded (built-in defaults)
+  std::map<std::string, int, std::less<>> lines;  // "tls.cert" -> its line in `file`
+
+  // "FILE:LINE: key" when the key came from the file, else "key".
+  std::string where(std::string_view key) const;
 };
 
 // An address to listen on or connect to: host (IPv4 or IPv6 literal) and port.
@@ -168,6 +187,7 @@ struct server_config {
   std::vector<route> routes;
   std::vector<dkim_settings> dkim;
   checks_settings checks;
+  config_source source;
 
   // The SQLite database inside the data directory.
   std::filesystem::path database_path() const { return data_dir / "missive.db"; }
@@ -178,7 +198,7 @@ struct server_config {
 // The built-in defaults (see DESIGN.md: ./missive-data, 127.0.0.1:2525/2110, localhost).
 server_config default_server_config();
 
-// Loads `file` over the defaults; throws config_error for unknown keys and bad values.
+// Loads `file` over the defaults; throws config_error naming every unknown key and bad value.
 server_config load_server_config(const std::filesystem::path& file);
 
 }  // namespace missive

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "db.hpp"
 #include "pg_connection.hpp"
 #include "pg_store.hpp"
@@ -17,6 +19,7 @@ namespace {
 // A table copied column for column: its name in each database and its columns, the body
 // being the one blob.
 struct table_copy {
+  const char* label;  // for progress
   const char* sqlite_name;
   const char* postgres_name;
   const char* columns;
@@ -26,16 +29,28 @@ struct table_copy {
 
 // In the order foreign keys need. Leases start empty: no node is delivering anything.
 constexpr table_copy tables[] = {
-    {"user", "\"user\"", "id, address, password_hash, created_at", 4, -1},
-    {"message", "message", "id, queue_id, sender, size, received_at, client, body", 7, 6},
-    {"recipient", "recipient",
+    {"users", "user", "\"user\"", "id, address, password_hash, created_at", 4, -1},
+    {"messages", "message", "message", "id, queue_id, sender, size, received_at, client, body", 7, 6},
+    {"recipients", "recipient", "recipient",
      "id, message_id, address, is_local, state, attempts, next_attempt_at, last_attempt_at, "
      "last_reply, mailbox_user_id",
      10, -1},
-    {"event", "event", "id, message_id, at, recipient, kind, detail", 6, -1},
+    {"history events", "event", "event", "id, message_id, at, recipient, kind, detail", 6, -1},
 };
 
-std::int64_t copy_table(db::connection& from, pg::connection& to, const table_copy& t) {
+// Rows between two progress reports: often enough for a person to see it move, seldom
+// enough to cost nothing beside the inserts.
+constexpr std::int64_t progress_every = 500;
+
+std::int64_t copy_table(db::connection& from, pg::connection& to, const table_copy& t,
+                        const copy_progress_callback& progress) {
+  copy_progress report{t.label, 0, 0};
+  if (progress) {
+    report.total = from.prepare(fmt::format("SELECT count(*) FROM {}", t.sqlite_name))
+                       .single_int()
+                       .value_or(0);
+    progress(report);
+  }
   std::string placeholders;
   for (int i = 1; i <= t.column_count; ++i) placeholders += fmt::format("{}?{}", i > 1 ? ", " : "", i);
   // The ids are kept (OVERRIDING SYSTEM VALUE): maildrop unique-ids are built from them.
@@ -51,18 +66,28 @@ std::int64_t copy_table(db::connection& from, pg::connection& to, const table_co
     }
     insert.run();
     ++copied;
+    if (progress && copied % progress_every == 0) {
+      report.done = copied;
+      progress(report);
+    }
   }
   rows.reset();
   // The identity continues after the copied ids.
   to.exec(fmt::format("SELECT setval(pg_get_serial_sequence('{}', 'id'), "
                       "(SELECT coalesce(max(id), 0) + 1 FROM {}), false)",
                       t.postgres_name, t.postgres_name));
+  if (progress) {
+    report.done = copied;
+    report.total = std::max(report.total, copied);
+    progress(report);
+  }
   return copied;
 }
 
 }  // namespace
 
-copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const std::string& url) {
+copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const std::string& url,
+                               const copy_progress_callback& progress) {
   if (!std::filesystem::exists(sqlite_file)) {
     throw store_error(store_error::kind::permanent,
                       fmt::format("no SQLite store at {}", sqlite_file.string()));
@@ -85,10 +110,10 @@ copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const s
     // A SQLite read transaction: one consistent picture, even beside a running relay.
     from.exec("BEGIN");
     copy_counts counts;
-    counts.users = copy_table(from, to, tables[0]);
-    counts.messages = copy_table(from, to, tables[1]);
-    counts.recipients = copy_table(from, to, tables[2]);
-    counts.events = copy_table(from, to, tables[3]);
+    counts.users = copy_table(from, to, tables[0], progress);
+    counts.messages = copy_table(from, to, tables[1], progress);
+    counts.recipients = copy_table(from, to, tables[2], progress);
+    counts.events = copy_table(from, to, tables[3], progress);
     from.exec("COMMIT");
     tx.commit();
     return counts;

@@ -15,8 +15,9 @@ import tempfile
 import time
 import unittest
 
-from missive_harness import (HOST, PASSWORD, MissiveTestCase, mailbox_count,
-                             wait_for_mailbox_count, wait_until)
+from missive_harness import (HOST, PASSWORD, MissiveTestCase, mailbox_count, make_message,
+                             run_with_terminal_stderr, smtp_send, wait_for_mailbox_count,
+                             wait_until)
 from test_client_send import missive_path, run_missive
 
 ALICE = "alice@example.test"
@@ -179,6 +180,33 @@ class ClientMailboxTest(MissiveTestCase):
             self.assertGreater(len(raw), size - 100)
             self.assertIn(f"message {subject[4:]} ".encode(), raw)
         self.assertEqual(mailbox_count(self.server, BOB), count)
+
+    def test_fetch_shows_progress_on_a_terminal_and_is_quiet_in_a_pipe(self):
+        carol = "carol@example.test"
+        self.server.add_user(carol)
+        count = 12
+        for i in range(count):
+            smtp_send(self.server, ALICE, [carol], make_message(f"n{i}", [f"body {i}"]))
+        wait_for_mailbox_count(self.server, carol, count)
+        r = self.missive("fetch", user=carol, data_dir=os.path.join(self.home, "piped"))
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, f"{count} new messages\n".encode(), b""))
+
+        env = dict(os.environ, MISSIVE_PASSWORD=PASSWORD, HOME=self.home)
+        status, out, shown = run_with_terminal_stderr(
+            [missive_path(), "--server", HOST, "--pop3-port", str(self.server.pop3_port),
+             "--user", carol, "--data-dir", os.path.join(self.home, "on-a-terminal"), "fetch"],
+            env=env)
+        self.assertEqual((status, out), (0, f"{count} new messages\n".encode()), shown)
+        text = shown.decode()
+        self.assertTrue(text.startswith(f"\r\x1b[Kfetching: 0/{count}"), text)
+        self.assertIn(f"\r\x1b[Kfetching: {count}/{count}", text)
+        self.assertTrue(text.endswith("\r\x1b[K"), "the line is cleared before the count")
+        # Nothing new: no progress line at all.
+        status, out, shown = run_with_terminal_stderr(
+            [missive_path(), "--server", HOST, "--pop3-port", str(self.server.pop3_port),
+             "--user", carol, "--data-dir", os.path.join(self.home, "on-a-terminal"), "fetch"],
+            env=env)
+        self.assertEqual((status, out, shown), (0, b"0 new messages\n", b""))
 
     def test_server_down_exits_75_with_one_sentence(self):
         port = self.refused_port()

@@ -6,11 +6,12 @@ histories, the same maildrops and UIDLs, the same users, and the passwords still
 Needs the test cluster (ctest runs it as pg.integration.test_store_copy)."""
 
 import re
+import subprocess
 import unittest
 
 import missive_pg
-from missive_harness import (RelayTestCase, fetch_all, make_message, pop3_session, smtp_send,
-                             wait_for_mailbox_count)
+from missive_harness import (RelayTestCase, fetch_all, make_message, missived_path, pop3_session,
+                             run_with_terminal_stderr, smtp_send, wait_for_mailbox_count)
 from missive_pg import PgDatabase, PgStore
 
 ALICE = "alice@a.test"
@@ -118,6 +119,40 @@ class StoreCopyTest(RelayTestCase):
         self.assertNotEqual(again.returncode, 0, "a second copy into the same database")
         self.assertTrue(again.stderr.strip(), "no reason given")
         self.assertEqual(database.query("SELECT count(*) FROM user"), [(1,)])
+
+
+class StoreCopyProgressTest(RelayTestCase):
+    """Progress on a terminal, silence in a pipe."""
+
+    def setUp(self):
+        super().setUp()
+        self.a = self.start_relay("a.test", store="sqlite", start=False)
+        self.a.add_user(ALICE, PASSWORDS[ALICE])
+        self.a.add_user(BOB, PASSWORDS[BOB])
+        self.database = PgDatabase.create(prefix="missive_copy")
+        self.addCleanup(self.database.drop)
+        self.command = [missived_path(), "store", "copy", "--to", self.database.url,
+                        "--config", self.a.config_path, "--data-dir", self.a.data_dir]
+
+    def test_quiet_in_a_pipe(self):
+        r = subprocess.run(self.command, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The log may say the schema was made; no progress, no control characters.
+        self.assertNotIn("copying", r.stderr)
+        self.assertNotIn("\r", r.stderr)
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertEqual(r.stdout.count("\n"), 1, r.stdout)
+        self.assertRegex(r.stdout, r"^copied 2 users, 0 messages")
+
+    def test_progress_on_a_terminal(self):
+        status, out, shown = run_with_terminal_stderr(self.command)
+        self.assertEqual(status, 0, shown)
+        self.assertRegex(out.decode(), r"^copied 2 users, 0 messages")
+        text = shown.decode()
+        for line in ("copying users: 2/2", "copying messages: 0/0", "copying recipients: 0/0",
+                     "copying history events: 0/0"):
+            self.assertIn("\r\x1b[K" + line, text)
+        self.assertTrue(text.endswith("\r\x1b[K"), "the line is cleared before the result")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Main pieces:
 
 import base64
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -79,6 +81,42 @@ def wait_until(predicate, timeout=DEFAULT_WAIT, interval=0.05, what="condition")
             extra = f" (last error: {last_exc!r})" if last_exc else ""
             raise HarnessError(f"timed out after {timeout}s waiting for {what}{extra}")
         time.sleep(interval)
+
+
+def run_with_terminal_stderr(command, env=None, timeout=60):
+    """Run `command` with stderr on a pseudo-terminal (stdout a pipe, stdin /dev/null), as
+    a person at a terminal who pipes the output would. Returns (exit status, stdout bytes,
+    the bytes written to the terminal)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=slave, env=env)
+    finally:
+        os.close(slave)
+    shown, out = b"", b""
+    deadline = time.monotonic() + timeout
+    try:
+        open_fds = {master, proc.stdout.fileno()}
+        while open_fds and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(open_fds), [], [], 0.2)
+            for fd in ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the terminal's last writer is gone
+                    chunk = b""
+                if not chunk:
+                    open_fds.discard(fd)
+                elif fd == master:
+                    shown += chunk
+                else:
+                    out += chunk
+        if open_fds:
+            proc.kill()
+            raise HarnessError(f"{command[0]} still writing after {timeout}s")
+        return proc.wait(10), out, shown
+    finally:
+        os.close(master)
+        proc.stdout.close()
 
 
 # ---------------------------------------------------------------------------------------

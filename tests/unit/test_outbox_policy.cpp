@@ -32,7 +32,7 @@ TEST_CASE("claim_is_free: never while a local holder lives; a foreign one after 
 }
 
 TEST_CASE("json_string: escapes, control characters, and octets that are not UTF-8") {
-  using missive::client::json_string;
+  using missive::json_string;
   CHECK(json_string("plain") == "\"plain\"");
   CHECK(json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
   CHECK(json_string("tab\tnl\ncr\r") == "\"tab\\tnl\\ncr\\r\"");

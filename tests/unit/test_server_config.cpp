@@ -175,3 +175,37 @@ TEST_CASE("plaintext_auth: one policy for SMTP AUTH and POP3, an enum once loade
   CHECK_FALSE(password_may_cross(loopback, false, false));
   CHECK(password_may_cross(always, false, false));
 }
+
+TEST_CASE("every problem of a file is reported at once, each with its line and key") {
+  auto path = write_config(
+      "bogus = 1\n"                       // 1
+      "[smtp]\n"                          // 2
+      "command_timeout = \"5 weeks\"\n"   // 3
+      "listen = [\"localhost:25\"]\n"     // 4
+      "[[route]]\n"                       // 5
+      "domain = \"a.test\"\n"             // 6
+      "host = \"127.0.0.1:2526\"\n"       // 7
+      "tls = \"sometimes\"\n");           // 8
+  std::vector<std::string> problems;
+  try {
+    load_server_config(path);
+  } catch (const config_error& e) {
+    problems = e.problems();
+  }
+  std::filesystem::remove(path);
+  REQUIRE(problems.size() == 4);
+  CHECK(problems[0] == fmt::format("{}:1: unknown key 'bogus'", path.string()));
+  CHECK(problems[1].starts_with(fmt::format("{}:3: smtp.command_timeout: expected a duration", path.string())));
+  CHECK(problems[2].starts_with(fmt::format("{}:4: smtp.listen: 'localhost:25' is not", path.string())));
+  CHECK(problems[3].starts_with(fmt::format("{}:8: route.tls: expected", path.string())));
+}
+
+TEST_CASE("a loaded configuration remembers the line of each key") {
+  auto path = write_config("hostname = \"mx.test\"\n\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
+  server_config config = load_server_config(path);
+  std::filesystem::remove(path);
+  CHECK(config.source.where("tls.key") == fmt::format("{}:5: tls.key", path.string()));
+  CHECK(config.source.where("hostname") == fmt::format("{}:1: hostname", path.string()));
+  CHECK(config.source.where("smtp.listen") == "smtp.listen");
+  CHECK(default_server_config().source.where("tls.cert") == "tls.cert");
+}

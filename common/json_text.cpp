@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-namespace missive::client {
+namespace missive {
 
 namespace {
 
@@ -63,4 +63,4 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
-}  // namespace missive::client
+}  // namespace missive

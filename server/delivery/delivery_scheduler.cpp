@@ -13,6 +13,7 @@
 #include "clock.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "metrics.hpp"
 #include "offload.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
@@ -32,6 +33,10 @@ constexpr auto sweep_interval = std::chrono::minutes(1);
 constexpr auto max_record_pause = std::chrono::seconds(30);
 // How long to wait after a storage error before trying again.
 constexpr auto error_pause = std::chrono::seconds(1);
+
+static_assert(static_cast<int>(metrics::dns_outcome::temporary) ==
+                  static_cast<int>(mx_answer::kind::temporary),
+              "metrics::dns_outcome follows mx_answer::kind");
 
 }  // namespace
 
@@ -185,6 +190,7 @@ asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& doma
   // glibc's resolver blocks: it runs on the DNS pool, never on the network thread.
   auto lookup = [domain] { return lookup_mx(domain); };
   mx_answer answer = co_await offload(dns_pool_, lookup);
+  metrics::relay().dns_query(static_cast<metrics::dns_outcome>(answer.outcome));
   co_return plan_from_mx(domain, answer);
 }
 

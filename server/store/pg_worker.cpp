@@ -3,6 +3,7 @@
 
 #include "group_commit.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "pg_connection.hpp"
 #include "store_error.hpp"
 
@@ -88,6 +89,9 @@ void pg_worker::thread_main() {
     } catch (...) {
       // No connection: every job of the batch fails, as temporary.
       auto failure = std::current_exception();
+      if (mode_ == mode::group_commit) {
+        metrics::relay().write_batch(batch.size(), false, std::chrono::steady_clock::duration{});
+      }
       if (!reported_away) {
         try {
           throw;
@@ -113,7 +117,9 @@ void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
       }
     }
   } else {
-    commit_together<pg::transaction>(db, batch, failures);
+    auto started = std::chrono::steady_clock::now();
+    bool committed = commit_together<pg::transaction>(db, batch, failures);
+    metrics::relay().write_batch(batch.size(), committed, std::chrono::steady_clock::now() - started);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }

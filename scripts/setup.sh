@@ -17,6 +17,8 @@ packages=(
   strace
   # the TLS profile test: an outside auditor of protocols, ciphers and known attacks
   testssl.sh
+  # the metrics test: promtool checks the exposition, a real Prometheus scrapes it
+  prometheus
 )
 
 missing=()

@@ -121,6 +121,12 @@ class config_reader {
     return out;
   }
 
+  // One address "host:port", the error naming this node's line.
+  endpoint single_endpoint(const toml::node& node, std::string_view key) const {
+    return parse_endpoint(string(node, key),
+                          fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
+  }
+
   const toml::table& table(const toml::node& node, std::string_view key) const {
     if (!node.is_table()) fail(node, key, "expected a table");
     return *node.as_table();
@@ -210,6 +216,14 @@ void read_store(const config_reader& reader, const toml::table& table, store_set
   }
 }
 
+void read_metrics(const config_reader& reader, const toml::table& table, metrics_settings& metrics) {
+  reader.check_keys(table, "metrics.", {"listen"});
+  for (auto&& [key, node] : table) {
+    std::string name = "metrics." + std::string(key.str());
+    if (key == "listen") metrics.listen = reader.single_endpoint(node, name);
+  }
+}
+
 void read_tls(const config_reader& reader, const toml::table& table, tls_settings& tls) {
   reader.check_keys(table, "tls.", {"cert", "key"});
   for (auto&& [key, node] : table) {
@@ -262,7 +276,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "route"});
+                               "tls", "queue", "store", "metrics", "route"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -278,6 +292,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "queue") read_queue(reader, reader.table(node, name), config.queue);
     else if (key == "store") read_store(reader, reader.table(node, name), config.store);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
+    else if (key == "metrics") read_metrics(reader, reader.table(node, name), config.metrics);
     else if (key == "route") read_routes(reader, node, config.routes);
   }
   return config;

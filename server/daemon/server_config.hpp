@@ -113,6 +113,11 @@ struct store_settings {
   std::chrono::seconds lease{300};
 };
 
+// The metrics endpoint ([metrics]): GET /metrics and /healthz over HTTP; off without listen.
+struct metrics_settings {
+  std::optional<endpoint> listen;
+};
+
 // Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.
 struct route {
   std::string domain;
@@ -136,6 +141,7 @@ struct server_config {
   tls_settings tls;
   queue_settings queue;
   store_settings store;
+  metrics_settings metrics;
   std::vector<route> routes;
 
   // The SQLite database inside the data directory.

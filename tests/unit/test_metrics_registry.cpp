@@ -1,4 +1,5 @@
-// Unit tests for the relay's metrics registry (metrics.hpp).
+// Unit tests for the relay's metrics registry (metrics.hpp) and the metrics endpoint's
+// request parsing and responses (metrics_http.hpp).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "metrics.hpp"
+#include "metrics_http.hpp"
 #include "metrics_text.hpp"
 
 using namespace missive;
@@ -87,3 +89,44 @@ TEST_CASE("metrics::registry: recipients, queue, listeners and the store's batch
   CHECK(text.find("missive_build_info{version=\"") != std::string::npos);
 }
 
+TEST_CASE("metrics endpoint: request lines and routes") {
+  using http::route;
+  struct route_case {
+    std::string line;
+    std::optional<route> expected;  // nullopt: a malformed request line
+  };
+  const std::vector<route_case> cases = {
+      {"GET /metrics HTTP/1.1", route::metrics},
+      {"GET /metrics?x=1 HTTP/1.1", route::metrics},
+      {"HEAD /metrics HTTP/1.0", route::metrics},
+      {"GET /healthz HTTP/1.1", route::healthz},
+      {"POST /metrics HTTP/1.1", route::method_not_allowed},
+      {"DELETE /healthz HTTP/1.1", route::method_not_allowed},
+      {"GET / HTTP/1.1", route::not_found},
+      {"POST /other HTTP/1.1", route::not_found},
+      {"GET /metrics/ HTTP/1.1", route::not_found},
+      {"GET /metrics HTTP/2.0", std::nullopt},
+      {"GET /metrics", std::nullopt},
+      {"GET  /metrics HTTP/1.1", std::nullopt},
+      {"G(T /metrics HTTP/1.1", std::nullopt},
+      {"", std::nullopt},
+      {"GET /met\x01rics HTTP/1.1", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.line);
+    auto parsed = http::parse_request_line(c.line);
+    REQUIRE(parsed.has_value() == c.expected.has_value());
+    if (parsed) CHECK(http::route_of(*parsed) == *c.expected);
+  }
+}
+
+TEST_CASE("metrics endpoint: responses carry their length and close the connection") {
+  CHECK(http::response(200, "OK", "text/plain", "ok\n", false) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\nok\n");
+  CHECK(http::response(200, "OK", "text/plain", "ok\n", true) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n");
+  CHECK(http::response(405, "Method Not Allowed", "text/plain", "", false, "Allow: GET, HEAD\r\n")
+            .find("Allow: GET, HEAD\r\n\r\n") != std::string::npos);
+}

@@ -107,9 +107,9 @@ void histogram::write(exposition::text_writer& out, std::string_view name) const
 
 registry::registry()
     : transaction_seconds_(transaction_bounds, seconds_per_ns),
+      remote_delivery_seconds_(remote_bounds, seconds_per_ns),
       commit_seconds_(commit_bounds, seconds_per_ns),
-      batch_jobs_(batch_bounds, 1.0),
-      remote_delivery_seconds_(remote_bounds, seconds_per_ns) {}
+      batch_jobs_(batch_bounds, 1.0) {}
 
 registry& relay() {
   static registry instance;
@@ -156,7 +156,9 @@ void registry::remote_delivery(std::chrono::steady_clock::duration elapsed) noex
 
 void registry::write_batch(std::size_t jobs, bool committed,
                            std::chrono::steady_clock::duration elapsed) noexcept {
-  store_writable_.store(committed, std::memory_order_relaxed);
+  if (store_writable_.load(std::memory_order_relaxed) != committed) {
+    store_writable_.store(committed, std::memory_order_relaxed);
+  }
   if (!committed) {
     failed_write_batches_.add();
     return;
@@ -177,10 +179,19 @@ void registry::write(exposition::text_writer& out, const std::optional<queue_cou
     label labels[] = {{"version", MISSIVE_VERSION}};
     out.sample("missive_build_info", labels, std::int64_t{1});
   }
-
-  // SMTP acceptance. Every service that listens is shown, at 0 before its first message.
+  // Every service that listens is shown, at 0 before its first event.
   std::array<bool, service_count> listening{};
   for (const auto& l : listeners_) listening[static_cast<std::size_t>(l.kind)] = true;
+  write_smtp(out, listening);
+  write_sessions(out, listening);
+  write_delivery(out);
+  // The queue, read from the store at this scrape.
+  if (queue) write_queue(out, *queue, now_unix);
+  write_store(out, writable);
+}
+
+void registry::write_smtp(exposition::text_writer& out,
+                          const std::array<bool, service_count>& listening) const {
   out.family("missive_smtp_messages_accepted_total",
              "Messages committed to the store and answered 250, by listener service.",
              metric_type::counter);
@@ -210,8 +221,10 @@ void registry::write(exposition::text_writer& out, const std::optional<queue_cou
              "message.",
              metric_type::histogram);
   transaction_seconds_.write(out, "missive_smtp_transaction_duration_seconds");
+}
 
-  // Sessions.
+void registry::write_sessions(exposition::text_writer& out,
+                              const std::array<bool, service_count>& listening) const {
   out.family("missive_sessions_open", "Open SMTP and POP3 sessions, per listening address.",
              metric_type::gauge);
   for (const auto& l : listeners_) {
@@ -252,8 +265,9 @@ void registry::write(exposition::text_writer& out, const std::optional<queue_cou
       out.sample("missive_logins_total", labels, logins_[p][f].value());
     }
   }
+}
 
-  // Delivery.
+void registry::write_delivery(exposition::text_writer& out) const {
   out.family("missive_recipients_total",
              "What became of recipients at delivery attempts: delivered, deferred (another "
              "attempt later), bounced (failed: a DSN goes to the sender) or expired, local or "
@@ -275,30 +289,31 @@ void registry::write(exposition::text_writer& out, const std::optional<queue_cou
     label labels[] = {{"outcome", dns_names[o]}};
     out.sample("missive_dns_queries_total", labels, dns_[o].value());
   }
+}
 
-  // The queue, read from the store at this scrape.
-  if (queue) {
-    out.family("missive_queue_recipients",
-               "Recipients waiting in the queue, by state: queued (never tried), deferred "
-               "(waiting for a retry), sending (a delivery under way).",
-               metric_type::gauge);
-    std::pair<std::string_view, std::int64_t> states[] = {
-        {"queued", queue->queued}, {"deferred", queue->deferred}, {"sending", queue->sending}};
-    for (const auto& [state, count] : states) {
-      label labels[] = {{"state", state}};
-      out.sample("missive_queue_recipients", labels, count);
-    }
-    out.family("missive_queue_oldest_due_message_age_seconds",
-               "Age of the oldest message with a recipient due for delivery now (0 when none "
-               "is due).",
-               metric_type::gauge);
-    std::int64_t age = queue->oldest_due_received_at
-                           ? std::max<std::int64_t>(0, now_unix - *queue->oldest_due_received_at)
-                           : 0;
-    out.sample("missive_queue_oldest_due_message_age_seconds", {}, age);
+void registry::write_queue(exposition::text_writer& out, const queue_counts& queue,
+                           std::int64_t now_unix) const {
+  out.family("missive_queue_recipients",
+             "Recipients waiting in the queue, by state: queued (never tried), deferred "
+             "(waiting for a retry), sending (a delivery under way).",
+             metric_type::gauge);
+  std::pair<std::string_view, std::int64_t> states[] = {
+      {"queued", queue.queued}, {"deferred", queue.deferred}, {"sending", queue.sending}};
+  for (const auto& [state, count] : states) {
+    label labels[] = {{"state", state}};
+    out.sample("missive_queue_recipients", labels, count);
   }
+  out.family("missive_queue_oldest_due_message_age_seconds",
+             "Age of the oldest message with a recipient due for delivery now (0 when none "
+             "is due).",
+             metric_type::gauge);
+  std::int64_t age = queue.oldest_due_received_at
+                         ? std::max<std::int64_t>(0, now_unix - *queue.oldest_due_received_at)
+                         : 0;
+  out.sample("missive_queue_oldest_due_message_age_seconds", {}, age);
+}
 
-  // The store's writer.
+void registry::write_store(exposition::text_writer& out, bool writable) const {
   out.family("missive_store_write_batches_total",
              "Write transactions committed by the store's writer (group commit).",
              metric_type::counter);

@@ -155,6 +155,16 @@ class registry {
   static constexpr std::size_t refusal_stage_count = 4;
 
  private:
+  // The families of each part; `listening`: the services some listener offers.
+  void write_smtp(exposition::text_writer& out,
+                  const std::array<bool, service_count>& listening) const;
+  void write_sessions(exposition::text_writer& out,
+                      const std::array<bool, service_count>& listening) const;
+  void write_delivery(exposition::text_writer& out) const;
+  void write_queue(exposition::text_writer& out, const queue_counts& queue,
+                   std::int64_t now_unix) const;
+  void write_store(exposition::text_writer& out, bool writable) const;
+
   std::array<counter, service_count> accepted_;
   // [stage][class 4xx/5xx][reason]
   std::array<std::array<std::array<counter, refusal_reason_count>, 2>, refusal_stage_count>
@@ -163,14 +173,16 @@ class registry {
   std::array<std::array<counter, 2>, 2> logins_;             // [pop3?][failed?]
   std::array<std::array<counter, 2>, recipient_fate_count> recipients_;  // [fate][remote?]
   std::array<counter, dns_outcome_count> dns_;
-  counter write_batches_;
+  histogram transaction_seconds_;
+  histogram remote_delivery_seconds_;
+  // Raised by the store's writer thread, the rest by the network thread: on cache lines of
+  // their own, so that the two threads do not take lines from each other at every event.
+  alignas(64) counter write_batches_;
   counter failed_write_batches_;
   std::atomic<bool> store_writable_{true};
-  histogram transaction_seconds_;
   histogram commit_seconds_;
   histogram batch_jobs_;
-  histogram remote_delivery_seconds_;
-  std::deque<listener_metrics> listeners_;
+  alignas(64) std::deque<listener_metrics> listeners_;
 };
 
 // The relay's registry (one per process).

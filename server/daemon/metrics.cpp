@@ -156,6 +156,10 @@ void registry::remote_delivery(std::chrono::steady_clock::duration elapsed) noex
 
 void registry::write_batch(std::size_t jobs, bool committed,
                            std::chrono::steady_clock::duration elapsed) noexcept {
+  last_batch_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count(),
+                       std::memory_order_relaxed);
   if (store_writable_.load(std::memory_order_relaxed) != committed) {
     store_writable_.store(committed, std::memory_order_relaxed);
   }
@@ -166,6 +170,13 @@ void registry::write_batch(std::size_t jobs, bool committed,
   write_batches_.add();
   batch_jobs_.observe(static_cast<std::uint64_t>(jobs));
   commit_seconds_.observe(elapsed);
+}
+
+bool registry::wrote_within(std::chrono::steady_clock::duration recent) const noexcept {
+  std::int64_t last = last_batch_ns_.load(std::memory_order_relaxed);
+  if (last == 0) return false;
+  auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(last));
+  return std::chrono::steady_clock::now() - at <= recent;
 }
 
 listener_metrics& registry::add_listener(service kind, std::string address) {
@@ -331,7 +342,7 @@ void registry::write_store(exposition::text_writer& out, bool writable) const {
   commit_seconds_.write(out, "missive_store_commit_duration_seconds");
   out.family("missive_store_writable",
              "1 while the store takes writes (the last write batch committed and the data "
-             "directory has room), else 0; /healthz answers 503 when 0.",
+             "directory has room), else 0; /healthz checks it afresh when no batch is recent.",
              metric_type::gauge);
   out.sample("missive_store_writable", {}, std::int64_t{writable ? 1 : 0});
 }

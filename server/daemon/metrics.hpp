@@ -140,6 +140,8 @@ class registry {
   bool store_writable() const noexcept {
     return store_writable_.load(std::memory_order_relaxed);
   }
+  // Whether a write batch ended (committed or not) within `recent` of now.
+  bool wrote_within(std::chrono::steady_clock::duration recent) const noexcept;
 
   // Registers a listening address at start, before its first connection; the reference
   // stays valid for the registry's life.
@@ -180,6 +182,7 @@ class registry {
   alignas(64) counter write_batches_;
   counter failed_write_batches_;
   std::atomic<bool> store_writable_{true};
+  std::atomic<std::int64_t> last_batch_ns_{0};  // steady_clock, 0 before the first batch
   histogram commit_seconds_;
   histogram batch_jobs_;
   alignas(64) std::deque<listener_metrics> listeners_;

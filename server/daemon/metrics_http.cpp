@@ -30,6 +30,10 @@ constexpr std::size_t max_line = 8192;
 constexpr std::size_t max_header_lines = 100;
 // Open connections at once; beyond this a connection is closed without an answer.
 constexpr std::size_t max_connections = 16;
+// A write batch that ended this recently tells /healthz whether the store takes writes;
+// without one, /healthz makes a write of its own (mail_store::probe_write). Under load
+// batches end every few milliseconds and no probe is made.
+constexpr auto recent_write = std::chrono::seconds(1);
 
 bool is_token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -82,14 +86,34 @@ std::string response(int status, std::string_view reason, std::string_view conte
 
 namespace {
 
-// Whether the store takes writes now: its last write batch committed, and the data
-// directory has the room below which MAIL is refused ([smtp] min_free_space).
-bool store_writable(server_context& context) {
-  if (!metrics::relay().store_writable()) return false;
+// Whether the data directory has the room below which MAIL is refused ([smtp]
+// min_free_space).
+bool room_for_mail(server_context& context) {
   std::uint64_t reserve = context.config.smtp.min_free_bytes();
   if (reserve == 0) return true;
   auto available = context.disk_space.available(context.config.data_dir, reserve);
   return !available || *available >= reserve;
+}
+
+// Whether the store took writes at its last write batch, and the data directory has room:
+// the missive_store_writable gauge.
+bool store_writable(server_context& context) {
+  return metrics::relay().store_writable() && room_for_mail(context);
+}
+
+// Whether the store takes writes now, for /healthz: as the last write batch says if it
+// ended within recent_write, else as a probe write says (its batch is recorded like any).
+asio::awaitable<bool> store_writable_now(server_context& context, std::string_view id) {
+  if (!room_for_mail(context)) co_return false;
+  if (!metrics::relay().wrote_within(recent_write)) {
+    try {
+      co_await context.store.probe_write();
+    } catch (const std::exception& e) {
+      log::warning(id, "event=health_probe_failed reason=\"{}\"", e.what());
+      co_return false;
+    }
+  }
+  co_return metrics::relay().store_writable();
 }
 
 asio::awaitable<std::string> metrics_body(server_context& context) {
@@ -142,12 +166,13 @@ asio::awaitable<void> serve_request(connection_io& io, server_context& context, 
         answer = http::response(200, "OK", exposition::content_type, body, head_only);
         break;
       }
-      case http::route::healthz:
-        answer = store_writable(context)
-                     ? http::response(200, "OK", text, "ok\n", head_only)
-                     : http::response(503, "Service Unavailable", text,
-                                      "the store does not take writes\n", head_only);
+      case http::route::healthz: {
+        bool writable = co_await store_writable_now(context, id);
+        answer = writable ? http::response(200, "OK", text, "ok\n", head_only)
+                          : http::response(503, "Service Unavailable", text,
+                                           "the store does not take writes\n", head_only);
         break;
+      }
       case http::route::not_found:
         answer = http::response(404, "Not Found", text, "not found\n", head_only);
         break;

@@ -1,6 +1,7 @@
 // The metrics endpoint: a small HTTP/1.1 server (RFC 9112) on [metrics] listen that answers
 // GET /metrics with the registry in the Prometheus text format and GET /healthz with 200
-// while the store takes writes, 503 when it does not. One request per connection
+// while the store takes writes, 503 when it does not (from the last write batch if it is
+// recent, else from a probe write). One request per connection
 // (Connection: close), a bounded request head, a deadline for the whole exchange; it runs on
 // the relay's event loop and never blocks it (the queue's figures come from the store's
 // reader threads).

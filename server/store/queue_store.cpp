@@ -461,6 +461,14 @@ queue_counts count_queue(Db& db, std::chrono::system_clock::time_point now) {
   return counts;
 }
 
+template <class Db>
+void write_health_probe(Db& db, std::int64_t now) {
+  db.prepare("INSERT INTO health_probe (id, probed_at) VALUES (1, ?1) "
+             "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at")
+      .bind(1, now)
+      .run();
+}
+
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids) {
   auto& release = db.prepare("UPDATE recipient SET in_flight = 0 WHERE id = ?1");
   for (auto id : recipient_ids) release.bind(1, id).run();
@@ -698,6 +706,7 @@ void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids)
   template void collect_message(Db&, std::int64_t);                                              \
   template std::size_t purge_finished(Db&, std::int64_t, std::size_t);                           \
   template queue_counts count_queue(Db&, std::chrono::system_clock::time_point);                 \
+  template void write_health_probe(Db&, std::int64_t);                                           \
   template std::vector<message_summary> pending_messages(Db&);                                   \
   template std::optional<message_story> find_message_story(Db&, const std::string&);             \
   template std::optional<std::size_t> make_due_now(Db&, const std::optional<std::string>&);      \

@@ -53,6 +53,10 @@ std::optional<std::int64_t> next_due_time(db::connection& db);
 template <class Db>
 queue_counts count_queue(Db& db, std::chrono::system_clock::time_point now);
 
+// Rewrites the health_probe row with `now` (unix seconds): a write that must commit.
+template <class Db>
+void write_health_probe(Db& db, std::int64_t now);
+
 // Returns claimed recipients to the queue unattempted.
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids);
 

@@ -30,7 +30,8 @@
 #   --postgresql        POSTGRESQL=1    also measure missived on PostgreSQL: one node
 #                                       (missived+pg) and two nodes on one database (missived+pg2)
 #   --metrics           METRICS=1       also measure missived with [metrics] listen, scraped
-#                                       (GET /metrics) once a second all along: missived+metrics
+#                                       (GET /metrics) once a second all along: missived+metrics,
+#                                       before missived in even rounds, after it in odd ones
 #   --targets "L"       TARGETS         missive-bench targets to run, a list (default: all);
 #                                       e.g. "missived missived+metrics"; the others are not
 #                                       started (smtp-source runs only against those listed)
@@ -656,7 +657,7 @@ start_missived missived 0
 targets_bench=(missived)
 targets_source=(missived)
 if [ "$METRICS" = 1 ]; then
-  # Right after missived in every round: the same relay, with metrics on and scraped.
+  # Next to missived in every round: the same relay, with metrics on and scraped.
   start_missived missived+metrics 0 "$MISSIVED" "" "" 1 1
   targets_bench+=(missived+metrics)
   targets_source+=(missived+metrics)
@@ -716,6 +717,16 @@ for round in $(seq 1 "$ROUNDS"); do
   for c in $CONCURRENCY; do
     for gen in "${generators[@]}"; do
       if [ "$gen" = missive-bench ]; then targets=("${targets_bench[@]}"); else targets=("${targets_source[@]}"); fi
+      if [ "$METRICS" = 1 ] && [ $((round % 2)) = 0 ]; then
+        # missived and missived+metrics take turns at going first, so that neither always
+        # follows the other's drain.
+        for i in "${!targets[@]}"; do
+          case "${targets[$i]}" in
+            missived) targets[$i]=missived+metrics ;;
+            missived+metrics) targets[$i]=missived ;;
+          esac
+        done
+      fi
       for t in "${targets[@]}"; do
         if [ "$SECONDS" -ge "$budget_end" ]; then stopped="round $round"; break 4; fi
         run_one "$round" "$c" "$gen" "$t"

@@ -10,6 +10,7 @@
 #include "migration.hpp"
 #include "mime_encoding.hpp"
 #include "mime_parse.hpp"
+#include "search_text.hpp"
 
 namespace missive::schema {
 extern const std::vector<db::migration> client_migrations;
@@ -40,6 +41,35 @@ local_store::local_store(const std::string& data_dir) : db_(prepare_path(data_di
   db_.exec("PRAGMA synchronous = FULL");
   db_.exec("PRAGMA foreign_keys = ON");
   db::migrate(db_, schema::client_migrations, "client store");
+  index_unindexed();
+}
+
+void local_store::index_message(std::int64_t id, std::string_view raw) {
+  auto doc = make_search_document(raw);
+  db_.prepare("INSERT INTO message_search (rowid, sender, recipients, subject, body) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, id)
+      .bind(2, doc.sender)
+      .bind(3, doc.recipients)
+      .bind(4, doc.subject)
+      .bind(5, doc.body)
+      .run();
+  db_.prepare("UPDATE messages SET search_indexed = 1 WHERE id = ?1").bind(1, id).run();
+}
+
+void local_store::index_unindexed() {
+  // Cheap when there is nothing to do: one lookup in a partial index, no write transaction.
+  auto& pending = db_.prepare(
+      "SELECT count(*) FROM messages WHERE search_indexed = 0");
+  if (pending.single_int().value_or(0) == 0) return;
+  db::transaction txn(db_);
+  std::vector<std::pair<std::int64_t, std::string>> rows;
+  auto& stmt = db_.prepare(
+      "SELECT id, raw FROM messages WHERE search_indexed = 0");
+  while (stmt.step()) rows.emplace_back(stmt.column_int(0), std::string(stmt.column_view(1)));
+  stmt.reset();
+  for (const auto& [id, raw] : rows) index_message(id, raw);
+  txn.commit();
 }
 
 std::set<std::string> local_store::known_uids(const std::string& account) {
@@ -71,6 +101,8 @@ std::optional<std::int64_t> local_store::insert(const std::string& account, cons
   stmt.run();
   bool inserted = db_.changes() == 1;
   std::int64_t id = db_.last_insert_rowid();
+  // Searchable as soon as it is stored: the same transaction.
+  if (inserted) index_message(id, raw);
   txn.commit();
   if (!inserted) return std::nullopt;
   return id;
@@ -84,6 +116,41 @@ std::vector<stored_summary> local_store::list() {
   while (stmt.step()) {
     out.push_back({stmt.column_int(0), stmt.column_int(1), stmt.column_text(2),
                    stmt.column_text(3), stmt.column_int(4), stmt.column_int(5) != 0});
+  }
+  stmt.reset();
+  return out;
+}
+
+std::vector<stored_summary> local_store::search(const std::string& match) {
+  auto& stmt = db_.prepare(
+      "SELECT m.id, m.date_unix, m.from_address, m.subject, m.size, m.seen "
+      "FROM message_search JOIN messages m ON m.id = message_search.rowid "
+      "WHERE message_search MATCH ?1 AND m.deleted_locally = 0 "
+      "ORDER BY m.date_unix DESC, m.id DESC");
+  stmt.bind(1, match);
+  std::vector<stored_summary> out;
+  try {
+    while (stmt.step()) {
+      out.push_back({stmt.column_int(0), stmt.column_int(1), stmt.column_text(2),
+                     stmt.column_text(3), stmt.column_int(4), stmt.column_int(5) != 0});
+    }
+  } catch (...) {
+    stmt.reset();
+    throw;
+  }
+  stmt.reset();
+  return out;
+}
+
+std::vector<std::pair<stored_summary, std::string>> local_store::list_with_headers() {
+  auto& stmt = db_.prepare(
+      "SELECT id, date_unix, from_address, subject, size, seen, raw FROM messages "
+      "WHERE deleted_locally = 0 ORDER BY date_unix DESC, id DESC");
+  std::vector<std::pair<stored_summary, std::string>> out;
+  while (stmt.step()) {
+    stored_summary summary{stmt.column_int(0), stmt.column_int(1), stmt.column_text(2),
+                           stmt.column_text(3), stmt.column_int(4), stmt.column_int(5) != 0};
+    out.emplace_back(std::move(summary), std::string(header_section(stmt.column_view(6))));
   }
   stmt.reset();
   return out;
@@ -122,6 +189,7 @@ bool local_store::delete_locally(std::int64_t id) {
   // The row stays as a tombstone (without its content) so that the next poll does not
   // download the message again before its deletion reaches the server.
   db_.prepare("UPDATE messages SET deleted_locally = 1, raw = X'' WHERE id = ?1").bind(1, id).run();
+  db_.prepare("DELETE FROM message_search WHERE rowid = ?1").bind(1, id).run();
   db_.prepare("INSERT OR IGNORE INTO pending_deletions (account, uid, requested_at) "
               "VALUES (?1, ?2, ?3)")
       .bind(1, account)

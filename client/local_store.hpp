@@ -44,6 +44,12 @@ class local_store {
                                      const std::string& raw);
   // The inbox, newest first, without messages deleted locally.
   std::vector<stored_summary> list();
+  // The messages an FTS5 MATCH expression finds (search_query.hpp), newest first. Throws
+  // db::error (SQLITE_ERROR) when FTS5 cannot parse the expression.
+  std::vector<stored_summary> search(const std::string& match);
+  // The header section of every message not deleted locally, with its summary: what
+  // threading needs (thread_grouping.hpp).
+  std::vector<std::pair<stored_summary, std::string>> list_with_headers();
   // One message by id, unless deleted locally.
   std::optional<stored_message> find(std::int64_t id);
   // Marks a message seen.
@@ -55,7 +61,15 @@ class local_store {
   // The server no longer has these uids: forget the pending deletions and the tombstones.
   void deletions_done(const std::string& account, const std::set<std::string>& uids);
 
+  // The connection, for the outbox (outbox_store.hpp), which shares the file.
+  db::connection& db() { return db_; }
+
  private:
+  // Puts one message's decoded text into message_search (003_search.sql).
+  void index_message(std::int64_t id, std::string_view raw);
+  // Indexes the messages stored before search existed (or by an older missive).
+  void index_unindexed();
+
   db::connection db_;
 };
 

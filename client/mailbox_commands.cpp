@@ -1,4 +1,5 @@
-// `missive fetch`, `inbox`, `read`, `delete` and `watch`: the local store and POP3 polls.
+// `missive fetch`, `inbox`, `read`, `delete` and `watch`: the local store and POP3 polls
+// (and, in `watch`, the outbox).
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
@@ -11,13 +12,21 @@
 #include <ctime>
 #include <iostream>
 
+#include "attachment_saving.hpp"
 #include "client_error.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "inbox_listing.hpp"
 #include "local_store.hpp"
 #include "mailbox_sync.hpp"
 #include "mime_parse.hpp"
+#include "msg_id_list.hpp"
+#include "outbox_flush.hpp"
+#include "outbox_policy.hpp"
+#include "outbox_store.hpp"
 #include "pop3_client.hpp"
+#include "terminal_text.hpp"
+#include "thread_grouping.hpp"
 
 namespace missive::client {
 
@@ -26,64 +35,32 @@ namespace {
 // The longest pause between polls while the server is away.
 constexpr std::chrono::seconds max_backoff{300};
 
-// Text safe for a terminal: control characters (escape sequences) become '?', except
-// line breaks and tabs when `multiline`.
-std::string printable(std::string_view text, bool multiline = false) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (multiline && (c == '\n' || c == '\t')) out += c;
-    else if (u < 0x20 || u == 0x7F) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : '?';
-    else out += c;
-  }
-  return out;
-}
-
-// `text` cut or padded to `width` characters (UTF-8 code points).
-std::string fit(std::string_view text, std::size_t width) {
-  std::string out;
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t len = 1;
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0xF0) len = 4;
-    else if (c >= 0xE0) len = 3;
-    else if (c >= 0xC0) len = 2;
-    if (count + 1 == width && i + len < text.size()) {
-      out += "…";
-      ++count;
-      break;
-    }
-    out.append(text.substr(i, len));
-    ++count;
-    i += len;
-    if (count == width) break;
-  }
-  while (count++ < width) out += ' ';
-  return out;
-}
-
-// "2026-11-21 18:49" in local time.
-std::string format_local(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M", &tm);
-  return buffer;
-}
-
-// "12.3K", "4.0M": a size for the table.
-std::string format_size(std::int64_t size) {
-  if (size < 1024) return fmt::format("{}", size);
-  if (size < 1024 * 1024) return fmt::format("{:.1f}K", size / 1024.0);
-  return fmt::format("{:.1f}M", size / (1024.0 * 1024.0));
-}
-
 // The line `watch` prints for a new message.
 std::string new_message_line(const new_message& m) {
   return fmt::format("new {}: {} — {}", m.id, printable(m.from), printable(m.subject));
+}
+
+// One round of the outbox for `watch`: the messages whose backoff has passed.
+void flush_due_messages(const client_config& config, outbox_store& outbox,
+                        std::chrono::seconds every, std::string& trouble) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  std::string why;
+  try {
+    auto report = flush_outbox(
+        config, outbox,
+        [&](std::int64_t attempts, std::int64_t last) {
+          return now >= outbox_next_attempt(last, attempts, every);
+        },
+        std::cout, std::cerr);
+    why = report.stop_reason;
+  } catch (const std::exception& e) {
+    // A password missing or a busy store: said, and tried again next round, as the poll is.
+    why = e.what();
+  }
+  if (!why.empty() && why != trouble) std::cerr << "missive: the outbox waits: " << why << "\n";
+  trouble = why;
 }
 
 // What one poll of `watch` came to.
@@ -96,7 +73,10 @@ asio::awaitable<int> watch_loop(const client_config& config, const std::string& 
   std::chrono::seconds delay = every;
   bool was_down = false;
   const bool delete_fetched = false;
+  outbox_store outbox(store);
+  std::string outbox_trouble;  // said once, not every round
   for (;;) {
+    flush_due_messages(config, outbox, every, outbox_trouble);
     poll_outcome outcome = poll_outcome::ok;
     poll_result result;
     std::string why;
@@ -138,6 +118,15 @@ asio::awaitable<int> watch_loop(const client_config& config, const std::string& 
 
 }  // namespace
 
+void poll_or_say_why(const client_config& config, local_store& store) {
+  try {
+    poll_once(config, store, false);
+  } catch (const client_error& e) {
+    if (e.exit_status() != exit_code::temp_failure) throw;
+    std::cerr << "missive: " << e.what() << "; showing the local store\n";
+  }
+}
+
 int run_fetch(const client_config& config, bool delete_fetched) {
   local_store store(config.data_dir);
   auto result = poll_once(config, store, delete_fetched);
@@ -146,32 +135,43 @@ int run_fetch(const client_config& config, bool delete_fetched) {
   return exit_code::ok;
 }
 
-int run_inbox(const client_config& config, bool offline) {
+int run_inbox(const client_config& config, const inbox_options& options) {
   local_store store(config.data_dir);
-  if (!offline) {
-    try {
-      poll_once(config, store, false);
-    } catch (const client_error& e) {
-      if (e.exit_status() != exit_code::temp_failure) throw;
-      std::cerr << "missive: " << e.what() << "; showing the local store\n";
-    }
+  if (!options.offline) poll_or_say_why(config, store);
+  if (!options.threads) {
+    auto rows = store.list();
+    std::cout << (options.json ? inbox_json(rows) : inbox_table(rows));
+    return exit_code::ok;
   }
-  auto rows = store.list();
-  std::cout << fmt::format("{:>5}  {:<16}  {}  {}  {:>7}  {}\n", "ID", "DATE", fit("FROM", 28),
-                           fit("SUBJECT", 40), "SIZE", "STATUS");
-  for (const auto& row : rows) {
-    std::cout << fmt::format("{:>5}  {:<16}  {}  {}  {:>7}  {}\n", row.id, format_local(row.date_unix),
-                             fit(printable(row.from), 28), fit(printable(row.subject), 40),
-                             format_size(row.size), row.seen ? "seen" : "new");
+  auto messages = store.list_with_headers();
+  std::vector<thread_member> members;
+  for (const auto& [summary, head] : messages) {
+    auto fields = mime::parse_header_fields(head);
+    auto ids = [&](std::string_view name) {
+      auto value = mime::find_field(fields, name);
+      return value ? parse_msg_ids(*value) : std::vector<std::string>{};
+    };
+    auto own = ids("Message-ID");
+    members.push_back({summary.id, summary.date_unix, own.empty() ? "" : own.front(),
+                       ids("In-Reply-To"), ids("References"), summary.subject});
   }
+  std::vector<std::vector<stored_summary>> threads;
+  for (const auto& thread : group_threads(members)) {
+    auto& rows = threads.emplace_back();
+    for (auto index : thread) rows.push_back(messages[index].first);
+  }
+  std::cout << (options.json ? threads_json(threads) : threads_table(threads));
   return exit_code::ok;
 }
 
-int run_read(const client_config& config, std::int64_t id, bool raw) {
+int run_read(const client_config& config, std::int64_t id, bool raw, const std::string& save_dir) {
   local_store store(config.data_dir);
   auto message = store.find(id);
   if (!message) throw client_error(exit_code::data_error, fmt::format("there is no message {}", id));
-  if (raw) {
+  if (!save_dir.empty()) {
+    auto view = mime::parse_message(message->raw);
+    for (const auto& path : save_attachments(view.attachments, save_dir)) std::cout << path << "\n";
+  } else if (raw) {
     std::cout.write(message->raw.data(), static_cast<std::streamsize>(message->raw.size()));
     std::cout.flush();
   } else {

@@ -100,23 +100,55 @@ int cli_main(int argc, char** argv) {
   send_cmd->add_option("--bcc", send.bcc, "blind copy recipient (repeatable)");
   send_cmd->add_option("--subject", send.subject, "subject");
   send_cmd->add_option("--attach", send.attach, "file to attach (repeatable)");
-  app.add_subcommand("sendmail", "sendmail-compatible: [-t] [-i] [-f SENDER] [RECIPIENT...]");
+  send_cmd->add_flag("--no-queue", send.no_queue,
+                     "when the server is away or answers 4xx, exit 75 instead of queueing");
+  app.add_subcommand("sendmail", "sendmail-compatible: [-t] [-i] [-f SENDER] [--no-queue] [RECIPIENT...]");
 
   bool delete_fetched = false;
   auto* fetch_cmd = app.add_subcommand("fetch", "poll the server once");
   fetch_cmd->add_flag("--delete", delete_fetched, "delete fetched messages from the server");
-  bool offline = false;
+  inbox_options inbox;
   auto* inbox_cmd = app.add_subcommand("inbox", "list messages (fetches first)");
-  inbox_cmd->add_flag("--offline", offline, "only the local store");
+  inbox_cmd->add_flag("--offline", inbox.offline, "only the local store");
+  inbox_cmd->add_flag("--threads", inbox.threads, "grouped into conversations, newest first");
+  inbox_cmd->add_flag("--json", inbox.json, "one JSON document");
+  search_options search;
+  auto* search_cmd = app.add_subcommand(
+      "search", "find messages in the local store (words, \"phrases\", from: to: subject:)");
+  search_cmd->add_option("query", search.query, "what to look for")->required();
+  search_cmd->add_flag("--offline", search.offline, "do not poll the server first");
+  search_cmd->add_flag("--json", search.json, "one JSON document");
   std::int64_t id = 0;
   bool raw = false;
+  std::string save_dir;
   auto* read_cmd = app.add_subcommand("read", "show a message");
   read_cmd->add_option("id", id, "message id")->required();
   read_cmd->add_flag("--raw", raw, "the message exactly as stored");
+  read_cmd->add_option("--save", save_dir, "save the attachments in this folder (never overwrites)");
+  reply_options reply;
+  auto* reply_cmd = app.add_subcommand("reply", "reply to a message (body on stdin)");
+  reply_cmd->add_option("id", reply.id, "message id")->required();
+  reply_cmd->add_flag("--all", reply.all, "also to the other recipients");
+  reply_cmd->add_flag("--quote", reply.quote, "quote the original's text");
+  reply_cmd->add_option("--from", reply.from, "sender address (default: the configured user)");
+  reply_cmd->add_flag("--no-queue", reply.no_queue, "exit 75 instead of queueing in the outbox");
+  forward_options forward;
+  auto* forward_cmd = app.add_subcommand("forward", "forward a message as an attachment (body on stdin)");
+  forward_cmd->add_option("id", forward.id, "message id")->required();
+  forward_cmd->add_option("--to", forward.to, "recipient (repeatable)")->required();
+  forward_cmd->add_option("--from", forward.from, "sender address (default: the configured user)");
+  forward_cmd->add_flag("--no-queue", forward.no_queue, "exit 75 instead of queueing in the outbox");
   auto* delete_cmd = app.add_subcommand("delete", "delete a message (on the server at the next poll)");
   delete_cmd->add_option("id", id, "message id")->required();
+  bool json = false;
+  auto* outbox_cmd = app.add_subcommand("outbox", "list the messages waiting for the server");
+  outbox_cmd->add_flag("--json", json, "one JSON document");
+  std::int64_t outbox_id = 0;
+  auto* outbox_delete_cmd = outbox_cmd->add_subcommand("delete", "drop a message from the outbox");
+  outbox_delete_cmd->add_option("id", outbox_id, "outbox message id")->required();
+  auto* flush_cmd = app.add_subcommand("flush", "send every message in the outbox now");
   std::string every = "30s";
-  auto* watch_cmd = app.add_subcommand("watch", "poll repeatedly, print new messages");
+  auto* watch_cmd = app.add_subcommand("watch", "poll repeatedly, print new messages, flush the outbox");
   watch_cmd->add_option("--every", every, "pause between polls, e.g. 30s, 5m");
 
   try {
@@ -137,10 +169,16 @@ int cli_main(int argc, char** argv) {
   client_config config = load_client_config(overrides);
   if (send_cmd->parsed()) return run_send(config, send);
   if (fetch_cmd->parsed()) return run_fetch(config, delete_fetched);
-  if (inbox_cmd->parsed()) return run_inbox(config, offline);
-  if (read_cmd->parsed()) return run_read(config, id, raw);
+  if (inbox_cmd->parsed()) return run_inbox(config, inbox);
+  if (search_cmd->parsed()) return run_search(config, search);
+  if (read_cmd->parsed()) return run_read(config, id, raw, save_dir);
+  if (reply_cmd->parsed()) return run_reply(config, reply);
+  if (forward_cmd->parsed()) return run_forward(config, forward);
   if (delete_cmd->parsed()) return run_delete(config, id);
   if (watch_cmd->parsed()) return run_watch(config, pace);
+  if (outbox_delete_cmd->parsed()) return run_outbox_delete(config, outbox_id);
+  if (outbox_cmd->parsed()) return run_outbox(config, json);
+  if (flush_cmd->parsed()) return run_flush(config);
   return exit_code::usage;
 }
 

@@ -13,7 +13,7 @@
 #include "exit_codes.hpp"
 #include "mail_address.hpp"
 #include "mime_compose.hpp"
-#include "submission.hpp"
+#include "hand_over.hpp"
 
 namespace missive::client {
 
@@ -27,17 +27,6 @@ std::string random_hex(std::size_t digits) {
   while (out.size() < digits) out += fmt::format("{:016x}", generator());
   out.resize(digits);
   return out;
-}
-
-// Splits and checks a command-line mailbox; client_error 65 when the address is bad.
-mime::mailbox checked_mailbox(const std::string& text, std::string_view flag) {
-  mime::mailbox box = mime::split_mailbox(text);
-  auto parsed = parse_address(box.address);
-  if (box.address.empty() || parsed.error != address_error::none ||
-      parsed.consumed != box.address.size()) {
-    throw client_error(exit_code::data_error, fmt::format("{} '{}' is not a valid mail address", flag, text));
-  }
-  return box;
 }
 
 // Reads an attachment; client_error 65 when it cannot be read.
@@ -63,6 +52,18 @@ std::string make_message_id(const std::string& domain) {
                  .count();
   return fmt::format("{}.{}@{}", now, random_hex(20), domain.empty() ? "localhost" : domain);
 }
+
+mime::mailbox checked_mailbox(const std::string& text, std::string_view flag) {
+  mime::mailbox box = mime::split_mailbox(text);
+  auto parsed = parse_address(box.address);
+  if (box.address.empty() || parsed.error != address_error::none ||
+      parsed.consumed != box.address.size()) {
+    throw client_error(exit_code::data_error, fmt::format("{} '{}' is not a valid mail address", flag, text));
+  }
+  return box;
+}
+
+std::string make_boundary() { return "=_missive_" + random_hex(24); }
 
 std::string read_stdin() {
   std::ios::sync_with_stdio(false);
@@ -90,10 +91,10 @@ int run_send(const client_config& config, const send_options& options) {
   message.date = std::chrono::system_clock::now();
   auto at = message.from.address.rfind('@');
   message.message_id = make_message_id(message.from.address.substr(at + 1));
-  message.boundary = "=_missive_" + random_hex(24);
+  message.boundary = make_boundary();
   envelope.content = mime::compose_message(message);
-  std::string id = submit(config, envelope);
-  std::cout << "queued as " << id << "\n";
+  auto result = hand_over(config, envelope, options.no_queue);
+  if (result.queue_id) std::cout << "queued as " << *result.queue_id << "\n";
   return exit_code::ok;
 }
 

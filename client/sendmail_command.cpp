@@ -13,7 +13,7 @@
 #include "message_headers.hpp"
 #include "mime_encoding.hpp"
 #include "mime_parse.hpp"
-#include "submission.hpp"
+#include "hand_over.hpp"
 
 namespace missive::client {
 
@@ -75,6 +75,7 @@ sendmail_options parse_sendmail_arguments(const std::vector<std::string>& args,
       return options;
     }
     if (arg == "--") only_recipients = true;
+    else if (arg == "--no-queue") options.no_queue = true;
     else if (arg == "-t") options.extract_recipients = true;
     else if (arg == "-i" || arg == "-oi") options.ignore_dots = true;
     else if (arg == "-f" || arg == "-r") options.sender = value(i, arg);
@@ -102,17 +103,20 @@ sendmail_options parse_sendmail_arguments(const std::vector<std::string>& args,
 
 std::string sendmail_usage(const std::string& program) {
   return fmt::format(
-      "usage: {} [-t] [-i] [-f SENDER] [--config FILE] [--server HOST] [--smtp-port PORT]\n"
+      "usage: {} [-t] [-i] [-f SENDER] [--no-queue] [--config FILE] [--server HOST] [--smtp-port PORT]\n"
       "       [--user ADDR] [--] [RECIPIENT...]   < RFC 5322 message\n"
       "Submits the message on stdin, as /usr/sbin/sendmail does.\n"
       "  -t          also send to the To, Cc and Bcc fields' addresses (Bcc is removed)\n"
       "  -i, -oi     a line of a single \".\" does not end the message\n"
       "  -f SENDER   the envelope sender (default: the configured user, else $USER@host)\n"
       "  -F, -B, -N, -R, -V, -O, -o..., -bm, -em, -v, -U: accepted and ignored\n"
+      "  --no-queue  when the server is away or answers 4xx, exit 75 instead of queueing\n"
       "All or nothing: when the server refuses any recipient, nothing is sent.\n"
-      "Exit status: 0 sent, 64 usage, 65 message or sender refused, 67 a recipient refused,\n"
-      "69 TLS not to be had as configured, 75 try again later (server down, or a 4xx),\n"
-      "77 bad credentials, 78 bad configuration.\n",
+      "When the server is away or answers 4xx, the message waits in the outbox (`missive\n"
+      "outbox`, `missive flush`) and the exit status is 0: the message is safe.\n"
+      "Exit status: 0 sent or queued, 64 usage, 65 message or sender refused,\n"
+      "67 a recipient refused, 69 TLS not to be had as configured, 75 server away or 4xx\n"
+      "with --no-queue, 77 bad credentials, 78 bad configuration.\n",
       program);
 }
 
@@ -169,7 +173,7 @@ int run_sendmail(const client_config& config, const sendmail_options& options) {
     head += "Message-ID: <" + make_message_id(at == std::string::npos ? host_name() : sender.substr(at + 1)) + ">\r\n";
   }
   submission envelope{sender, recipients, head + "\r\n" + body};
-  submit(config, envelope);
+  hand_over(config, envelope, options.no_queue);
   return exit_code::ok;
 }
 

@@ -38,6 +38,7 @@ submission_verdict failed(int status, std::string sentence) {
   submission_verdict result;
   result.status = status;
   result.failure = std::move(sentence);
+  result.server_wide = true;
   return result;
 }
 
@@ -102,28 +103,25 @@ asio::awaitable<submission_verdict> run_submission(const client_config& config,
 
 }  // namespace
 
-std::string submit(const client_config& config, const submission& message) {
+submission_verdict attempt_submission(const client_config& config, const submission& message) {
   // The password is only looked for when there is a user to log in as.
   std::optional<std::string> password;
   if (!config.user.empty()) password = resolve_password(config);
   asio::io_context context;
-  submission_verdict result;
   try {
-    result = run_sync(context, run_submission(config, message, password));
+    return run_sync(context, run_submission(config, message, password));
   } catch (const tls_error& e) {
-    throw client_error(exit_code::config, fmt::format("cannot use TLS as configured: {}", e.what()));
+    return failed(exit_code::config, fmt::format("cannot use TLS as configured: {}", e.what()));
   } catch (const smtp_tls_error& e) {
-    // Not a temporary failure: the server and the configuration disagree about TLS.
-    throw client_error(exit_code::unavailable,
-                       fmt::format("cannot send securely to the mail server: {}", e.what()));
+    // Not a temporary failure, unless the server said so (4xx to STARTTLS): the server and
+    // the configuration disagree about TLS.
+    return failed(e.temporary() ? exit_code::temp_failure : exit_code::unavailable,
+                  fmt::format("cannot send securely to the mail server: {}", e.what()));
   } catch (const smtp_client_error& e) {
-    throw client_error(exit_code::temp_failure,
-                       fmt::format("cannot reach the mail server at {}:{} ({}); try again later",
-                                   config.server, config.smtp_port, e.what()));
+    return failed(exit_code::temp_failure,
+                  fmt::format("cannot reach the mail server at {}:{} ({}); try again later",
+                              config.server, config.smtp_port, e.what()));
   }
-  for (const auto& line : result.refused) std::cerr << "missive: recipient refused: " << line << "\n";
-  if (result.status != exit_code::ok) throw client_error(result.status, result.failure);
-  return result.queue_id;
 }
 
 }  // namespace missive::client

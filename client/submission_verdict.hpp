@@ -20,6 +20,12 @@ struct submission_verdict {
   std::string queue_id;               // the server's id for the message, when status is ok
   std::vector<std::string> refused;   // one "address: 550 5.1.1 text" per refused recipient
   std::string failure;                // one sentence, when status is not ok
+  // The failure came before any transaction (no connection, or a refused greeting, EHLO,
+  // STARTTLS or AUTH): every message sent now would meet it.
+  bool server_wide = false;
+
+  // Whether trying again later may succeed (4xx, or the server away): the outbox keeps it.
+  bool temporary() const { return status == exit_code::temp_failure; }
 };
 
 // One reply on one line, as the user is shown it: "550 5.1.1 text".

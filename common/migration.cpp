@@ -26,6 +26,16 @@ void migrate(connection& db, const std::vector<migration>& migrations, std::stri
     if (step.version <= current) continue;
     try {
       transaction tx(db);
+      // Another process may have migrated since the version was read (two clients started
+      // at once on a new store): the version is read again under the write lock.
+      auto& again = db.prepare("PRAGMA user_version");
+      again.step();
+      const int now = static_cast<int>(again.column_int(0));
+      again.reset();
+      if (now >= step.version) {
+        current = now;
+        continue;  // the transaction rolls back: nothing was written
+      }
       db.exec(step.sql);
       db.exec(fmt::format("PRAGMA user_version = {}", step.version));
       tx.commit();

@@ -92,6 +92,7 @@ std::string compose_message(const outgoing_message& message) {
   if (!message.to.empty()) head += address_field("To", message.to);
   if (!message.cc.empty()) head += address_field("Cc", message.cc);
   if (!message.subject.empty()) head += encode_unstructured_field("Subject", message.subject);
+  for (const auto& field : message.extra_fields) head += field.name + ": " + field.value + "\r\n";
   head += "MIME-Version: 1.0\r\n";
 
   auto [text_fields, text_body] = text_part(message.body);
@@ -101,6 +102,18 @@ std::string compose_message(const outgoing_message& message) {
   std::vector<std::string> parts;
   parts.push_back(text_fields + "\r\n" + text_body);
   for (const auto& file : message.attachments) {
+    if (file.content_type == "message/rfc822") {
+      // RFC 2046 5.2.1: no encoding but 7bit, 8bit or binary; the message goes as it is.
+      std::string inner = to_crlf(file.data);
+      if (!inner.ends_with("\r\n")) inner += "\r\n";
+      std::string part = "Content-Type: message/rfc822\r\nContent-Disposition: attachment";
+      if (!file.filename.empty()) part += ";\r\n " + encode_parameter("filename", file.filename);
+      part += "\r\nContent-Transfer-Encoding: ";
+      part += is_ascii(inner) ? "7bit" : "8bit";
+      part += "\r\n\r\n" + inner;
+      parts.push_back(std::move(part));
+      continue;
+    }
     std::string part = "Content-Type: " + file.content_type + ";\r\n " +
                        encode_parameter("name", file.filename) + "\r\n";
     part += "Content-Disposition: attachment;\r\n " + encode_parameter("filename", file.filename) +

@@ -278,7 +278,7 @@ struct walker {
       }
     }
     if (attachment || type.type != "text") {
-      view.attachments.push_back({filename, type.mime_type(), decoded.size()});
+      view.attachments.push_back({filename, type.mime_type(), decoded.size(), decoded});
     } else if (type.subtype == "plain") {
       // A further inline text part (a footer some lists append) follows the first.
       auto charset = type.parameters.count("charset") ? type.parameters["charset"] : "";

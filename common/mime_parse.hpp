@@ -46,6 +46,7 @@ struct attachment_info {
   std::string filename;      // UTF-8; "" when the part has none
   std::string content_type;  // "type/subtype"
   std::size_t size = 0;      // decoded octets
+  std::string data;          // the decoded octets, for `missive read --save`
 };
 
 // What `missive read` shows of a message.

@@ -347,7 +347,8 @@ struct smtp_client::impl {
       if (options.starttls == tls_mode::required) {
         transport.close();
         throw smtp_tls_error(fmt::format("{} refused STARTTLS, which is required: {} {}", peer(),
-                                         reply.code, reply.text));
+                                         reply.code, reply.text),
+                             reply.code / 100 == 4);
       }
       co_return false;
     }

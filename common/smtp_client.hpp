@@ -32,10 +32,18 @@ class smtp_client_error : public std::runtime_error {
 
 // TLS could not be had as configured: STARTTLS is required but not offered or refused, or
 // the handshake failed (certificate not trusted, wrong host name, no common protocol).
-// Retrying the same server will not help until its configuration or ours changes.
+// Retrying the same server will not help until its configuration or ours changes, except
+// when the server refused STARTTLS with 4xx (RFC 3207 4: 454 "TLS not available due to
+// temporary reason"): then temporary() is true.
 class smtp_tls_error : public smtp_client_error {
  public:
-  using smtp_client_error::smtp_client_error;
+  explicit smtp_tls_error(const std::string& what, bool temporary = false)
+      : smtp_client_error(what), temporary_(temporary) {}
+  // Whether the server said to try again later (4xx to STARTTLS).
+  bool temporary() const { return temporary_; }
+
+ private:
+  bool temporary_;
 };
 
 // How the client behaves.

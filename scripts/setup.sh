@@ -5,14 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  # build
+  # build (Debian 12's libsqlite3 is built with FTS5, which `missive search` needs: no
+  # further package)
   g++ cmake ninja-build pkg-config ccache
-  libasio-dev libsqlite3-dev libpq-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
+  libasio-dev libsqlite3-dev libpq-dev libunbound-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks mutt
   # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2
   # for the tests' own queries
   postgresql python3-psycopg2
+  # the DKIM tests: dkimpy verifies what missived signs (python3-nacl for Ed25519)
+  python3-dkim python3-nacl
+  # the DNS tests: a real DNS server (unbound) serving the test zones on 127.0.0.1
+  unbound
   # the fault suite: system-call tracing (250 only after fsync)
   strace
   # the TLS profile test: an outside auditor of protocols, ciphers and known attacks

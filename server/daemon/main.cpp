@@ -9,6 +9,7 @@
 #include <iostream>
 #include <system_error>
 
+#include "admin_dkim.hpp"
 #include "admin_queue.hpp"
 #include "admin_store.hpp"
 #include "admin_users.hpp"
@@ -152,6 +153,16 @@ int main(int argc, char** argv) {
       });
   selfsigned->add_option("--days", selfsigned_cmd.days, "validity in days")->check(CLI::Range(1, 3650));
 
+  auto* dkim = app.add_subcommand("dkim", "DKIM signing keys");
+  dkim->require_subcommand(1);
+  dkim_keygen_command keygen_cmd;
+  auto* keygen = dkim->add_subcommand("keygen", "write a new signing key and print its DNS record");
+  keygen->add_option("--domain", keygen_cmd.domain, "the From: domain it signs for")->required();
+  keygen->add_option("--selector", keygen_cmd.selector, "its selector (s=)")->required();
+  keygen->add_option("--algorithm", keygen_cmd.algorithm, "rsa (2048 bits, the default) or ed25519")
+      ->check(CLI::IsMember({"rsa", "ed25519"}));
+  auto* dkim_show = dkim->add_subcommand("show", "print the DNS record of every configured key");
+
   app.require_subcommand(0, 1);
 
   try {
@@ -168,6 +179,8 @@ int main(int argc, char** argv) {
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
     if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
     if (copy->parsed()) return run_store_copy(config, copy_to);
+    if (keygen->parsed()) return run_dkim_keygen(config, keygen_cmd);
+    if (dkim_show->parsed()) return run_dkim_show(config);
     (void)serve;
     return run_relay(config);
   } catch (const config_error& e) {

@@ -42,6 +42,8 @@ constexpr std::string_view service_names[service_count] = {"smtp", "submission",
                                                            "pop3", "pop3s"};
 constexpr std::string_view dns_names[dns_outcome_count] = {"records", "no_records", "null_mx",
                                                            "no_domain", "temporary"};
+constexpr std::string_view address_names[address_outcome_count] = {"addresses", "none",
+                                                                   "temporary"};
 constexpr std::string_view fate_names[recipient_fate_count] = {"delivered", "deferred",
                                                                "bounced", "expired"};
 constexpr std::string_view stage_names[registry::refusal_stage_count] = {"MAIL", "RCPT", "DATA",
@@ -148,6 +150,10 @@ void registry::recipient(std::string_view status, bool local) noexcept {
 
 void registry::dns_query(dns_outcome outcome) noexcept {
   dns_[static_cast<std::size_t>(outcome)].add();
+}
+
+void registry::address_query(address_outcome outcome) noexcept {
+  dns_address_[static_cast<std::size_t>(outcome)].add();
 }
 
 void registry::remote_delivery(std::chrono::steady_clock::duration elapsed) noexcept {
@@ -295,10 +301,17 @@ void registry::write_delivery(exposition::text_writer& out) const {
              "the attempt (the connection, for a job's first message) to the final reply.",
              metric_type::histogram);
   remote_delivery_seconds_.write(out, "missive_remote_delivery_duration_seconds");
-  out.family("missive_dns_queries_total", "DNS MX queries, by outcome.", metric_type::counter);
+  out.family("missive_dns_queries_total",
+             "DNS lookups: a domain's MX records (type mx), a mail exchanger's A and AAAA "
+             "records (type address), by outcome.",
+             metric_type::counter);
   for (std::size_t o = 0; o < dns_outcome_count; ++o) {
-    label labels[] = {{"outcome", dns_names[o]}};
+    label labels[] = {{"type", "mx"}, {"outcome", dns_names[o]}};
     out.sample("missive_dns_queries_total", labels, dns_[o].value());
+  }
+  for (std::size_t o = 0; o < address_outcome_count; ++o) {
+    label labels[] = {{"type", "address"}, {"outcome", address_names[o]}};
+    out.sample("missive_dns_queries_total", labels, dns_address_[o].value());
   }
 }
 

@@ -79,6 +79,9 @@ inline constexpr std::size_t service_count = 5;
 // What a DNS MX query came to (mx_answer::kind).
 enum class dns_outcome : std::uint8_t { records, no_records, null_mx, no_domain, temporary };
 inline constexpr std::size_t dns_outcome_count = 5;
+// What a host's address lookup (A and AAAA) came to (address_answer::kind).
+enum class address_outcome : std::uint8_t { addresses, none, temporary };
+inline constexpr std::size_t address_outcome_count = 3;
 
 // What became of a recipient in a delivery attempt (delivery_outcome::status).
 enum class recipient_fate : std::uint8_t { delivered, deferred, bounced, expired };
@@ -130,6 +133,8 @@ class registry {
   void recipient(std::string_view status, bool local) noexcept;
   // A DNS MX query.
   void dns_query(dns_outcome outcome) noexcept;
+  // A DNS address lookup of a mail exchanger (its A and AAAA queries).
+  void address_query(address_outcome outcome) noexcept;
   // A message's remote delivery attempt that got an answer from the next hop.
   void remote_delivery(std::chrono::steady_clock::duration elapsed) noexcept;
   // A write batch of the store (group commit) with `jobs` jobs, whether it committed, and
@@ -175,6 +180,7 @@ class registry {
   std::array<std::array<counter, 2>, 2> logins_;             // [pop3?][failed?]
   std::array<std::array<counter, 2>, recipient_fate_count> recipients_;  // [fate][remote?]
   std::array<counter, dns_outcome_count> dns_;
+  std::array<counter, address_outcome_count> dns_address_;
   histogram transaction_seconds_;
   histogram remote_delivery_seconds_;
   // Raised by the store's writer thread, the rest by the network thread: on cache lines of

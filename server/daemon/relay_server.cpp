@@ -237,6 +237,9 @@ int run_relay(const server_config& config) {
     });
   });
   std::optional<run_as_user> run_as = user_to_run_as(config);
+  // Read while still privileged (a key is its owner's only); a bad one stops the start.
+  std::vector<dkim_key> keys;
+  for (const auto& settings : config.dkim) keys.emplace_back(settings, config.data_dir);
   std::unique_ptr<mail_store> opened = open_store(config, store_purpose::relay);
   mail_store& store = *opened;
   // The store exists now: it and the rest of the data directory become the user's.
@@ -252,7 +255,8 @@ int run_relay(const server_config& config) {
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
   user_directory users(store);
   server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
-                         abuse_guard(limits, config.smtp.trusted_networks), 1, {}};
+                         abuse_guard(limits, config.smtp.trusted_networks), 1, {},
+                         std::move(keys)};
 
   // Each listener with its metrics (sessions open, connections).
   struct listener {

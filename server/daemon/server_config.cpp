@@ -112,6 +112,11 @@ class config_reader {
     return out;
   }
 
+  endpoint one_endpoint(const toml::node& node, std::string_view key) const {
+    return parse_endpoint(string(node, key),
+                          fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
+  }
+
   std::vector<endpoint> endpoints(const toml::node& node, std::string_view key) const {
     std::vector<endpoint> out;
     for (const auto& text : strings(node, key)) {
@@ -192,7 +197,8 @@ void read_pop3(const config_reader& reader, const toml::table& table, pop3_setti
 
 void read_queue(const config_reader& reader, const toml::table& table, queue_settings& queue) {
   reader.check_keys(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
-                                      "max_connections", "max_connections_per_destination"});
+                                      "max_connections", "max_connections_per_destination",
+                                      "mx_port"});
   for (auto&& [key, node] : table) {
     std::string name = "queue." + std::string(key.str());
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
@@ -202,6 +208,22 @@ void read_queue(const config_reader& reader, const toml::table& table, queue_set
     else if (key == "max_connections") queue.max_connections = reader.positive(node, name);
     else if (key == "max_connections_per_destination") {
       queue.max_connections_per_destination = reader.positive(node, name);
+    } else if (key == "mx_port") {
+      auto port = reader.positive(node, name);
+      if (port > 65535) reader.fail(node, name, "expected a port, 1 to 65535");
+      queue.mx_port = static_cast<std::uint16_t>(port);
+    }
+  }
+}
+
+void read_dns(const config_reader& reader, const toml::table& table, dns_settings& dns) {
+  reader.check_keys(table, "dns.", {"resolver", "timeout"});
+  for (auto&& [key, node] : table) {
+    std::string name = "dns." + std::string(key.str());
+    if (key == "resolver") {
+      dns.resolver = reader.one_endpoint(node, name);
+    } else if (key == "timeout") {
+      dns.timeout = reader.duration(node, name);
     }
   }
 }
@@ -230,6 +252,30 @@ void read_tls(const config_reader& reader, const toml::table& table, tls_setting
     std::string name = "tls." + std::string(key.str());
     if (key == "cert") tls.cert = reader.string(node, name);
     else if (key == "key") tls.key = reader.string(node, name);
+  }
+}
+
+void read_dkim(const config_reader& reader, const toml::node& node, std::vector<dkim_settings>& keys) {
+  const toml::array* array = node.as_array();
+  if (!array) reader.fail(node, "dkim", "expected [[dkim]] tables");
+  for (const auto& item : *array) {
+    const toml::table& table = reader.table(item, "dkim");
+    reader.check_keys(table, "dkim.", {"domain", "selector", "key", "algorithm"});
+    if (!table.contains("domain") || !table.contains("selector")) {
+      reader.fail(item, "dkim", "needs both 'domain' and 'selector'");
+    }
+    dkim_settings entry;
+    entry.domain = lowercase_ascii(reader.string(*table.get("domain"), "dkim.domain"));
+    entry.selector = reader.string(*table.get("selector"), "dkim.selector");
+    if (const toml::node* algorithm = table.get("algorithm")) {
+      entry.algorithm = reader.string(*algorithm, "dkim.algorithm");
+      if (entry.algorithm != "rsa" && entry.algorithm != "ed25519") {
+        reader.fail(*algorithm, "dkim.algorithm", "expected \"rsa\" or \"ed25519\"");
+      }
+    }
+    entry.key = std::filesystem::path("dkim") / (entry.domain + "." + entry.selector + ".pem");
+    if (const toml::node* key = table.get("key")) entry.key = reader.string(*key, "dkim.key");
+    keys.push_back(std::move(entry));
   }
 }
 
@@ -276,7 +322,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.check_keys(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3",
-                               "tls", "queue", "store", "metrics", "route"});
+                               "tls", "queue", "store", "dns", "metrics", "route", "dkim"});
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (key == "hostname") config.hostname = reader.string(node, name);
@@ -291,9 +337,11 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "pop3") read_pop3(reader, reader.table(node, name), config.pop3);
     else if (key == "queue") read_queue(reader, reader.table(node, name), config.queue);
     else if (key == "store") read_store(reader, reader.table(node, name), config.store);
+    else if (key == "dns") read_dns(reader, reader.table(node, name), config.dns);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
     else if (key == "metrics") read_metrics(reader, reader.table(node, name), config.metrics);
     else if (key == "route") read_routes(reader, node, config.routes);
+    else if (key == "dkim") read_dkim(reader, node, config.dkim);
   }
   return config;
 }

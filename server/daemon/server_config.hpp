@@ -101,6 +101,17 @@ struct queue_settings {
   // Outbound SMTP connections at once, in all and to one destination (a next hop).
   std::size_t max_connections = 20;
   std::size_t max_connections_per_destination = 4;
+  // The port of mail exchangers found by MX: 25 (RFC 5321 4.5.4.2 names no other); another
+  // only for test set-ups and networks that redirect it.
+  std::uint16_t mx_port = 25;
+};
+
+// How names are resolved ([dns]): through libunbound, asking the servers of
+// /etc/resolv.conf unless `resolver` names one.
+struct dns_settings {
+  std::optional<endpoint> resolver;
+  // A query unanswered this long is a temporary failure (defer, 451), never a permanent one.
+  std::chrono::seconds timeout{10};
 };
 
 // Where the queue, mailboxes and users are kept ([store]): SQLite in data_dir unless a
@@ -129,6 +140,16 @@ struct route {
   std::string password;
 };
 
+// A key to sign mail from one domain with ([[dkim]], RFC 6376).
+struct dkim_settings {
+  std::string domain;    // the From: domain it signs for (d=), lower case
+  std::string selector;  // s=: the key's record is at selector._domainkey.domain
+  // The PEM private key, relative to data_dir unless absolute; default
+  // dkim/DOMAIN.SELECTOR.pem, where `missived dkim keygen` writes it.
+  std::filesystem::path key;
+  std::string algorithm = "rsa";  // "rsa" (rsa-sha256) or "ed25519" (RFC 8463)
+};
+
 // Everything missived needs to know to run.
 struct server_config {
   std::string hostname;  // defaults to the machine's host name
@@ -141,8 +162,10 @@ struct server_config {
   tls_settings tls;
   queue_settings queue;
   store_settings store;
+  dns_settings dns;
   metrics_settings metrics;
   std::vector<route> routes;
+  std::vector<dkim_settings> dkim;
 
   // The SQLite database inside the data directory.
   std::filesystem::path database_path() const { return data_dir / "missive.db"; }

@@ -11,6 +11,7 @@
 
 #include "abuse_guard.hpp"
 #include "data_directory.hpp"
+#include "dkim_signer.hpp"
 #include "metrics.hpp"
 #include <string>
 
@@ -84,6 +85,8 @@ struct server_context {
   std::uint64_t next_session_id = 1;
   // The data directory's free space, checked before each message is accepted.
   free_space_gauge disk_space;
+  // The keys of [[dkim]], loaded at start.
+  std::vector<dkim_key> dkim_keys;
 };
 
 }  // namespace missive

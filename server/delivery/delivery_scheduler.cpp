@@ -14,7 +14,6 @@
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "metrics.hpp"
-#include "offload.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
 
@@ -37,6 +36,9 @@ constexpr auto error_pause = std::chrono::seconds(1);
 static_assert(static_cast<int>(metrics::dns_outcome::temporary) ==
                   static_cast<int>(mx_answer::kind::temporary),
               "metrics::dns_outcome follows mx_answer::kind");
+static_assert(static_cast<int>(metrics::address_outcome::temporary) ==
+                  static_cast<int>(address_answer::kind::temporary),
+              "metrics::address_outcome follows address_answer::kind");
 
 }  // namespace
 
@@ -50,13 +52,9 @@ delivery_scheduler::delivery_scheduler(asio::any_io_executor executor, mail_stor
       courier_(carrier),
       router_(config.routes),
       wake_(executor),
-      dns_pool_(2) {
-}
+      dns_(executor, config.dns) {}
 
-delivery_scheduler::~delivery_scheduler() {
-  dns_pool_.stop();
-  dns_pool_.join();
-}
+delivery_scheduler::~delivery_scheduler() = default;
 
 void delivery_scheduler::notify() {
   work_pending_ = true;
@@ -187,11 +185,20 @@ asio::awaitable<void> delivery_scheduler::record(const std::vector<attempt_resul
 
 asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
   if (auto configured = router_.configured(domain)) co_return *configured;
-  // glibc's resolver blocks: it runs on the DNS pool, never on the network thread.
-  auto lookup = [domain] { return lookup_mx(domain); };
-  mx_answer answer = co_await offload(dns_pool_, lookup);
+  mx_answer answer = co_await lookup_mx(dns_, domain);
   metrics::relay().dns_query(static_cast<metrics::dns_outcome>(answer.outcome));
-  co_return plan_from_mx(domain, answer);
+  route_plan plan = plan_from_mx(domain, answer, config_.queue.mx_port);
+  if (plan.outcome != route_plan::kind::hops) co_return plan;
+  // Each exchanger's addresses, from the same resolver (not the system's).
+  std::map<std::string, address_answer> addresses;
+  for (const auto& hop : plan.hops) {
+    if (addresses.contains(hop.host)) continue;
+    address_answer found = co_await lookup_addresses(dns_, hop.host);
+    metrics::relay().address_query(static_cast<metrics::address_outcome>(found.outcome));
+    addresses.emplace(hop.host, std::move(found));
+  }
+  co_return plan_with_addresses(domain, std::move(plan), addresses,
+                                answer.outcome == mx_answer::kind::no_records);
 }
 
 asio::awaitable<bool> delivery_scheduler::start_remote_deliveries() {

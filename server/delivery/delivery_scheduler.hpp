@@ -13,13 +13,13 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <map>
 #include <string>
 
 #include "courier.hpp"
+#include "dns_resolver.hpp"
 #include "recipient_fate.hpp"
 #include "router.hpp"
 
@@ -75,7 +75,7 @@ class delivery_scheduler {
   courier& courier_;
   router router_;
   asio::steady_timer wake_;
-  asio::thread_pool dns_pool_;
+  dns_resolver dns_;  // MX lookups
   std::map<std::string, int> active_by_destination_;
   int active_total_ = 0;
   std::uint64_t jobs_waiting_for_a_slot_ = 0;

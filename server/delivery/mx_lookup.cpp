@@ -2,10 +2,7 @@
 // in it: every length and pointer is checked against the end of the packet.
 #include "mx_lookup.hpp"
 
-#include <arpa/nameser.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <resolv.h>
+#include "dns_resolver.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -179,37 +176,12 @@ mx_answer parse_mx_response(std::string_view response) {
   return answer;
 }
 
-mx_answer lookup_mx(const std::string& domain) {
-  // A resolver state per call, on this thread's stack: res_nquery shares nothing (unlike
-  // res_query and its global _res).
-  struct __res_state state {};
-  if (res_ninit(&state) != 0)
-    return failure(mx_answer::kind::temporary, "resolver initialisation failed");
-  // Closed only after a successful res_ninit: a state it never set up has descriptor
-  // fields of zero, and res_nclose would close standard input.
-  struct closer {
-    res_state state;
-    ~closer() { res_nclose(state); }
-  } close_on_return{&state};
-
-  std::vector<unsigned char> buffer(max_message);
-  int length = res_nquery(&state, domain.c_str(), ns_c_in, ns_t_mx, buffer.data(),
-                          static_cast<int>(buffer.size()));
-  if (length < 0) {
-    switch (state.res_h_errno) {
-      case HOST_NOT_FOUND: return failure(mx_answer::kind::no_domain, "NXDOMAIN");
-      case NO_DATA: return failure(mx_answer::kind::no_records, "no MX records");
-      case TRY_AGAIN: return failure(mx_answer::kind::temporary, "DNS lookup failed: try again");
-      default:
-        return failure(mx_answer::kind::temporary,
-                       "DNS lookup failed: h_errno " + std::to_string(state.res_h_errno));
-    }
+asio::awaitable<mx_answer> lookup_mx(dns_resolver& dns, const std::string& domain) {
+  dns_answer answer = co_await dns.query(domain, dns_type::mx);
+  if (answer.outcome == dns_answer::kind::temporary) {
+    co_return failure(mx_answer::kind::temporary, answer.detail);
   }
-  // glibc returns the full length of an answer that did not fit; the parser then finds
-  // the cut and answers temporary.
-  std::size_t size = std::min(static_cast<std::size_t>(length), buffer.size());
-  return parse_mx_response(
-      std::string_view(reinterpret_cast<const char*>(buffer.data()), size));
+  co_return parse_mx_response(answer.packet);
 }
 
 }  // namespace missive

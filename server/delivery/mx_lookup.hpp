@@ -1,7 +1,9 @@
 // Finding where mail for a domain goes (RFC 5321 5.1): MX records by preference, else the
-// domain itself (its A/AAAA records). The DNS answer is parsed without I/O; the query uses
-// glibc's resolver (res_nquery) and blocks, so it runs off the network threads.
+// domain itself (its A/AAAA records). The DNS answer is parsed without I/O; the query goes
+// through the relay's resolver (libunbound, on the event loop).
 #pragma once
+
+#include <asio/awaitable.hpp>
 
 #include <optional>
 #include <string>
@@ -9,6 +11,8 @@
 #include <vector>
 
 namespace missive {
+
+class dns_resolver;
 
 // One mail exchanger.
 struct mx_record {
@@ -34,7 +38,8 @@ struct mx_answer {
 // Parses a DNS response to an MX query (wire format, RFC 1035 4.1).
 mx_answer parse_mx_response(std::string_view response);
 
-// Queries DNS for the MX records of `domain` (blocking; call off the network threads).
-mx_answer lookup_mx(const std::string& domain);
+// Asks `dns` for the MX records of `domain`; a resolver that fails or times out gives a
+// temporary answer, never a permanent one.
+asio::awaitable<mx_answer> lookup_mx(dns_resolver& dns, const std::string& domain);
 
 }  // namespace missive

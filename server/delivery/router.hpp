@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "address_lookup.hpp"
 #include "mx_lookup.hpp"
 #include "server_config.hpp"
 
@@ -43,8 +45,18 @@ class router {
   std::vector<route> routes_;
 };
 
-// Turns an MX answer for `domain` into a plan (RFC 5321 5.1): the exchangers by preference,
-// the domain itself when it has no MX, a permanent failure for a null MX or NXDOMAIN.
-route_plan plan_from_mx(const std::string& domain, const mx_answer& answer);
+// Turns an MX answer for `domain` into a plan (RFC 5321 5.1): the exchangers by preference
+// (on `port`), the domain itself when it has no MX, a permanent failure for a null MX or
+// NXDOMAIN.
+route_plan plan_from_mx(const std::string& domain, const mx_answer& answer,
+                        std::uint16_t port = 25);
+
+// The plan of `domain` with each hop's host name replaced by its `addresses` (a hop for each,
+// in order; a host with none is skipped). When no hop is left: for the domain itself (no MX,
+// `implicit_mx`) with no address at all, a permanent failure (it takes no mail); else a
+// retry, since exchangers that do not resolve now may later.
+route_plan plan_with_addresses(const std::string& domain, route_plan plan,
+                               const std::map<std::string, address_answer>& addresses,
+                               bool implicit_mx);
 
 }  // namespace missive

@@ -24,36 +24,40 @@ bool transaction_gone(const pg::connection& db);
 
 // Runs `batch` (jobs with `work(connection&)`) in one transaction of type Transaction and
 // fills `failures`, one per job; jobs almost never fail, so first without savepoints (none of
-// their statements, nor SQLite's journal of every page each job changes). Returns whether
-// the transaction committed (false when BEGIN or COMMIT failed or the database gave it up:
-// the store did not take the writes; a batch of one whose job failed committed nothing
-// either, but the database was not at fault).
+// their statements, nor SQLite's journal of every page each job changes), unless the caller
+// already knows that one fails (`savepoints_at_once`). Returns whether the transaction
+// committed (false when BEGIN or COMMIT failed or the database gave it up: the store did
+// not take the writes; a batch of one whose job failed committed nothing either, but the
+// database was not at fault).
 template <typename Transaction, typename Connection, typename Batch>
-bool commit_together(Connection& db, Batch& batch, std::vector<std::exception_ptr>& failures) {
+bool commit_together(Connection& db, Batch& batch, std::vector<std::exception_ptr>& failures,
+                     bool savepoints_at_once = false) {
   auto fail_all = [&failures](std::exception_ptr failure) {
     for (auto& slot : failures) slot = failure;
   };
-  bool again_with_savepoints = false;
-  try {
-    Transaction tx(db);
-    for (std::size_t i = 0; i < batch.size() && !again_with_savepoints; ++i) {
-      try {
-        batch[i].work(db);
-      } catch (...) {
-        if (transaction_gone(db)) throw;
-        if (batch.size() > 1) {
-          again_with_savepoints = true;  // tx rolls back; nothing was committed
-        } else {
-          failures[i] = std::current_exception();  // a batch of one: its failure is the job's
-          return true;
+  bool again_with_savepoints = savepoints_at_once && batch.size() > 1;
+  if (!again_with_savepoints) {
+    try {
+      Transaction tx(db);
+      for (std::size_t i = 0; i < batch.size() && !again_with_savepoints; ++i) {
+        try {
+          batch[i].work(db);
+        } catch (...) {
+          if (transaction_gone(db)) throw;
+          if (batch.size() > 1) {
+            again_with_savepoints = true;  // tx rolls back; nothing was committed
+          } else {
+            failures[i] = std::current_exception();  // a batch of one: its failure is the job's
+            return true;
+          }
         }
       }
+      if (!again_with_savepoints) tx.commit();
+    } catch (...) {
+      // BEGIN or COMMIT failed, or the database gave up the transaction: nothing committed.
+      fail_all(std::current_exception());
+      return false;
     }
-    if (!again_with_savepoints) tx.commit();
-  } catch (...) {
-    // BEGIN or COMMIT failed, or the database gave up the transaction: nothing committed.
-    fail_all(std::current_exception());
-    return false;
   }
   if (!again_with_savepoints) return true;
   try {

@@ -94,30 +94,78 @@ statement& statement::bind_null(int index) {
   return *this;
 }
 
+statement::parameter_arrays statement::pack_parameters() {
+  if (parameters_.size() < static_cast<std::size_t>(parameter_count_)) {
+    parameters_.resize(parameter_count_);
+  }
+  parameter_arrays packed;
+  packed.values.resize(parameters_.size());
+  packed.lengths.resize(parameters_.size());
+  packed.formats.resize(parameters_.size());
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const auto& p = parameters_[i];
+    packed.values[i] = p.value ? p.value->data() : nullptr;
+    packed.lengths[i] = p.value ? static_cast<int>(p.value->size()) : 0;
+    packed.formats[i] = p.binary ? 1 : 0;
+  }
+  return packed;
+}
+
+void statement::take_result(PGresult* result) {
+  result_ = db_.check(result, "run a statement");
+  const char* tuples = PQcmdTuples(result);
+  changes_ = tuples != nullptr && *tuples != '\0' ? std::atoi(tuples) : 0;
+  db_.changes_ = changes_;
+}
+
 void statement::execute() {
   PGconn* conn = db_.handle();
   if (!prepared_) {
     PQclear(db_.check(PQprepare(conn, name_.c_str(), sql_.c_str(), 0, nullptr), "prepare"));
     prepared_ = true;
   }
-  if (parameters_.size() < static_cast<std::size_t>(parameter_count_)) {
-    parameters_.resize(parameter_count_);
+  auto packed = pack_parameters();
+  take_result(PQexecPrepared(conn, name_.c_str(), static_cast<int>(packed.values.size()),
+                             packed.values.data(), packed.lengths.data(),
+                             packed.formats.data(), 1));
+}
+
+void statement::send() {
+  PGconn* conn = db_.handle();
+  if (!prepared_ && PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
+    // Alone, a statement waits for its answer before the next is sent.
+    PQclear(db_.check(PQprepare(conn, name_.c_str(), sql_.c_str(), 0, nullptr), "prepare"));
+    prepared_ = true;
   }
-  std::vector<const char*> values(parameters_.size());
-  std::vector<int> lengths(parameters_.size());
-  std::vector<int> formats(parameters_.size());
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    const auto& p = parameters_[i];
-    values[i] = p.value ? p.value->data() : nullptr;
-    lengths[i] = p.value ? static_cast<int>(p.value->size()) : 0;
-    formats[i] = p.binary ? 1 : 0;
+  if (!prepared_) {
+    if (PQsendPrepare(conn, name_.c_str(), sql_.c_str(), 0, nullptr) != 1) {
+      db_.check(nullptr, "send a statement");
+    }
+    prepared_ = true;  // so that the batch's next use of it does not prepare it again
+    ++preparing_;
   }
-  PGresult* result = PQexecPrepared(conn, name_.c_str(), static_cast<int>(values.size()),
-                                    values.data(), lengths.data(), formats.data(), 1);
-  result_ = db_.check(result, "run a statement");
-  const char* tuples = PQcmdTuples(result);
-  changes_ = tuples != nullptr && *tuples != '\0' ? std::atoi(tuples) : 0;
-  db_.changes_ = changes_;
+  auto packed = pack_parameters();
+  if (PQsendQueryPrepared(conn, name_.c_str(), static_cast<int>(packed.values.size()),
+                          packed.values.data(), packed.lengths.data(), packed.formats.data(),
+                          1) != 1) {
+    db_.check(nullptr, "send a statement");
+  }
+  parameters_.clear();
+}
+
+void statement::receive() {
+  PGconn* conn = db_.handle();
+  if (result_ != nullptr) reset();
+  // In a pipeline each answer is followed by a null result that ends it.
+  if (preparing_ > 0) {
+    --preparing_;
+    PGresult* prepared = PQgetResult(conn);
+    if (prepared == nullptr || PQresultStatus(prepared) != PGRES_COMMAND_OK) prepared_ = false;
+    PQclear(db_.check(prepared, "prepare"));
+    PQclear(PQgetResult(conn));
+  }
+  take_result(PQgetResult(conn));
+  PQclear(PQgetResult(conn));
 }
 
 bool statement::step() {
@@ -177,8 +225,12 @@ bool statement::column_is_null(int index) const {
   return PQgetisnull(result_, row_, index) != 0;
 }
 
-connection::connection(const std::string& conninfo) {
-  conn_ = PQconnectdb(conninfo.c_str());
+connection::connection(const std::string& conninfo, const std::string& application_name) {
+  // expand_dbname: `dbname` holds the whole connection string or URI; the name is added.
+  const char* keys[] = {"dbname", application_name.empty() ? nullptr : "application_name",
+                        nullptr};
+  const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = message_of(conn_, nullptr);
     PQfinish(conn_);
@@ -229,6 +281,72 @@ PGresult* connection::check(PGresult* result, const char* what) const {
   bool lost = PQstatus(conn_) != CONNECTION_OK;
   throw error(fmt::format("cannot {}: {}", what, message), lost && sqlstate.empty() ? "08006" : sqlstate,
               lost);
+}
+
+void connection::abandon() {
+  if (conn_ != nullptr) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+pipeline::pipeline(connection& db) : db_(db) {
+  if (PQenterPipelineMode(db_.handle()) != 1) db_.check(nullptr, "enter pipeline mode");
+}
+
+void pipeline::sync() {
+  synced_ = true;
+  // Sends the Sync and flushes everything queued (blocking libpq reads answers while it
+  // waits to write, so a long batch cannot deadlock against a server waiting to write).
+  if (PQpipelineSync(db_.handle()) != 1) db_.check(nullptr, "send a pipeline");
+}
+
+void pipeline::finish() {
+  PGresult* result = PQgetResult(db_.handle());
+  bool at_sync = result != nullptr && PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+  PQclear(result);
+  if (!at_sync) db_.check(nullptr, "end a pipeline");
+  finished_ = true;
+}
+
+void pipeline::skip_to_sync() {
+  PGconn* conn = db_.handle();
+  // Between two answers stands one null result; two in a row mean nothing more will come.
+  int nulls = 0;
+  while (db_.ok() && nulls < 2) {
+    PGresult* result = PQgetResult(conn);
+    if (result == nullptr) {
+      ++nulls;
+      continue;
+    }
+    nulls = 0;
+    bool at_sync = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+    PQclear(result);
+    if (at_sync) return;
+  }
+}
+
+pipeline::~pipeline() {
+  if (!db_.ok()) return;
+  if (!finished_) {
+    if (!synced_) PQpipelineSync(db_.handle());
+    skip_to_sync();
+  }
+  if (PQexitPipelineMode(db_.handle()) != 1) {
+    db_.abandon();  // answers we cannot account for: start afresh
+    return;
+  }
+  try {
+    if (db_.in_transaction()) db_.run("ROLLBACK");
+    // A statement prepared in a pipeline that failed may or may not exist on the server
+    // (the server skips the rest of a pipeline after a failure): make sure it does not.
+    for (auto& [sql, statement] : db_.cache_) {
+      if (statement->preparing_ == 0) continue;
+      statement->preparing_ = 0;
+      statement->prepared_ = false;
+      PQclear(PQexec(db_.handle(), ("DEALLOCATE " + statement->name_).c_str()));
+    }
+  } catch (const error&) {
+    db_.abandon();
+  }
 }
 
 transaction::transaction(connection& db) : db_(db) { db_.run("BEGIN"); }

@@ -54,6 +54,12 @@ class statement {
   bool step();
   // Runs a statement whose rows are not wanted, then resets it.
   void run();
+  // Pipeline mode (see pipeline below): send() queues the statement with its parameters
+  // without waiting; receive() later takes its answer (in the order sent), after which the
+  // rows are read with step() as usual. Throws error for a failed statement, or one the
+  // server skipped because an earlier one in the pipeline failed.
+  void send();
+  void receive();
   // Forgets the result and the bindings, ready to run again.
   void reset();
   // Steps once and resets: the first column of the first row, unless none or NULL.
@@ -68,7 +74,16 @@ class statement {
   bool column_is_null(int index) const;
 
  private:
+  friend class pipeline;
+  struct parameter_arrays {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+  };
+  parameter_arrays pack_parameters();
   void execute();
+  // Keeps a result (throwing error for a failed one) and counts the rows it changed.
+  void take_result(pg_result* result);
   struct parameter {
     std::optional<std::string> value;
     bool binary = false;
@@ -78,6 +93,7 @@ class statement {
   std::string sql_;
   int parameter_count_ = 0;  // the highest ?N in the SQL: unbound ones are NULL
   bool prepared_ = false;
+  int preparing_ = 0;  // PREPAREs sent in a pipeline whose answers are not yet received
   std::vector<parameter> parameters_;
   pg_result* result_ = nullptr;
   int row_ = -1;  // the row step() made current; -1 before the first
@@ -87,8 +103,9 @@ class statement {
 // An open connection with a cache of prepared statements keyed by their SQL.
 class connection {
  public:
-  // Connects with a libpq connection string or URI; throws error when it cannot.
-  explicit connection(const std::string& conninfo);
+  // Connects with a libpq connection string or URI, naming itself `application_name` (as
+  // pg_stat_activity shows it) unless empty; throws error when it cannot.
+  explicit connection(const std::string& conninfo, const std::string& application_name = {});
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   ~connection();
@@ -109,9 +126,12 @@ class connection {
   pg_conn* handle() const { return conn_; }
   // Returns a successful result; throws error for a failed one (freeing it), naming `what`.
   pg_result* check(pg_result* result, const char* what) const;
+  // Closes the connection (ok() is false afterwards), when its state cannot be trusted.
+  void abandon();
 
  private:
   friend class statement;
+  friend class pipeline;
   pg_conn* conn_ = nullptr;
   int next_name_ = 0;
   int changes_ = 0;
@@ -120,6 +140,29 @@ class connection {
     std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
   };
   std::unordered_map<std::string, std::unique_ptr<statement>, sql_hash, std::equal_to<>> cache_;
+};
+
+// libpq's pipeline mode, for the life of the object: statements are sent (statement::send)
+// without waiting for their answers, so a batch of them costs one round trip instead of one
+// each. sync() ends the batch (a Sync message) and sends everything; after the answers are
+// received, finish() checks that the Sync's own answer comes last. If a statement fails, the
+// server skips the rest up to the Sync. The destructor reads whatever answers are left and
+// leaves pipeline mode, so the connection is as before (or closed, if that fails).
+class pipeline {
+ public:
+  explicit pipeline(connection& db);
+  pipeline(const pipeline&) = delete;
+  pipeline& operator=(const pipeline&) = delete;
+  ~pipeline();
+  void sync();
+  void finish();
+
+ private:
+  // Reads and drops answers up to and including the Sync's.
+  void skip_to_sync();
+  connection& db_;
+  bool synced_ = false;
+  bool finished_ = false;
 };
 
 // A transaction: BEGIN in the constructor, ROLLBACK in the destructor unless committed.

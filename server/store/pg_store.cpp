@@ -32,6 +32,8 @@ constexpr const char* due_channel = "missive_due";
 constexpr const char* users_channel = "missive_users";
 // How often the listener looks up from its socket (to stop, or to reconnect).
 constexpr int listener_poll_ms = 200;
+// How often the maildrop locks' connection is used when idle: see check_maildrop_locks.
+constexpr auto lock_check_interval = std::chrono::seconds(1);
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -86,10 +88,14 @@ pg_store::pg_store(pg_store_settings settings, queue_policy policy, opening purp
           .run();
     }
   });
-  writer_ = std::make_unique<pg_worker>(settings_.url, pg_worker::mode::group_commit, 1);
-  readers_ = std::make_unique<pg_worker>(settings_.url, pg_worker::mode::independent,
-                                         reader_threads);
-  locks_ = std::make_unique<pg_worker>(settings_.url, pg_worker::mode::independent, 1);
+  auto name = [this](const char* role) { return fmt::format("missived {} {}", settings_.node, role); };
+  writer_ = std::make_unique<pg_worker>(settings_.url, name("writer"),
+                                        pg_worker::mode::group_commit, 1);
+  readers_ = std::make_unique<pg_worker>(settings_.url, name("reader"),
+                                         pg_worker::mode::independent, reader_threads);
+  // A new connection for the maildrop locks (the old one broke) takes back those it held.
+  locks_ = std::make_unique<pg_worker>(settings_.url, name("locks"), pg_worker::mode::independent,
+                                       1, [this](pg::connection& db) { retake_maildrop_locks(db); });
   if (purpose == opening::relay) listener_ = std::thread([this] { listen_for_changes(); });
 }
 
@@ -116,6 +122,7 @@ void pg_store::listen_for_changes() {
   std::unique_ptr<pg::connection> db;
   auto last_try = std::chrono::steady_clock::time_point{};
   auto last_renewal = std::chrono::steady_clock::now();
+  auto last_lock_check = last_renewal;
   // A third of the lease: two renewals may fail (PostgreSQL restarting) before it ends.
   const auto renewal_interval = std::max<std::chrono::steady_clock::duration>(
       settings_.lease / 3, std::chrono::seconds(1));
@@ -123,6 +130,10 @@ void pg_store::listen_for_changes() {
     if (std::chrono::steady_clock::now() - last_renewal >= renewal_interval) {
       last_renewal = std::chrono::steady_clock::now();
       renew_leases();
+    }
+    if (std::chrono::steady_clock::now() - last_lock_check >= lock_check_interval) {
+      last_lock_check = std::chrono::steady_clock::now();
+      check_maildrop_locks();
     }
     if (!db || !db->ok()) {
       db.reset();
@@ -133,7 +144,8 @@ void pg_store::listen_for_changes() {
       }
       last_try = now;
       try {
-        db = std::make_unique<pg::connection>(settings_.url);
+        db = std::make_unique<pg::connection>(settings_.url,
+                                              fmt::format("missived {} listener", settings_.node));
         db->exec(fmt::format("LISTEN {}; LISTEN {}", due_channel, users_channel));
       } catch (const std::exception& e) {
         db.reset();
@@ -167,9 +179,11 @@ void pg_store::on_due_work(std::function<void()> wake) {
 }
 
 asio::awaitable<std::vector<delivery_outcome>> pg_store::store_message(incoming_message message) {
-  return writer_->run([message = std::move(message)](pg::connection& db) {
-    return insert_message(db, message);
-  });
+  // In two parts, so that the writer sends a whole batch of messages in one pipeline.
+  auto shared = std::make_shared<const incoming_message>(std::move(message));
+  return writer_->run(two_part_job{
+      [shared](pg::connection& db) { send_message_insert(db, *shared); },
+      [shared](pg::connection& db) { return receive_message_insert(db, *shared); }});
 }
 
 asio::awaitable<std::optional<std::string>> pg_store::local_user(std::string address) {
@@ -213,6 +227,29 @@ asio::awaitable<void> pg_store::remove_entries(std::vector<std::int64_t> entry_i
   }
 }
 
+void pg_store::check_maildrop_locks() {
+  // A broken connection is noticed (and made again, taking its locks back) only when used.
+  locks_->submit(
+      [this](pg::connection& db) {
+        if (!confirmed_.empty()) db.exec("SELECT 1");
+      },
+      [](std::exception_ptr) {});
+}
+
+void pg_store::retake_maildrop_locks(pg::connection& db) {
+  for (auto id = confirmed_.begin(); id != confirmed_.end();) {
+    if (db.prepare("SELECT pg_try_advisory_lock(?1)").bind(1, *id).single_int() == 1) {
+      ++id;
+      continue;
+    }
+    log::warning("storage",
+                 "event=maildrop_lock_lost user_id={} reason=\"the connection holding it broke "
+                 "and another node took it meanwhile; two POP3 sessions may share the maildrop\"",
+                 *id);
+    id = confirmed_.erase(id);
+  }
+}
+
 asio::awaitable<bool> pg_store::lock_maildrop(std::int64_t user_id) {
   {
     std::lock_guard lock(held_mutex_);
@@ -222,8 +259,11 @@ asio::awaitable<bool> pg_store::lock_maildrop(std::int64_t user_id) {
   }
   bool locked = false;
   try {
-    auto take = [user_id](pg::connection& db) {
-      return db.prepare("SELECT pg_try_advisory_lock(?1)").bind(1, user_id).single_int() == 1;
+    auto take = [this, user_id](pg::connection& db) {
+      bool taken =
+          db.prepare("SELECT pg_try_advisory_lock(?1)").bind(1, user_id).single_int() == 1;
+      if (taken) confirmed_.insert(user_id);
+      return taken;
     };
     locked = co_await locks_->run(std::move(take));
   } catch (...) {
@@ -245,7 +285,8 @@ void pg_store::unlock_maildrop(std::int64_t user_id) {
   }
   // On the same connection that took it; nobody waits for the answer.
   locks_->submit(
-      [user_id](pg::connection& db) {
+      [this, user_id](pg::connection& db) {
+        confirmed_.erase(user_id);
         db.prepare("SELECT pg_advisory_unlock(?1)").bind(1, user_id).single_int();
       },
       [](std::exception_ptr) {});

@@ -15,6 +15,10 @@
 
 namespace missive {
 
+namespace pg {
+class connection;
+}
+
 class pg_worker;
 
 // Where the PostgreSQL store is and who this node is.
@@ -91,6 +95,13 @@ class pg_store final : public mail_store {
   std::unique_ptr<pg_worker> locks_;
   std::mutex held_mutex_;
   std::set<std::int64_t> held_;  // maildrops locked by this node's sessions
+  // Of those, the locks the locks connection holds (used on its thread only): taken back
+  // when that connection is made again.
+  std::set<std::int64_t> confirmed_;
+  // Uses the locks connection (every lock_check_interval), so that one that broke is made
+  // again and takes its locks back within about that time.
+  void check_maildrop_locks();
+  void retake_maildrop_locks(pg::connection& db);
   std::atomic<std::uint64_t> users_version_{0};
   std::mutex wake_mutex_;
   std::function<void()> wake_;

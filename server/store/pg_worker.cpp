@@ -1,6 +1,8 @@
 // PostgreSQL worker threads and group commit: see pg_worker.hpp.
 #include "pg_worker.hpp"
 
+#include <algorithm>
+
 #include "group_commit.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -41,8 +43,9 @@ std::exception_ptr as_store_error_pg(std::exception_ptr failure) {
   }
 }
 
-pg_worker::pg_worker(std::string conninfo, mode how, int threads, on_connect setup)
-    : conninfo_(std::move(conninfo)), mode_(how), setup_(std::move(setup)) {
+pg_worker::pg_worker(std::string conninfo, std::string name, mode how, int threads,
+                     on_connect setup)
+    : conninfo_(std::move(conninfo)), name_(std::move(name)), mode_(how), setup_(std::move(setup)) {
   if (mode_ == mode::group_commit) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { thread_main(); });
 }
@@ -53,7 +56,15 @@ pg_worker::~pg_worker() {
 }
 
 void pg_worker::submit(job work, completion done) {
-  queue_.push({std::move(work), std::move(done)});
+  queue_.push({std::move(work), std::move(done), {}, {}});
+}
+
+void pg_worker::submit_in_two_parts(job send, job receive, completion done) {
+  job both = [send, receive](pg::connection& db) {
+    send(db);
+    receive(db);
+  };
+  queue_.push({std::move(both), std::move(done), std::move(send), std::move(receive)});
 }
 
 std::uint64_t pg_worker::batches() const { return queue_.batches(); }
@@ -70,7 +81,7 @@ pg::connection& pg_worker::connected(std::unique_ptr<pg::connection>& db) {
   bool was_connected = db != nullptr;
   db.reset();
   last_try = now;
-  db = std::make_unique<pg::connection>(conninfo_);
+  db = std::make_unique<pg::connection>(conninfo_, name_);
   if (setup_) setup_(*db);
   if (was_connected) log::info("storage", "event=reconnected");
   return *db;
@@ -118,10 +129,35 @@ void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
     }
   } else {
     auto started = std::chrono::steady_clock::now();
-    bool committed = commit_together<pg::transaction>(db, batch, failures);
+    bool in_two_parts = std::all_of(batch.begin(), batch.end(),
+                                    [](const queued_job& q) { return static_cast<bool>(q.send); });
+    bool committed = in_two_parts && commit_pipelined(db, batch);
+    if (!committed) {
+      // Not pipelined, or a job of the pipeline failed: again one by one, each under its own
+      // savepoint.
+      committed = commit_together<pg::transaction>(db, batch, failures, in_two_parts);
+    }
     metrics::relay().write_batch(batch.size(), committed, std::chrono::steady_clock::now() - started);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
+}
+
+bool pg_worker::commit_pipelined(pg::connection& db, std::vector<queued_job>& batch) {
+  pg::pipeline pipe(db);
+  db.prepare("BEGIN").send();
+  for (auto& queued : batch) queued.send(db);
+  db.prepare("COMMIT").send();
+  pipe.sync();
+  try {
+    db.prepare("BEGIN").receive();
+    for (auto& queued : batch) queued.receive(db);
+    db.prepare("COMMIT").receive();
+    pipe.finish();
+  } catch (...) {
+    if (!db.ok()) throw;  // the connection broke: every job fails, as temporary
+    return false;         // the pipeline's destructor reads the rest and rolls back
+  }
+  return true;
 }
 
 bool transaction_gone(const pg::connection& db) { return !db.ok(); }

@@ -44,7 +44,9 @@ class pg_worker {
     independent,   // any number of threads; each job on its own (autocommit)
   };
 
-  pg_worker(std::string conninfo, mode how, int threads, on_connect setup = {});
+  // `name`: the connections' application_name, for pg_stat_activity.
+  pg_worker(std::string conninfo, std::string name, mode how, int threads,
+            on_connect setup = {});
   pg_worker(const pg_worker&) = delete;
   pg_worker& operator=(const pg_worker&) = delete;
   // Finishes every job already submitted, then stops the threads.
@@ -52,6 +54,10 @@ class pg_worker {
 
   // Queues a job; `done` runs on the worker thread afterwards.
   void submit(job work, completion done);
+  // Queues a job in two parts (two_part_job): in group-commit mode, a batch made only of
+  // such jobs is sent at once in pipeline mode (BEGIN, every job's statements, COMMIT) and
+  // answered in one round trip.
+  void submit_in_two_parts(job send, job receive, completion done);
 
   // Runs `work(connection)` on a worker; see run_job (worker_job.hpp).
   template <typename Function>
@@ -69,13 +75,18 @@ class pg_worker {
   struct queued_job {
     job work;
     completion done;
+    job send, receive;  // set for a job in two parts (work is then both in turn)
   };
   void thread_main();
   // The thread's connection, made again if it broke; throws when PostgreSQL is away.
   pg::connection& connected(std::unique_ptr<pg::connection>& db);
   void run_batch(pg::connection& db, std::vector<queued_job>& batch);
+  // Runs a batch of two-part jobs in one pipeline; false if one of them failed (then
+  // nothing was committed).
+  bool commit_pipelined(pg::connection& db, std::vector<queued_job>& batch);
 
   std::string conninfo_;
+  std::string name_;
   mode mode_;
   on_connect setup_;
   job_queue<queued_job> queue_;

@@ -178,12 +178,9 @@ std::string text_array(const std::vector<std::string_view>& items) {
 }
 
 // insert_message on PostgreSQL: the message, its recipients and their mailboxes in one
-// statement, so one round trip (and one statement's overhead in the server) per message
-// instead of two plus two per recipient. Same rows as the SQLite path.
-std::vector<delivery_outcome> insert_message_at_once(pg::connection& db,
-                                                     const incoming_message& message) {
-  auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
-  auto& insert = db.prepare(
+// statement, so one statement's overhead in the server (and at most one round trip) per
+// message instead of two plus two per recipient. Same rows as the SQLite path.
+constexpr const char* message_insert_sql =
       "WITH m AS (INSERT INTO message(queue_id, sender, size, received_at, client, body) "
       "           VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id), "
       "given AS (SELECT g.address, g.is_local, g.n, "
@@ -198,7 +195,13 @@ std::vector<delivery_outcome> insert_message_at_once(pg::connection& db,
       "       CASE WHEN g.user_id IS NOT NULL THEN ?4::bigint END, "
       "       CASE WHEN g.user_id IS NOT NULL THEN '2.0.0 delivered to mailbox' END, g.user_id "
       "FROM m, given g ORDER BY g.n "
-      "RETURNING address, mailbox_user_id IS NOT NULL");
+      "RETURNING address, mailbox_user_id IS NOT NULL";
+
+}  // namespace
+
+void send_message_insert(pg::connection& db, const incoming_message& message) {
+  auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
+  auto& insert = db.prepare(message_insert_sql);
   std::vector<std::string_view> addresses;
   std::string local_flags = "{";
   for (const auto& r : message.recipients) {
@@ -217,6 +220,13 @@ std::vector<delivery_outcome> insert_message_at_once(pg::connection& db,
       .bind_blob(6, whole)
       .bind(7, text_array(addresses))
       .bind(8, local_flags);
+  insert.send();
+}
+
+std::vector<delivery_outcome> receive_message_insert(pg::connection& db,
+                                                     const incoming_message& message) {
+  auto& insert = db.prepare(message_insert_sql);
+  insert.receive();
   std::vector<delivery_outcome> delivered;
   while (insert.step()) {
     if (insert.column_int(1) == 0) continue;
@@ -227,13 +237,14 @@ std::vector<delivery_outcome> insert_message_at_once(pg::connection& db,
   return delivered;
 }
 
-}  // namespace
-
 std::int64_t unix_now() { return std::time(nullptr); }
 
 template <class Db>
 std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& message) {
-  if constexpr (on_postgres<Db>) return insert_message_at_once(db, message);
+  if constexpr (on_postgres<Db>) {
+    send_message_insert(db, message);
+    return receive_message_insert(db, message);
+  }
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
       "INSERT INTO message(queue_id, sender, size, received_at, client, body) "

@@ -28,6 +28,11 @@ struct attempt_decision;
 // recipients that have a mailbox; returns those deliveries.
 template <class Db>
 std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& message);
+// insert_message on PostgreSQL in its two parts, for a pipelined batch (pg_worker): the
+// statement sent, then its answer read; `message` must be the same for both.
+void send_message_insert(pg::connection& db, const incoming_message& message);
+std::vector<delivery_outcome> receive_message_insert(pg::connection& db,
+                                                     const incoming_message& message);
 
 // Delivers up to `limit` local recipients due at `now` (mailbox entry and state together).
 template <class Db>

@@ -25,6 +25,25 @@ struct job_signature<void> {
   using type = void(std::exception_ptr);
 };
 
+// A job in two parts, for a worker that sends the statements of many jobs before it reads
+// any answer (pg_worker's pipelined batches): send(connection) queues the job's statements,
+// receive(connection) reads their answers and gives the result. Elsewhere it runs as one.
+template <typename Send, typename Receive>
+struct two_part_job {
+  Send send;
+  Receive receive;
+  template <typename Connection>
+  auto operator()(Connection& db) {
+    send(db);
+    return receive(db);
+  }
+};
+
+template <typename T>
+inline constexpr bool is_two_part_job = false;
+template <typename Send, typename Receive>
+inline constexpr bool is_two_part_job<two_part_job<Send, Receive>> = true;
+
 // Runs `work(connection)` on one of `worker`'s threads and resumes the calling coroutine on
 // its own executor with the result (after the commit, for a group-commit writer); rethrows
 // what the job threw, as the worker translated it (a store_error). Worker has
@@ -42,20 +61,31 @@ auto run_job(Worker& worker, Function work)
     auto executor = asio::get_associated_executor(handler);
     auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
     auto result = std::make_shared<std::conditional_t<is_void, bool, result_type>>();
-    worker.submit(
-        [work = std::move(work), result](connection& db) mutable {
-          if constexpr (is_void) work(db);
-          else *result = work(db);
-        },
-        // The work guard keeps the caller's io_context running while the job is out.
-        [work_guard = asio::make_work_guard(executor), shared_handler,
-         result](std::exception_ptr failure) {
-          failure = Worker::translate(failure);
-          asio::post(work_guard.get_executor(), [shared_handler, result, failure] {
-            if constexpr (is_void) (*shared_handler)(failure);
-            else (*shared_handler)(failure, std::move(*result));
-          });
-        });
+    // The work guard keeps the caller's io_context running while the job is out.
+    auto done = [work_guard = asio::make_work_guard(executor), shared_handler,
+                 result](std::exception_ptr failure) {
+      failure = Worker::translate(failure);
+      asio::post(work_guard.get_executor(), [shared_handler, result, failure] {
+        if constexpr (is_void) (*shared_handler)(failure);
+        else (*shared_handler)(failure, std::move(*result));
+      });
+    };
+    if constexpr (is_two_part_job<Function>) {
+      auto parts = std::make_shared<Function>(std::move(work));
+      worker.submit_in_two_parts([parts](connection& db) { parts->send(db); },
+                                 [parts, result](connection& db) {
+                                   if constexpr (is_void) parts->receive(db);
+                                   else *result = parts->receive(db);
+                                 },
+                                 std::move(done));
+    } else {
+      worker.submit(
+          [work = std::move(work), result](connection& db) mutable {
+            if constexpr (is_void) work(db);
+            else *result = work(db);
+          },
+          std::move(done));
+    }
   };
   return asio::async_initiate<decltype(asio::use_awaitable), signature>(
       std::move(initiate), asio::use_awaitable, std::move(work));

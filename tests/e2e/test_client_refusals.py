@@ -2,8 +2,10 @@
 
 A message goes to every recipient or to none (as msmtp does): when the relay refuses one
 RCPT, the client says RSET instead of DATA, names each refused address with the relay's
-reply on stderr, and exits 67 (EX_NOUSER) for a 5xx, 75 (EX_TEMPFAIL) for a 4xx, so that a
-mail program reports the failure and sending again gives nobody a second copy. A refused
+reply on stderr, and exits 67 (EX_NOUSER) for a 5xx, 75 (EX_TEMPFAIL) for a 4xx with
+--no-queue, so that a mail program reports the failure and sending again gives nobody a
+second copy. (Without --no-queue a 4xx keeps the message in the outbox and exits 0: see
+test_client_outbox.py.) A refused
 message (5xx at MAIL, DATA or after it) is 65, refused credentials 77, each with the
 relay's reply quoted.
 
@@ -133,16 +135,17 @@ class ClientRefusalsMissivedTest(MissiveTestCase):
                         self.assertTrue(stored.endswith(b"\r\n\r\nHello both.\r\n.dot\r\n"),
                                         stored[-200:])
 
-    def test_too_many_recipients_is_452_sends_nothing_and_exits_75(self):
+    def test_too_many_recipients_is_452_sends_nothing_and_exits_75_with_no_queue(self):
         for command in ("send", "sendmail"):
             with self.subTest(command=command):
                 sender, first, second = unique_users(self.limited, f"l{command[-1]}.", 3)
                 before = self.stored_messages(self.limited)
                 if command == "send":
-                    r = self.home.run(send_args(sender, [first, second], "one too many"),
+                    r = self.home.run(send_args(sender, [first, second], "one too many")
+                                      + ["--no-queue"],
                                       stdin=b"x\n", smtp_port=self.limited.smtp_port)
                 else:
-                    r = self.home.run(["sendmail", "-i", first, second],
+                    r = self.home.run(["sendmail", "--no-queue", "-i", first, second],
                                       stdin=b"Subject: one too many\n\nx\n",
                                       smtp_port=self.limited.smtp_port)
                 self.assertEqual(r.returncode, 75, r.stderr)
@@ -193,7 +196,7 @@ class ClientRefusalsScriptedTest(unittest.TestCase):
     def verbs(self, server):
         return [line.split(" ", 1)[0].upper() for _, line in server.commands]
 
-    def test_451_to_one_recipient_says_rset_not_data_and_exits_75(self):
+    def test_451_to_one_recipient_says_rset_not_data_and_exits_75_with_no_queue(self):
         later = "later@example.test"
         for pipelining in (True, False):
             for command in ("send", "sendmail"):
@@ -202,10 +205,12 @@ class ClientRefusalsScriptedTest(unittest.TestCase):
                         "451 4.3.0 mailbox busy, try later" if address == later else None))
                     if command == "send":
                         r = self.home.run(send_args("a@example.test",
-                                                    ["b@example.test", later], "busy"),
+                                                    ["b@example.test", later], "busy")
+                                          + ["--no-queue"],
                                           stdin=b"x\n", smtp_port=server.port)
                     else:
-                        r = self.home.run(["sendmail", "-i", "b@example.test", later],
+                        r = self.home.run(["sendmail", "--no-queue", "-i", "b@example.test",
+                                           later],
                                           stdin=b"Subject: busy\n\nx\n", smtp_port=server.port)
                     self.assertEqual(r.returncode, 75, r.stderr)
                     self.assertEqual(stderr_lines(r), [

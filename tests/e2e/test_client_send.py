@@ -250,8 +250,10 @@ class ClientSendTest(unittest.TestCase):
 
     def test_failures_have_one_sentence_and_a_sysexits_status(self):
         port = refused_port(self.addCleanup)  # nobody listens there
-        r = run_missive(["--server", HOST, "--smtp-port", str(port), "send", "--from",
-                         "a@example.test", "--to", "b@example.test"], stdin=b"x\n", home=self.home)
+        # --no-queue: a plain SMTP client's answer (without it the outbox keeps the message).
+        r = run_missive(["--server", HOST, "--smtp-port", str(port), "send", "--no-queue",
+                         "--from", "a@example.test", "--to", "b@example.test"], stdin=b"x\n",
+                        home=self.home)
         self.assertEqual(r.returncode, 75)
         lines = r.stderr.decode().strip().splitlines()
         self.assertEqual(len(lines), 1, r.stderr)

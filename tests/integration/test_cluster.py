@@ -112,6 +112,41 @@ class MaildropLockTest(ClusterTestCase):
                          ("served", 1))
 
 
+    def test_a_lock_connection_that_broke_takes_its_locks_back(self):
+        # PostgreSQL ends A's locks connection (an administrator, a network blip) while a
+        # session on A holds the maildrop: A connects again and takes the lock back, so B
+        # still answers [IN-USE].
+        database = self.new_database()
+        a, b = self.start_nodes(database=database)
+        a.add_user(BOB)
+        smtp_send(b, SENDER, [BOB], make_message("locked", ["x"], sender=SENDER, to=BOB))
+        wait_for_mailbox_count(a, BOB, 1)
+        holder = pop3_session(a, BOB)
+        self.addCleanup(holder.close)
+        [(bob_id,)] = database.query("SELECT id FROM user WHERE address = ?", (BOB,))
+
+        def lock_holders():
+            # pg_locks shows a one-key advisory lock's key in objid (keys below 2^32).
+            return database.query(
+                "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                "WHERE a.application_name = 'missived A locks' AND l.locktype = 'advisory' "
+                "AND l.granted AND l.classid = 0 AND l.objid = ? AND l.objsubid = 1", (bob_id,))
+        [(first,)] = lock_holders()
+        self.assertEqual(database.query("SELECT pg_terminate_backend(?)", (first,)), [(True,)])
+
+        def taken_back():
+            pids = [pid for (pid,) in lock_holders()]
+            return pids if pids and pids != [first] else None
+        [second] = wait_until(taken_back, timeout=15, interval=0.1,
+                              what="A's new locks connection to hold BOB's maildrop lock")
+        self.assertNotEqual(second, first)
+        with b.pop3() as c:
+            self.assertOk(c.cmd(f"USER {BOB}"))
+            self.assertErr(c.cmd("PASS secret"), "IN-USE", "B after A took its lock back")
+        self.assertEqual(holder.stat()[0], 1, "A's session goes on")
+        self.assertIn("event=reconnected", a.read_log())
+
+
 class ChangesReachEveryNodeTest(ClusterTestCase):
 
     def test_user_added_through_b_is_honoured_at_rcpt_on_a_within_a_second(self):

@@ -33,6 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from dns_server import DnsServer
 from missive_harness import (DOMAIN, PASSWORD, FakeSmtpServer, HarnessError, MissiveServer,
                              MissiveTestCase, make_message, missived_path, pop3_session,
                              queue_id_of, require_tool, smtp_send, wait_for_mailbox_count,
@@ -264,8 +265,9 @@ class MetricsTest(MissiveTestCase):
             'missive_queue_recipients{state="queued"}': 0,
             'missive_queue_oldest_due_message_age_seconds': 0,
             # every domain has a route: no DNS query
-            'missive_dns_queries_total{outcome="records"}': 0,
-            'missive_dns_queries_total{outcome="temporary"}': 0,
+            'missive_dns_queries_total{type="mx",outcome="records"}': 0,
+            'missive_dns_queries_total{type="mx",outcome="temporary"}': 0,
+            'missive_dns_queries_total{type="address",outcome="addresses"}': 0,
             'missive_store_writable': 1,
             'missive_store_write_batch_failures_total': 0,
         }
@@ -384,6 +386,50 @@ class MetricsTest(MissiveTestCase):
         self.assertEqual(samples["missive_store_writable"], 1)
         smtp_send(server, ALICE, [ALICE], make_message("after", ["ok again"], to=ALICE))
         self.assertEqual(http_get(port, "/healthz")[0], 200)
+
+    def test_dns_lookups_are_counted_by_type_and_outcome(self):
+        dns = DnsServer(["far.test. MX 10 mx.far.test.", "far.test. MX 20 backup.far.test.",
+                         "mx.far.test. A 127.0.0.1", "backup.far.test. A 127.0.0.2",
+                         "implicit.test. A 127.0.0.1", "nullmx.test. MX 0 ."],
+                        {"far.test.": "static", "implicit.test.": "static",
+                         "nullmx.test.": "static", "gone.test.": "static"}).start()
+        self.addCleanup(dns.stop)
+        sink = FakeSmtpServer()
+        self.addCleanup(sink.stop)
+        server, port = self.metrics_server(
+            f'[dns]\nresolver = "{dns.address}"\ntimeout = "2s"\n'
+            f'[queue]\nretry_initial = "1h"\nretry_max = "1h"\nmx_port = {sink.port}\n')
+        server.add_user(ALICE)
+        far = smtp_send(server, ALICE, ["r@far.test"], make_message("mx", ["x"], to="r@far.test"))
+        implicit = smtp_send(server, ALICE, ["r@implicit.test"],
+                             make_message("implicit", ["x"], to="r@implicit.test"))
+        null = smtp_send(server, ALICE, ["r@nullmx.test"],
+                         make_message("null", ["x"], to="r@nullmx.test"))
+        gone = smtp_send(server, ALICE, ["r@x.gone.test"],
+                         make_message("gone", ["x"], to="r@x.gone.test"))
+        self.wait_recipient(server, far, "r@far.test", "delivered", 1)
+        self.wait_recipient(server, implicit, "r@implicit.test", "delivered", 1)
+        self.wait_recipient(server, null, "r@nullmx.test", "failed", 1)
+        self.wait_recipient(server, gone, "r@x.gone.test", "failed", 1)
+        text, samples = self.scrape(port)
+        # far.test: its MX records, then both exchangers' addresses; implicit.test: no MX,
+        # then its own address; a null MX and NXDOMAIN: no address asked for.
+        expected = {
+            'missive_dns_queries_total{type="mx",outcome="records"}': 1,
+            'missive_dns_queries_total{type="mx",outcome="no_records"}': 1,
+            'missive_dns_queries_total{type="mx",outcome="null_mx"}': 1,
+            'missive_dns_queries_total{type="mx",outcome="no_domain"}': 1,
+            'missive_dns_queries_total{type="mx",outcome="temporary"}': 0,
+            'missive_dns_queries_total{type="address",outcome="addresses"}': 3,
+            'missive_dns_queries_total{type="address",outcome="none"}': 0,
+            'missive_dns_queries_total{type="address",outcome="temporary"}': 0,
+            'missive_recipients_total{outcome="delivered",destination="remote"}': 2,
+            'missive_recipients_total{outcome="bounced",destination="remote"}': 2,
+            'missive_remote_delivery_duration_seconds_count': 2,
+        }
+        for series, value in expected.items():
+            with self.subTest(series=series):
+                self.assertEqual(samples.get(series), value, f"scrape:\n{text}")
 
     def test_other_paths_methods_and_malformed_requests(self):
         server, port = self.metrics_server()

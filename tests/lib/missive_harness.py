@@ -903,7 +903,9 @@ def relay_config(domain, hostname, routes=(), trusted_networks=None, queue=None,
     if trusted_networks is not None:
         nets = ", ".join(f'"{n}"' for n in trusted_networks)
         lines += ["[smtp]", f"trusted_networks = [{nets}]", ""]
-    lines += ["[queue]"] + [f'{k} = "{v}"' for k, v in q.items()] + [""]
+    # (numbers as TOML integers, durations as strings)
+    lines += ["[queue]"] + [f"{k} = {v}" if isinstance(v, int) else f'{k} = "{v}"'
+                            for k, v in q.items()] + [""]
     for rdomain, target in routes:
         host = target if isinstance(target, str) else f"{HOST}:{target}"
         lines += ["[[route]]", f'domain = "{rdomain}"', f'host = "{host}"', ""]

@@ -116,3 +116,22 @@ TEST_CASE("split_mailbox") {
   CHECK(split_mailbox("Bob <a@b.c>").address == "a@b.c");
   CHECK(split_mailbox("\"Smith, Bob\" <a@b.c>").display_name == "Smith, Bob");
 }
+
+TEST_CASE("a forwarded message goes as message/rfc822, as it is, never base64") {
+  auto m = sample();
+  const std::string inner =
+      "From: x@example.test\r\nSubject: Plan\r\nMessage-ID: <p@x>\r\n\r\nLine one\r\n";
+  m.attachments.push_back({"", "message/rfc822", inner});
+  m.extra_fields.push_back({"In-Reply-To", "<p@x>"});
+  auto out = compose_message(m);
+  CHECK(out.find("Subject: Hello\r\nIn-Reply-To: <p@x>\r\nMIME-Version: 1.0\r\n") != std::string::npos);
+  CHECK(out.find("Content-Type: message/rfc822\r\nContent-Disposition: attachment\r\n"
+                 "Content-Transfer-Encoding: 7bit\r\n\r\n" + inner + "\r\n--=_b--\r\n") !=
+        std::string::npos);
+
+  // Not ASCII: 8bit (RFC 2046 5.2.1 allows no other encoding); bare LF becomes CRLF.
+  m.attachments = {{"", "message/rfc822", "Subject: Grüße\n\nbody"}};
+  out = compose_message(m);
+  CHECK(out.find("Content-Transfer-Encoding: 8bit\r\n\r\nSubject: Grüße\r\n\r\nbody\r\n") !=
+        std::string::npos);
+}

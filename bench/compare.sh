@@ -29,6 +29,12 @@
 #                                       missived@baseline): old against new in one run
 #   --postgresql        POSTGRESQL=1    also measure missived on PostgreSQL: one node
 #                                       (missived+pg) and two nodes on one database (missived+pg2)
+#   --metrics           METRICS=1       also measure missived with [metrics] listen, scraped
+#                                       (GET /metrics) once a second all along: missived+metrics,
+#                                       before missived in even rounds, after it in odd ones
+#   --targets "L"       TARGETS         missive-bench targets to run, a list (default: all);
+#                                       e.g. "missived missived+metrics"; the others are not
+#                                       started (smtp-source runs only against those listed)
 #
 # What runs (all on 127.0.0.1, all stopped by the trap on exit, every wait bounded):
 #   - Postfix from Debian, installed if missing (debconf "No configuration": no system
@@ -87,6 +93,8 @@ BUILD=${BUILD:-1}
 KEEP=${KEEP:-0}
 BASELINE=${BASELINE:-}
 POSTGRESQL=${POSTGRESQL:-0}
+METRICS=${METRICS:-0}
+TARGETS=${TARGETS:-}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -104,6 +112,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --baseline) BASELINE=$2; shift 2 ;;
     --postgresql) POSTGRESQL=1; shift ;;
+    --metrics) METRICS=1; shift ;;
+    --targets) TARGETS=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -200,6 +210,7 @@ declare -A PID SMTP_PORT POP3_PORT DIR KIND COMMIT
 declare -A LAG_OF   # LAG_OF[missived+lag]=missived: an alias of that process, run with lag measured
 declare -A PEER     # PEER[missived+pg2]=missived+pg2.n2: the second node, loaded at the same time
 declare -A ON_DB    # ON_DB[missived+pg]=1: the target's store is the PostgreSQL cluster
+declare -A METRICS_PORT  # METRICS_PORT[missived+metrics]: where its /metrics is scraped
 POSTFIX_DIRS=()
 WORK=""
 PG_STATE=""         # the directory pg_cluster.py keeps its state in (url, cluster)
@@ -271,10 +282,13 @@ wait_port() {  # wait_port PORT: up to 10 s for something to listen there
   return 1
 }
 
-# start_missived NAME SLOW(0|1) [BINARY [STORE_URL NODE ADD_USER(0|1)]]
-# BINARY: the current build's missived by default; STORE_URL: PostgreSQL (SQLite by default).
+# start_missived NAME SLOW(0|1) [BINARY [STORE_URL NODE ADD_USER(0|1) [METRICS(0|1)]]]
+# BINARY: the current build's missived by default; STORE_URL: PostgreSQL (SQLite by default);
+# METRICS: [metrics] listen on a free port, and a scraper GETting /metrics once a second
+# until the end (NAME.scraper; its tally in DIR/scrapes).
 start_missived() {
-  local name=$1 slow=$2 binary=${3:-$MISSIVED} url=${4:-} node=${5:-} add_user=${6:-1} dir=$WORK/$1
+  local name=$1 slow=$2 binary=${3:-$MISSIVED} url=${4:-} node=${5:-} add_user=${6:-1}
+  local metrics=${7:-0} dir=$WORK/$1
   mkdir -p "$dir"
   cat > "$dir/missived.toml" <<EOF
 # All load comes from 127.0.0.1: lift the per-address cap (default 20) above any concurrency.
@@ -289,6 +303,9 @@ EOF
 url = "$url"
 node = "$node"
 EOF
+  fi
+  if [ "$metrics" = 1 ]; then
+    printf '\n[metrics]\nlisten = "127.0.0.1:0"\n' >> "$dir/missived.toml"
   fi
   if [ "$add_user" = 1 ]; then
     echo "$PASSWORD" | "$binary" user add "$BENCH_ADDRESS" --password-stdin --config "$dir/missived.toml" \
@@ -317,6 +334,15 @@ EOF
     sleep 0.1
   done
   [ -n "${SMTP_PORT[$name]}" ] || die "$name did not say where it listens"
+  if [ "$metrics" = 1 ]; then
+    local metrics_port
+    metrics_port=$(sed -n 's/.*metrics listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/stdout")
+    [ -n "$metrics_port" ] || die "$name did not say where its metrics listen"
+    $HELPER scrape "$metrics_port" 1 "$dir/scrapes" 2> "$dir/scraper.log" &
+    PID[$name.scraper]=$!
+    KIND[$name.scraper]=scraper
+    METRICS_PORT[$name]=$metrics_port
+  fi
   [ "$($HELPER pop3-count "${POP3_PORT[$name]}" "$BENCH_ADDRESS" "$PASSWORD")" = 0 ] ||
     die "$name: POP3 login as $BENCH_ADDRESS failed"
   if [ "$slow" = 1 ]; then
@@ -609,7 +635,12 @@ run_one() {  # run_one ROUND CONCURRENCY GENERATOR TARGET (round 0: a 200-messag
 }
 
 # --- main ------------------------------------------------------------------------------
-install_postfix
+# Whether a target is to be measured (--targets; all by default).
+wanted() { [ -z "$TARGETS" ] || [[ " $TARGETS " == *" $1 "* ]]; }
+
+if [ "$SMTP_SOURCE" = 1 ] || wanted postfix || wanted smtp-sink || wanted postfix+slowfsync; then
+  install_postfix
+fi
 build
 id "$BENCH_USER" >/dev/null 2>&1 ||
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$BENCH_USER"
@@ -624,15 +655,29 @@ log "work directory $WORK; rounds $ROUNDS, $MESSAGES messages of $SIZE octets, c
 
 start_missived missived 0
 targets_bench=(missived)
+targets_source=(missived)
+if [ "$METRICS" = 1 ]; then
+  # Next to missived in every round: the same relay, with metrics on and scraped.
+  start_missived missived+metrics 0 "$MISSIVED" "" "" 1 1
+  targets_bench+=(missived+metrics)
+  targets_source+=(missived+metrics)
+fi
 if [ -n "$BASELINE" ]; then
   start_missived missived@baseline 0 "$BASELINE_MISSIVED"
   targets_bench+=(missived@baseline)
 fi
 alias_lag missived
-start_postfix postfix 0
-start_sink
-targets_bench+=(missived+lag postfix smtp-sink)
-targets_source=(missived postfix smtp-sink)
+targets_bench+=(missived+lag)
+if wanted postfix; then
+  start_postfix postfix 0
+  targets_bench+=(postfix)
+  targets_source+=(postfix)
+fi
+if wanted smtp-sink; then
+  start_sink
+  targets_bench+=(smtp-sink)
+  targets_source+=(smtp-sink)
+fi
 if [ "$POSTGRESQL" = 1 ]; then
   start_pg
   url=$(create_db bench_pg)
@@ -643,10 +688,22 @@ if [ "$POSTGRESQL" = 1 ]; then
   PEER[missived+pg2]=missived+pg2.n2
   targets_bench+=(missived+pg missived+pg2)
 fi
-if [ "$SLOW" = 1 ]; then
+if [ "$SLOW" = 1 ] && wanted missived+slowfsync; then
   start_missived missived+slowfsync 1
+  targets_bench+=(missived+slowfsync)
+fi
+if [ "$SLOW" = 1 ] && wanted postfix+slowfsync; then
   start_postfix postfix+slowfsync 1
-  targets_bench+=(missived+slowfsync postfix+slowfsync)
+  targets_bench+=(postfix+slowfsync)
+fi
+if [ -n "$TARGETS" ]; then
+  kept=()
+  for t in "${targets_bench[@]}"; do wanted "$t" && kept+=("$t"); done
+  targets_bench=("${kept[@]}")
+  kept=()
+  for t in "${targets_source[@]}"; do wanted "$t" && kept+=("$t"); done
+  targets_source=("${kept[@]}")
+  [ ${#targets_bench[@]} -gt 0 ] || die "--targets: none of \"$TARGETS\" is measured"
 fi
 generators=(missive-bench)
 [ "$SMTP_SOURCE" = 1 ] && generators+=(smtp-source)
@@ -660,6 +717,16 @@ for round in $(seq 1 "$ROUNDS"); do
   for c in $CONCURRENCY; do
     for gen in "${generators[@]}"; do
       if [ "$gen" = missive-bench ]; then targets=("${targets_bench[@]}"); else targets=("${targets_source[@]}"); fi
+      if [ "$METRICS" = 1 ] && [ $((round % 2)) = 0 ]; then
+        # missived and missived+metrics take turns at going first, so that neither always
+        # follows the other's drain.
+        for i in "${!targets[@]}"; do
+          case "${targets[$i]}" in
+            missived) targets[$i]=missived+metrics ;;
+            missived+metrics) targets[$i]=missived ;;
+          esac
+        done
+      fi
       for t in "${targets[@]}"; do
         if [ "$SECONDS" -ge "$budget_end" ]; then stopped="round $round"; break 4; fi
         run_one "$round" "$c" "$gen" "$t"
@@ -668,10 +735,18 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# The scraper stops first, so that its tally counts only scrapes of a running relay.
+scrapes=()
+if [ -n "${METRICS_PORT[missived+metrics]:-}" ]; then
+  stop_pid "${PID[missived+metrics.scraper]}"
+  unset "PID[missived+metrics.scraper]"
+  scrapes+=("scrapes:missived+metrics=$(cat "${DIR[missived+metrics]}/scrapes" 2>/dev/null || echo "0 0")")
+fi
+
 # Group commit at work: missived logs how many writer transactions it made when it stops
 # (a two-node target: both nodes' together).
 batches=()
-for name in missived missived@baseline missived+pg missived+pg2 missived+slowfsync; do
+for name in missived missived+metrics missived@baseline missived+pg missived+pg2 missived+slowfsync; do
   [ -n "${PID[$name]:-}" ] || continue
   total=""
   for node in "$name" ${PEER[$name]:-}; do
@@ -684,7 +759,7 @@ for name in missived missived@baseline missived+pg missived+pg2 missived+slowfsy
 done
 
 echo
-$HELPER summarize "$WORK/results.jsonl" "${batches[@]}"
+$HELPER summarize "$WORK/results.jsonl" "${batches[@]}" "${scrapes[@]}"
 if [ -n "$stopped" ]; then
   echo "NOTE: the time budget ($BUDGET_MINUTES min) ran out in $stopped; later runs were not started."
 fi

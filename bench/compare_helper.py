@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Helpers for bench/compare.sh (standard library only): the port a server bound, CPU
 accounting from /proc, clearing a POP3 mailbox, merging two missive-bench reports, recording
-each run, and the final table with medians and ratios.
+each run, scraping a relay's /metrics, and the final table with medians and ratios.
 
     compare_helper.py listen-port PID [SECONDS]  # the port PID listens on (127.0.0.1)
     compare_helper.py snapshot SPEC...          # "server-cpu,busy,total[,db-cpu]" (seconds);
@@ -11,7 +11,10 @@ each run, and the final table with medians and ratios.
     compare_helper.py pop3-clear PORT USER PASSWORD
     compare_helper.py merge-bench OUT.json A.json B.json A.latencies B.latencies
     compare_helper.py record RESULTS.jsonl key=value ... [bench=FILE.json]
+    compare_helper.py scrape PORT INTERVAL TALLY  # GET /metrics every INTERVAL s until killed;
+                                                # TALLY holds "answered failed"
     compare_helper.py summarize RESULTS.jsonl [TARGET=WRITE_BATCHES ...]
+                                                [scrapes:TARGET="ANSWERED FAILED" ...]
 """
 import json
 import math
@@ -299,7 +302,7 @@ def summarize(path, batches):
               "database, two missive-bench at once (half the messages and sessions each); their "
               "srv CPU includes all of PostgreSQL's")
     print()
-    targets = ["missived", "missived@baseline", "missived+lag", "postfix", "smtp-sink",
+    targets = ["missived", "missived+metrics", "missived@baseline", "missived+lag", "postfix", "smtp-sink",
                "missived+pg", "missived+pg2", "missived+slowfsync", "postfix+slowfsync"]
     generators = ["missive-bench", "smtp-source"]
     concurrencies = sorted({r["concurrency"] for r in runs})
@@ -366,7 +369,8 @@ def summarize(path, batches):
     for c in concurrencies:
         for g in generators:
             parts = []
-            for a, b, name in (("missived", "postfix", "missived/postfix"),
+            for a, b, name in (("missived+metrics", "missived", "missived+metrics/missived"),
+                               ("missived", "postfix", "missived/postfix"),
                                ("missived", "smtp-sink", "missived/smtp-sink"),
                                ("missived+lag", "smtp-sink", "missived+lag/smtp-sink"),
                                ("postfix", "smtp-sink", "postfix/smtp-sink"),
@@ -490,6 +494,30 @@ def summarize(path, batches):
               f"{fmt(value, '{:.2f}x')}")
         print()
 
+    scrapes = [a for a in batches if a.startswith("scrapes:")]
+    batches = [a for a in batches if not a.startswith("scrapes:")]
+    if any(t == "missived+metrics" for (_, _, t) in summary):
+        print("-- metrics (issue 18): missived+metrics is the same relay with [metrics] listen, "
+              "GET /metrics once a second all along; missive-bench, medians over rounds")
+        for arg in scrapes:
+            target, _, tally = arg[len("scrapes:"):].partition("=")
+            ok, _, failed = tally.partition(" ")
+            print(f"   {target}: {ok} scrapes answered 200, {failed or '?'} failed")
+        for c in concurrencies:
+            if (c, g, "missived+metrics") not in summary or (c, g, "missived") not in summary:
+                continue
+            value, low, high = ratio(c, g, "missived+metrics", "missived")
+            rate_on = med([rate_of(r) for r in summary[(c, g, "missived+metrics")]])
+            rate_off = med([rate_of(r) for r in summary[(c, g, "missived")]])
+            p99_on, _ = latency(c, g, "missived+metrics", "p99")
+            p99_off, _ = latency(c, g, "missived", "p99")
+            spread = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+            state = "n/a " if value is None else ("PASS" if value >= 0.98 else "FAIL")
+            print(f"  {state}  acceptance with metrics >= 0.98x without at {c} sessions: "
+                  f"{rate_on:.0f} vs {rate_off:.0f} msg/s, {fmt(value, '{:.3f}x')}{spread}; "
+                  f"p99 {fmt(p99_on, '{:.2f}')} vs {fmt(p99_off, '{:.2f}')} ms")
+        print()
+
     for arg in batches:
         target, _, count = arg.partition("=")
         # NAME+lag runs went to the same process as NAME.
@@ -520,6 +548,31 @@ def summarize(path, batches):
     return 0
 
 
+def scrape(port, interval, tally_path):
+    """GET http://127.0.0.1:PORT/metrics every INTERVAL seconds (on a fixed schedule) until
+    terminated; after each, TALLY_PATH holds "answered failed" (answered: a 200 with a body)."""
+    import signal
+    import urllib.request
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    answered = failed = 0
+    next_at = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                ok = r.status == 200 and b"missive_smtp_messages_accepted_total" in r.read()
+        except OSError:
+            ok = False
+        if ok:
+            answered += 1
+        else:
+            failed += 1
+        with open(tally_path + ".tmp", "w") as f:
+            f.write(f"{answered} {failed}\n")
+        os.replace(tally_path + ".tmp", tally_path)
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -535,6 +588,8 @@ def main(argv):
         print(pop3(args[0], args[1], args[2], command == "pop3-clear"))
     elif command == "record":
         record(args[0], args[1:])
+    elif command == "scrape":
+        return scrape(int(args[0]), float(args[1]), args[2])
     elif command == "summarize":
         return summarize(args[0], args[1:])
     else:

@@ -27,6 +27,8 @@ packages=(
   # the Debian package (tests/package/test_debian_package.py): cpack's dpkg-shlibdeps and
   # file, the package's lint, systemd-analyze for the unit
   dpkg-dev file lintian systemd
+  # the metrics test: promtool checks the exposition, a real Prometheus scrapes it
+  prometheus
 )
 
 missing=()

@@ -18,11 +18,14 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 
 #include "clock.hpp"
 #include "config_check.hpp"
 #include "delivery_scheduler.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
+#include "metrics_http.hpp"
 #include "open_store.hpp"
 #include "pid_file.hpp"
 #include "pop3_session.hpp"
@@ -79,10 +82,12 @@ auto log_escaped(std::string subject) {
 // After a stop signal: waits until no session is open and no delivery is under way, or
 // the grace period has passed, then stops the event loop.
 asio::awaitable<void> wait_until_quiet(asio::io_context& io, server_context& context,
+                                       const session_registry& http_sessions,
                                        delivery_scheduler& scheduler, bool& stopped_hard) {
   auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
   asio::steady_timer tick(io);
-  while (context.smtp_sessions.size() + context.pop3_sessions.size() > 0 || !scheduler.idle()) {
+  while (context.smtp_sessions.size() + context.pop3_sessions.size() + http_sessions.size() > 0 ||
+         !scheduler.idle()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       log::warning("missived", "event=stopping_hard reason=\"deliveries still under way\"");
       stopped_hard = true;
@@ -98,7 +103,9 @@ asio::awaitable<void> wait_until_quiet(asio::io_context& io, server_context& con
 template <typename Session>
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint peer,
                                   server_context& context, listener_role role,
-                                  session_registry& registry, std::string id) {
+                                  session_registry& registry, metrics::listener_metrics& counted,
+                                  std::string id) {
+  metrics::open_session open(counted);
   Session session(std::move(socket), peer, context, role, std::move(id));
   auto handle = registry.add([&session] { session.stop(); });
   co_await session.run();
@@ -107,7 +114,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, asio::ip::tcp::e
 }
 
 asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_role role,
-                                  server_context& context) {
+                                  metrics::listener_metrics& counted, server_context& context) {
   bool smtp = role.proto == listener_role::protocol::smtp;
   auto& registry = smtp ? context.smtp_sessions : context.pop3_sessions;
   std::size_t cap = smtp ? context.config.smtp.max_connections : context.config.pop3.max_connections;
@@ -155,12 +162,12 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
     if (smtp) {
       asio::co_spawn(executor,
                      run_session<smtp_session>(std::move(socket), peer_endpoint, context, role,
-                                               registry, id),
+                                               registry, counted, id),
                      on_exit);
     } else {
       asio::co_spawn(executor,
                      run_session<pop3_session>(std::move(socket), peer_endpoint, context, role,
-                                               registry, id),
+                                               registry, counted, id),
                      on_exit);
     }
   }
@@ -247,7 +254,16 @@ int run_relay(const server_config& config) {
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {},
                          std::move(keys), dns};
 
-  std::list<std::pair<asio::ip::tcp::acceptor, listener_role>> acceptors;
+  // Each listener with its metrics (sessions open, connections).
+  struct listener {
+    asio::ip::tcp::acceptor acceptor;
+    listener_role role;
+    metrics::listener_metrics& counted;
+  };
+  std::list<listener> acceptors;
+  // [metrics]: the HTTP endpoint and its open connections.
+  std::optional<asio::ip::tcp::acceptor> metrics_acceptor;
+  session_registry http_sessions;
   // The signal handler is in place before the listening lines are printed, so a supervisor
   // that signals as soon as it reads them gets a graceful stop.
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -280,17 +296,23 @@ int run_relay(const server_config& config) {
     log::info("missived", "event=stopping signal={}", signal);
     // Stop taking new work, then end open sessions; committed mail is safe in the queue,
     // and a message whose 250 was not yet sent will be sent again by its client.
-    for (auto& [acceptor, role] : acceptors) {
+    for (auto& l : acceptors) {
       std::error_code ignored;
-      acceptor.close(ignored);
+      l.acceptor.close(ignored);
+    }
+    if (metrics_acceptor) {
+      std::error_code ignored;
+      metrics_acceptor->close(ignored);
     }
     context.smtp_sessions.close_all();
     context.pop3_sessions.close_all();
+    http_sessions.close_all();
     scheduler.stop();
     // Sessions end at once; outbound deliveries under way get a grace period to finish.
     // After it the relay stops anyway: their recipients are still queued on disk and are
     // retried after the restart.
-    asio::co_spawn(io, wait_until_quiet(io, context, scheduler, stopped_hard), log_escaped("shutdown"));
+    asio::co_spawn(io, wait_until_quiet(io, context, http_sessions, scheduler, stopped_hard),
+                   log_escaped("shutdown"));
   });
 
   auto listen = [&](const std::vector<endpoint>& where, listener_role role) {
@@ -305,9 +327,10 @@ int run_relay(const server_config& config) {
         throw std::system_error(failure.code(), fmt::format("cannot listen for {} on {}",
                                                             role.name(), e.str()));
       }
-      auto& [acceptor, r] = acceptors.emplace_back(std::move(opened), role);
-      auto bound = acceptor.local_endpoint();
+      auto bound = opened.local_endpoint();
       endpoint shown{bound.address().to_string(), bound.port()};
+      auto& counted = metrics::relay().add_listener(service_of(role), shown.str());
+      acceptors.push_back({std::move(opened), role, counted});
       std::printf("missived: %s listening on %s\n", role.name(), shown.str().c_str());
     }
   };
@@ -317,6 +340,17 @@ int run_relay(const server_config& config) {
   listen(config.smtp.submissions, {proto::smtp, true, true});
   listen(config.pop3.listen, {proto::pop3, false, false});
   listen(config.pop3.pop3s, {proto::pop3, true, false});
+  if (config.metrics.listen) {
+    const endpoint& e = *config.metrics.listen;
+    try {
+      metrics_acceptor.emplace(open_acceptor(io, e));
+    } catch (const std::system_error& failure) {
+      throw std::system_error(failure.code(), fmt::format("cannot listen for metrics on {}", e.str()));
+    }
+    auto bound = metrics_acceptor->local_endpoint();
+    endpoint shown{bound.address().to_string(), bound.port()};
+    std::printf("missived: metrics listening on %s\n", shown.str().c_str());
+  }
   std::fflush(stdout);
   // Ports are bound and the TLS key is read: root is needed no more.
   if (run_as) drop_privileges(*run_as);
@@ -324,8 +358,12 @@ int run_relay(const server_config& config) {
   log::info("missived", "event=started hostname={} data_dir={} domains={}", config.hostname,
             config.data_dir.string(), fmt::join(config.domains, ","));
 
-  for (auto& [acceptor, role] : acceptors) {
-    asio::co_spawn(io, accept_loop(acceptor, role, context), log_escaped(role.name()));
+  for (auto& l : acceptors) {
+    asio::co_spawn(io, accept_loop(l.acceptor, l.role, l.counted, context), log_escaped(l.role.name()));
+  }
+  if (metrics_acceptor) {
+    asio::co_spawn(io, serve_metrics(*metrics_acceptor, context, http_sessions),
+                   log_escaped("metrics"));
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
   asio::co_spawn(io, warn_of_missing_postmasters(store, config.domains), log_escaped("missived"));

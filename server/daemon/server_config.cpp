@@ -166,6 +166,7 @@ class config_reader {
     return out;
   }
 
+  // One address "host:port", the error naming this node's line.
   endpoint one_endpoint(const toml::node& node, std::string_view key) const {
     return parse_endpoint(string(node, key),
                           fmt::format("{}:{}: {}", file_, node.source().begin.line, key));
@@ -282,6 +283,13 @@ void read_store(config_reader& reader, const toml::table& table, store_settings&
   });
 }
 
+void read_metrics(config_reader& reader, const toml::table& table, metrics_settings& metrics) {
+  reader.each(table, "metrics.", {"listen"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    if (key == "listen") metrics.listen = reader.one_endpoint(node, name);
+  });
+}
+
 void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls) {
   reader.each(table, "tls.", {"cert", "key"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
@@ -384,7 +392,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.each(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3", "tls",
-                         "queue", "store", "dns", "route", "dkim", "checks"},
+                         "queue", "store", "dns", "metrics", "route", "dkim", "checks"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "hostname") config.hostname = reader.string(node, name);
     else if (key == "run_as") config.run_as = reader.string(node, name);
@@ -400,6 +408,7 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "store") read_store(reader, reader.table(node, name), config.store);
     else if (key == "dns") read_dns(reader, reader.table(node, name), config.dns);
     else if (key == "tls") read_tls(reader, reader.table(node, name), config.tls);
+    else if (key == "metrics") read_metrics(reader, reader.table(node, name), config.metrics);
     else if (key == "route") read_routes(reader, node, config.routes);
     else if (key == "dkim") read_dkim(reader, node, config.dkim);
     else if (key == "checks") read_checks(reader, reader.table(node, name), config.checks);

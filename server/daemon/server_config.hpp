@@ -143,6 +143,11 @@ struct store_settings {
   std::chrono::seconds lease{300};
 };
 
+// The metrics endpoint ([metrics]): GET /metrics and /healthz over HTTP; off without listen.
+struct metrics_settings {
+  std::optional<endpoint> listen;
+};
+
 // Where non-local mail for a domain goes ([[route]]); domain "*" is the default route.
 struct route {
   std::string domain;
@@ -184,6 +189,7 @@ struct server_config {
   queue_settings queue;
   store_settings store;
   dns_settings dns;
+  metrics_settings metrics;
   std::vector<route> routes;
   std::vector<dkim_settings> dkim;
   checks_settings checks;

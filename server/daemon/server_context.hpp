@@ -13,6 +13,7 @@
 #include "data_directory.hpp"
 #include "dkim_signer.hpp"
 #include "dns_resolver.hpp"
+#include "metrics.hpp"
 #include <string>
 
 namespace missive {
@@ -33,6 +34,16 @@ struct listener_role {
     return "smtp";
   }
 };
+
+// The metrics' name for a listener's service (listener_role::name()).
+inline metrics::service service_of(const listener_role& role) {
+  using metrics::service;
+  if (role.proto == listener_role::protocol::pop3) {
+    return role.implicit_tls ? service::pop3s : service::pop3;
+  }
+  if (role.submission) return role.implicit_tls ? service::submissions : service::submission;
+  return service::smtp;
+}
 class mail_store;
 class user_directory;
 class delivery_scheduler;

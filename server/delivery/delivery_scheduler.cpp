@@ -13,6 +13,7 @@
 #include "clock.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "metrics.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
 
@@ -31,6 +32,13 @@ constexpr auto sweep_interval = std::chrono::minutes(1);
 constexpr auto max_record_pause = std::chrono::seconds(30);
 // How long to wait after a storage error before trying again.
 constexpr auto error_pause = std::chrono::seconds(1);
+
+static_assert(static_cast<int>(metrics::dns_outcome::temporary) ==
+                  static_cast<int>(mx_answer::kind::temporary),
+              "metrics::dns_outcome follows mx_answer::kind");
+static_assert(static_cast<int>(metrics::address_outcome::temporary) ==
+                  static_cast<int>(address_answer::kind::temporary),
+              "metrics::address_outcome follows address_answer::kind");
 
 }  // namespace
 
@@ -178,6 +186,7 @@ asio::awaitable<void> delivery_scheduler::record(const std::vector<attempt_resul
 asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& domain) {
   if (auto configured = router_.configured(domain)) co_return *configured;
   mx_answer answer = co_await lookup_mx(dns_, domain);
+  metrics::relay().dns_query(static_cast<metrics::dns_outcome>(answer.outcome));
   route_plan plan = plan_from_mx(domain, answer, config_.queue.mx_port);
   if (plan.outcome != route_plan::kind::hops) co_return plan;
   // Each exchanger's addresses, from the same resolver (not the system's).
@@ -185,6 +194,7 @@ asio::awaitable<route_plan> delivery_scheduler::plan_for(const std::string& doma
   for (const auto& hop : plan.hops) {
     if (addresses.contains(hop.host)) continue;
     address_answer found = co_await lookup_addresses(dns_, hop.host);
+    metrics::relay().address_query(static_cast<metrics::address_outcome>(found.outcome));
     addresses.emplace(hop.host, std::move(found));
   }
   co_return plan_with_addresses(domain, std::move(plan), addresses,

@@ -22,6 +22,7 @@ struct mx_record {
 
 // The outcome of an MX lookup.
 struct mx_answer {
+  // In this order in metrics::dns_outcome too.
   enum class kind {
     records,     // `hosts` holds the exchangers, lowest preference first (ties in answer order)
     no_records,  // the domain exists but has no MX: use the domain itself (implicit MX)

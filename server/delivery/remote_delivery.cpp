@@ -11,6 +11,7 @@
 
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "metrics.hpp"
 
 namespace missive {
 
@@ -77,6 +78,7 @@ attempt_fate fate_of(int code) {
 
 void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
   for (const auto& o : outcomes) {
+    metrics::relay().recipient(o.status, o.relay == "local");
     if (o.status == "notified") {
       log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
       continue;
@@ -88,6 +90,8 @@ void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
 
 asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attempt_report& report) {
   std::vector<attempt_result> results;
+  // A message's attempt starts with the connection for the first, with RSET for the others.
+  auto attempt_started = std::chrono::steady_clock::now();
   auto executor = co_await asio::this_coro::executor;
   smtp_client client(executor, options_);
   std::string failure = "no host to try";
@@ -152,6 +156,7 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
       envelope.smtputf8 = has_non_ascii(envelope.recipients) || has_eight_bit(envelope.sender);
       auto answer = co_await client.send(envelope, content);
       results = settle(group, answer, client.peer());
+      metrics::relay().remote_delivery(std::chrono::steady_clock::now() - attempt_started);
     } catch (const std::exception& e) {
       broken = e.what();
     }
@@ -166,6 +171,7 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
     }
     co_await report(results);
     results.clear();
+    attempt_started = std::chrono::steady_clock::now();
   }
   co_await client.quit();
 }

@@ -13,6 +13,7 @@
 #include "log.hpp"
 #include "mail_address.hpp"
 #include "message_headers.hpp"
+#include "metrics.hpp"
 #include "sasl_plain.hpp"
 #include "server_config.hpp"
 #include "server_context.hpp"
@@ -49,7 +50,10 @@ asio::awaitable<void> pop3_session::run() {
   log::info(id_, "event=connect client=[{}] service={}", io_.peer(), role_.name());
   try {
     bool ready = true;
-    if (role_.implicit_tls) ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
+    if (role_.implicit_tls) {
+      ready = co_await io_.start_tls(tls_handshake_timeout);  // RFC 8314
+      metrics::relay().tls_handshake(service_of(role_), ready);
+    }
     if (!ready) end_reason_ = "tls_handshake_failed";
     if (ready) co_await serve();
     if (io_.timed_out()) {
@@ -171,6 +175,7 @@ asio::awaitable<void> pop3_session::on_stls() {
   bool sent = co_await io_.flush();
   if (!sent) co_return;
   bool secured = co_await io_.start_tls(tls_handshake_timeout);
+  metrics::relay().tls_handshake(service_of(role_), secured);
   if (!secured) {
     end_reason_ = "tls_handshake_failed";
     state_ = state::closing;
@@ -225,6 +230,7 @@ asio::awaitable<void> pop3_session::log_in(const std::string& address, const std
     log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
     co_return err("[SYS/TEMP] Temporary failure, try again later");
   }
+  metrics::relay().login(true, user.has_value());
   if (!user) {
     bool banned = context_.guard.login_failed(io_.peer_bytes());
     std::string_view refusal = banned ? "[SYS/TEMP] Too many failed logins, try later"

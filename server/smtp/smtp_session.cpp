@@ -20,6 +20,7 @@
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "message_headers.hpp"
+#include "metrics.hpp"
 #include "queue_id.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
@@ -194,7 +195,10 @@ asio::awaitable<void> smtp_session::serve() {
         co_return;
       }
     }
-    if (answer.code >= 400) log_refusal(answer);
+    if (answer.code >= 400) {
+      log_refusal(answer);
+      metrics::relay().message_refused(refusal_.stage, answer.code, answer.enhanced);
+    }
     reply(answer);
     errors_in_a_row = is_protocol_error(answer.code) ? errors_in_a_row + 1 : 0;
     if (errors_in_a_row >= max_protocol_errors) {
@@ -290,6 +294,7 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   transaction_.smtputf8 = args.smtputf8;
   transaction_.eight_bit = args.body == body_type::eight_bit_mime;
   transaction_.declared_size = args.size.value_or(0);
+  transaction_.mail_at = std::chrono::steady_clock::now();
   enter_state(state::mail);
   return replies::ok_sender;
 }
@@ -521,6 +526,8 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   storing_ = false;
   if (stopping_) io_.set_timeout(std::chrono::seconds(5));  // to send this reply, no longer
   if (!stored) co_return disk_full ? replies::storage_full_at_data : replies::storage_failed;
+  metrics::relay().message_accepted(service_of(role_),
+                                    std::chrono::steady_clock::now() - transaction_.mail_at);
   log::info(queue_id, "from=<{}>, size={}, nrcpt={}, client={} [{}]", transaction_.sender.str(),
             size, count, helo_name_, io_.peer());
   log_outcomes(delivered);

@@ -8,6 +8,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +50,7 @@ class smtp_session {
     bool smtputf8 = false;
     bool eight_bit = false;
     std::uint64_t declared_size = 0;  // MAIL SIZE= (RFC 1870), 0 if none
+    std::chrono::steady_clock::time_point mail_at;  // when MAIL was accepted (for metrics)
     std::vector<std::string> local_recipients;
     std::vector<std::string> remote_recipients;
     std::size_t recipient_count() const {

@@ -10,6 +10,7 @@
 #include "base64.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
+#include "metrics.hpp"
 #include "sasl_plain.hpp"
 #include "server_config.hpp"
 #include "smtp_replies.hpp"
@@ -55,6 +56,7 @@ smtp_reply smtp_session::on_starttls(const smtp_command& command) {
 
 asio::awaitable<bool> smtp_session::switch_to_tls() {
   bool secured = co_await io_.start_tls(handshake_timeout);
+  metrics::relay().tls_handshake(service_of(role_), secured);
   if (!secured) {
     end_reason_ = "tls_handshake_failed";
     co_return false;
@@ -91,6 +93,7 @@ asio::awaitable<smtp_reply> smtp_session::check_credentials(const std::string& u
     log::error(id_, "event=auth_lookup_failed reason=\"{}\"", e.what());
     co_return replies::auth_unavailable;
   }
+  metrics::relay().login(false, identity.has_value());
   if (!identity) {
     bool banned = context_.guard.login_failed(io_.peer_bytes());
     asio::steady_timer pause(co_await asio::this_coro::executor, failed_auth_delay);

@@ -25,9 +25,12 @@ bool transaction_gone(const pg::connection& db);
 // Runs `batch` (jobs with `work(connection&)`) in one transaction of type Transaction and
 // fills `failures`, one per job; jobs almost never fail, so first without savepoints (none of
 // their statements, nor SQLite's journal of every page each job changes), unless the caller
-// already knows that one fails (`savepoints_at_once`).
+// already knows that one fails (`savepoints_at_once`). Returns whether the transaction
+// committed (false when BEGIN or COMMIT failed or the database gave it up: the store did
+// not take the writes; a batch of one whose job failed committed nothing either, but the
+// database was not at fault).
 template <typename Transaction, typename Connection, typename Batch>
-void commit_together(Connection& db, Batch& batch, std::vector<std::exception_ptr>& failures,
+bool commit_together(Connection& db, Batch& batch, std::vector<std::exception_ptr>& failures,
                      bool savepoints_at_once = false) {
   auto fail_all = [&failures](std::exception_ptr failure) {
     for (auto& slot : failures) slot = failure;
@@ -45,7 +48,7 @@ void commit_together(Connection& db, Batch& batch, std::vector<std::exception_pt
             again_with_savepoints = true;  // tx rolls back; nothing was committed
           } else {
             failures[i] = std::current_exception();  // a batch of one: its failure is the job's
-            return;
+            return true;
           }
         }
       }
@@ -53,10 +56,10 @@ void commit_together(Connection& db, Batch& batch, std::vector<std::exception_pt
     } catch (...) {
       // BEGIN or COMMIT failed, or the database gave up the transaction: nothing committed.
       fail_all(std::current_exception());
-      return;
+      return false;
     }
   }
-  if (!again_with_savepoints) return;
+  if (!again_with_savepoints) return true;
   try {
     Transaction tx(db);
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -74,7 +77,9 @@ void commit_together(Connection& db, Batch& batch, std::vector<std::exception_pt
     tx.commit();
   } catch (...) {
     fail_all(std::current_exception());
+    return false;
   }
+  return true;
 }
 
 }  // namespace missive

@@ -65,6 +65,12 @@ class mail_store {
       attempt_decision decision) = 0;
   // When the next pending recipient falls due (unix seconds), if any is waiting.
   virtual asio::awaitable<std::optional<std::int64_t>> next_due() = 0;
+  // Commits one small write through the writer, as a message's would (GET /healthz when
+  // nothing else has written lately); throws store_error when the store takes no writes.
+  virtual asio::awaitable<void> probe_write() = 0;
+  // The queue's pending recipients by state and when its oldest due message (due at `now`)
+  // arrived, for the metrics at scrape time.
+  virtual asio::awaitable<queue_counts> queue_gauges(std::chrono::system_clock::time_point now) = 0;
   // Removes finished messages (every recipient done, no maildrop holding them) whose last
   // attempt is older than `keep`, with their history; returns how many.
   virtual asio::awaitable<std::size_t> purge_history(std::chrono::seconds keep) = 0;

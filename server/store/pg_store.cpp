@@ -374,6 +374,14 @@ asio::awaitable<std::optional<std::int64_t>> pg_store::next_due() {
   });
 }
 
+asio::awaitable<queue_counts> pg_store::queue_gauges(std::chrono::system_clock::time_point now) {
+  return readers_->run([now](pg::connection& db) { return count_queue(db, now); });
+}
+
+asio::awaitable<void> pg_store::probe_write() {
+  return writer_->run([](pg::connection& db) { write_health_probe(db, unix_now()); });
+}
+
 asio::awaitable<std::size_t> pg_store::purge_history(std::chrono::seconds keep) {
   constexpr std::size_t batch = 500;
   std::size_t removed = 0;

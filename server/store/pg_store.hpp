@@ -69,6 +69,8 @@ class pg_store final : public mail_store {
   asio::awaitable<void> release(std::vector<std::int64_t> recipient_ids) override;
   asio::awaitable<std::vector<delivery_outcome>> record_decision(attempt_decision decision) override;
   asio::awaitable<std::optional<std::int64_t>> next_due() override;
+  asio::awaitable<queue_counts> queue_gauges(std::chrono::system_clock::time_point now) override;
+  asio::awaitable<void> probe_write() override;
   asio::awaitable<std::size_t> purge_history(std::chrono::seconds keep) override;
   asio::awaitable<std::string> queued_body(std::int64_t message_id) override;
   std::uint64_t write_batches() const override;

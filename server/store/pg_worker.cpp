@@ -5,6 +5,7 @@
 
 #include "group_commit.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "pg_connection.hpp"
 #include "store_error.hpp"
 
@@ -99,6 +100,9 @@ void pg_worker::thread_main() {
     } catch (...) {
       // No connection: every job of the batch fails, as temporary.
       auto failure = std::current_exception();
+      if (mode_ == mode::group_commit) {
+        metrics::relay().write_batch(batch.size(), false, std::chrono::steady_clock::duration{});
+      }
       if (!reported_away) {
         try {
           throw;
@@ -124,12 +128,16 @@ void pg_worker::run_batch(pg::connection& db, std::vector<queued_job>& batch) {
       }
     }
   } else {
+    auto started = std::chrono::steady_clock::now();
     bool in_two_parts = std::all_of(batch.begin(), batch.end(),
                                     [](const queued_job& q) { return static_cast<bool>(q.send); });
-    if (!in_two_parts || !commit_pipelined(db, batch)) {
-      // A job of the pipeline failed: again one by one, each under its own savepoint.
-      commit_together<pg::transaction>(db, batch, failures, in_two_parts);
+    bool committed = in_two_parts && commit_pipelined(db, batch);
+    if (!committed) {
+      // Not pipelined, or a job of the pipeline failed: again one by one, each under its own
+      // savepoint.
+      committed = commit_together<pg::transaction>(db, batch, failures, in_two_parts);
     }
+    metrics::relay().write_batch(batch.size(), committed, std::chrono::steady_clock::now() - started);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }

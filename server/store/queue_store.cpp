@@ -445,6 +445,41 @@ std::optional<std::int64_t> next_due_time(db::connection& db) {
       .single_int();
 }
 
+template <class Db>
+queue_counts count_queue(Db& db, std::chrono::system_clock::time_point now) {
+  // One pass over the pending recipients (the recipient_due index holds them). On
+  // PostgreSQL in_flight is a lease, held until its node records the attempt.
+  auto& query = db.prepare(
+      "SELECT r.state, r.in_flight, count(*), "
+      "  min(CASE WHEN r.in_flight = 0 AND r.next_attempt_at <= ?1 THEN m.received_at END) "
+      "FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.state IN ('queued', 'deferred') GROUP BY r.state, r.in_flight");
+  query.bind(1, unix_seconds(now));
+  queue_counts counts;
+  while (query.step()) {
+    std::int64_t n = query.column_int(2);
+    if (query.column_int(1) != 0) counts.sending += n;
+    else if (query.column_text(0) == "queued") counts.queued += n;
+    else counts.deferred += n;
+    if (!query.column_is_null(3)) {
+      std::int64_t at = query.column_int(3);
+      if (!counts.oldest_due_received_at || at < *counts.oldest_due_received_at) {
+        counts.oldest_due_received_at = at;
+      }
+    }
+  }
+  query.reset();
+  return counts;
+}
+
+template <class Db>
+void write_health_probe(Db& db, std::int64_t now) {
+  db.prepare("INSERT INTO health_probe (id, probed_at) VALUES (1, ?1) "
+             "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at")
+      .bind(1, now)
+      .run();
+}
+
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids) {
   auto& release = db.prepare("UPDATE recipient SET in_flight = 0 WHERE id = ?1");
   for (auto id : recipient_ids) release.bind(1, id).run();
@@ -681,6 +716,8 @@ void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids)
   template std::string message_body(Db&, std::int64_t);                                          \
   template void collect_message(Db&, std::int64_t);                                              \
   template std::size_t purge_finished(Db&, std::int64_t, std::size_t);                           \
+  template queue_counts count_queue(Db&, std::chrono::system_clock::time_point);                 \
+  template void write_health_probe(Db&, std::int64_t);                                           \
   template std::vector<message_summary> pending_messages(Db&);                                   \
   template std::optional<message_story> find_message_story(Db&, const std::string&);             \
   template std::optional<std::size_t> make_due_now(Db&, const std::optional<std::string>&);      \

@@ -54,6 +54,14 @@ std::vector<delivery_outcome> record_decision(Db& db, const attempt_decision& de
 // The unix time at which the next pending recipient falls due, if any is waiting.
 std::optional<std::int64_t> next_due_time(db::connection& db);
 
+// The pending recipients by state, and the oldest message with one due at `now`.
+template <class Db>
+queue_counts count_queue(Db& db, std::chrono::system_clock::time_point now);
+
+// Rewrites the health_probe row with `now` (unix seconds): a write that must commit.
+template <class Db>
+void write_health_probe(Db& db, std::int64_t now);
+
 // Returns claimed recipients to the queue unattempted.
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids);
 

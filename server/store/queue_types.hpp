@@ -84,6 +84,17 @@ struct delivery_outcome {
   std::string detail;
 };
 
+// The queue's pending recipients by state and its oldest due message, counted by the store
+// when the metrics are scraped.
+struct queue_counts {
+  std::int64_t queued = 0;    // pending, never tried
+  std::int64_t deferred = 0;  // pending, tried and waiting for a retry
+  std::int64_t sending = 0;   // claimed by a delivery under way
+  // When the oldest message with a recipient due (and not being delivered) arrived, unix
+  // seconds; none when nothing is due.
+  std::optional<std::int64_t> oldest_due_received_at;
+};
+
 // A user's stored credentials, for checking a login.
 struct user_credentials {
   std::int64_t id = 0;

@@ -155,6 +155,14 @@ asio::awaitable<std::optional<std::int64_t>> sqlite_store::next_due() {
   return readers_->run([](db::connection& db) { return next_due_time(db); });
 }
 
+asio::awaitable<queue_counts> sqlite_store::queue_gauges(std::chrono::system_clock::time_point now) {
+  return readers_->run([now](db::connection& db) { return count_queue(db, now); });
+}
+
+asio::awaitable<void> sqlite_store::probe_write() {
+  return writer_->run([](db::connection& db) { write_health_probe(db, unix_now()); });
+}
+
 asio::awaitable<std::size_t> sqlite_store::purge_history(std::chrono::seconds keep) {
   // Batches keep each transaction short: the writer also commits incoming mail.
   constexpr std::size_t batch = 500;

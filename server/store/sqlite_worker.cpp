@@ -6,6 +6,7 @@
 #include "db.hpp"
 #include "group_commit.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "store_error.hpp"
 
 namespace missive {
@@ -97,6 +98,9 @@ void sqlite_worker::thread_main() {
     // Once stopping, and every job is done, the thread ends.
     if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) return;
     if (!db) {
+      if (mode_ == mode::group_commit) {
+        metrics::relay().write_batch(batch.size(), false, std::chrono::steady_clock::duration{});
+      }
       for (auto& queued : batch) queued.done(open_failure);
     } else {
       run_batch(*db, batch);  // every job's completion has been called
@@ -131,7 +135,9 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch
     auto waited = std::chrono::steady_clock::now() - batch.front().submitted;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(busy_timeout - waited);
     db.set_busy_timeout(std::max(left, std::chrono::milliseconds(0)));
-    commit_together<db::transaction>(db, batch, failures);
+    auto started = std::chrono::steady_clock::now();
+    bool committed = commit_together<db::transaction>(db, batch, failures);
+    metrics::relay().write_batch(batch.size(), committed, std::chrono::steady_clock::now() - started);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
 }

@@ -40,7 +40,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _DEFAULT_BINARY = os.path.normpath(os.path.join(_HERE, "..", "..", "build", "server", "missived"))
 
 LISTEN_RE = re.compile(
-    r"^missived: (smtp|pop3|submission|submissions|pop3s) listening on 127\.0\.0\.1:(\d+)$")
+    r"^missived: (smtp|pop3|submission|submissions|pop3s|metrics) listening on 127\.0\.0\.1:(\d+)$")
 QUEUED_RE = re.compile(r"^Ok: queued as ([A-Z0-9]+)$")
 
 

@@ -209,3 +209,21 @@ TEST_CASE("a loaded configuration remembers the line of each key") {
   CHECK(config.source.where("smtp.listen") == "smtp.listen");
   CHECK(default_server_config().source.where("tls.cert") == "tls.cert");
 }
+
+TEST_CASE("[metrics] listen: off when absent, one address, errors with file, line and key") {
+  CHECK_FALSE(default_server_config().metrics.listen.has_value());
+  auto path = write_config("[metrics]\nlisten = \"[::1]:9187\"\n");
+  auto config = load_server_config(path);
+  std::filesystem::remove(path);
+  REQUIRE(config.metrics.listen.has_value());
+  CHECK(config.metrics.listen->str() == "[::1]:9187");
+  for (const char* bad : {"[metrics]\nlisten = \"localhost:9187\"\n",
+                          "[metrics]\nlisten = \"127.0.0.1\"\n",
+                          "[metrics]\nlisten = [\"127.0.0.1:9187\"]\n"}) {
+    CAPTURE(bad);
+    std::string error = load_error(bad);
+    CHECK(error.find(".toml:2: metrics.listen") != std::string::npos);
+  }
+  CHECK(load_error("[metrics]\nlisten = \"127.0.0.1:9187\"\npath = \"/m\"\n").find(
+            ".toml:3: unknown key 'metrics.path'") != std::string::npos);
+}

@@ -11,6 +11,7 @@
 #include "db.hpp"
 #include "sqlite_store.hpp"
 #include "migration.hpp"
+#include "queue_store.hpp"
 
 namespace missive::schema {
 extern const std::vector<db::migration> server_migrations;
@@ -185,7 +186,8 @@ TEST_CASE("migration 4: each maildrop entry moves into its recipient row, uids u
   prepare_database(path);
   db::connection db(path.string());
   db.exec("PRAGMA foreign_keys = ON");
-  CHECK(count(db, "PRAGMA user_version") == 4);
+  CHECK(count(db, "PRAGMA user_version") ==
+        static_cast<std::int64_t>(schema::server_migrations.back().version));
   CHECK(count(db, "SELECT count(*) FROM recipient WHERE mailbox_user_id IS NOT NULL") == 3);
   CHECK(count(db, "SELECT count(*) FROM recipient WHERE id = 12 AND mailbox_user_id = 3") == 1);
   CHECK(count(db, "SELECT count(*) FROM recipient WHERE id = 11 AND mailbox_user_id IS NULL") == 1);
@@ -223,4 +225,15 @@ TEST_CASE("migration 4: an entry that names no recipient stops it, and nothing i
   CHECK(count(db, "PRAGMA user_version") == 3);
   CHECK(count(db, "SELECT count(*) FROM mailbox_entry") == 3);
   CHECK(count(db, "SELECT count(*) FROM mailbox_entry WHERE uid = 'not-a-recipient'") == 1);
+}
+
+TEST_CASE("migration 5: the health probe's row is written and rewritten") {
+  scratch_directory scratch("schema5-test");
+  auto path = scratch.database();
+  prepare_database(path);
+  db::connection db(path.string());
+  write_health_probe(db, 100);
+  write_health_probe(db, 200);
+  CHECK(count(db, "SELECT count(*) FROM health_probe") == 1);
+  CHECK(count(db, "SELECT probed_at FROM health_probe WHERE id = 1") == 200);
 }

@@ -1,10 +1,12 @@
 // The client's local store: see local_store.hpp.
 #include "local_store.hpp"
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "message_headers.hpp"
 #include "migration.hpp"
@@ -33,10 +35,26 @@ std::string prepare_path(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "missive-client.db").string();
 }
 
+// Turns the store to WAL. A new file needs a moment alone for it, and SQLite answers BUSY at
+// once, without waiting in its busy handler, to a client that asks while another is doing it
+// (several clients started together on a new store, a cron job beside `missive watch`):
+// asked again for up to five seconds.
+void use_wal(db::connection& db) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (const db::error& e) {
+      if ((e.code() & 0xff) != SQLITE_BUSY || attempt == 100) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 local_store::local_store(const std::string& data_dir) : db_(prepare_path(data_dir)) {
-  db_.exec("PRAGMA journal_mode = WAL");
+  use_wal(db_);
   // A message is stored durably before the next is fetched (kill -9 at any moment).
   db_.exec("PRAGMA synchronous = FULL");
   db_.exec("PRAGMA foreign_keys = ON");

@@ -34,8 +34,8 @@ build=build-fuzz
 fuzz_dir=tests/fuzz
 targets=(fuzz_smtp_command fuzz_data_reader fuzz_reply_parser fuzz_address fuzz_headers
          fuzz_pop3_command fuzz_mime_parse fuzz_pop3_response fuzz_mx_response)
-# The sans-IO codec sources the targets link (no sockets, no SQLite, no Asio); mx_lookup.cpp's
-# lookup_mx, linked along with its parser, needs -lresolv. Asio 1.22 looks for
+# The sans-IO codec sources the targets link (no sockets, no SQLite, no Asio; mx_lookup.cpp is
+# the MX parser alone, its query is in mx_query.cpp). Asio 1.22 looks for
 # <experimental/coroutine> under clang, which libstdc++ lacks, and then declares no
 # asio::awaitable, which pop3_client.hpp names: ASIO_HAS_CO_AWAIT says libstdc++'s
 # <coroutine> will do (only declarations are compiled here).
@@ -53,7 +53,7 @@ command -v ccache >/dev/null && launcher=ccache
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cxxflags="-std=c++20 -g -O1 -fno-omit-frame-pointer $sanitize -Icommon -Iserver/delivery -I$fuzz_dir"
 cxxflags+=" -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1"
-libs="-lresolv -lssl -lcrypto"  # OpenSSL: pop3_client.hpp includes tls.hpp (asio::ssl)
+libs="-lssl -lcrypto"  # OpenSSL: pop3_client.hpp includes tls.hpp (asio::ssl)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Compiles `source` to `object` unless the object is newer than it and than every header.

@@ -1,8 +1,7 @@
-// MX lookup: see mx_lookup.hpp. The parser reads RFC 1035 4.1 wire format and trusts nothing
-// in it: every length and pointer is checked against the end of the packet.
+// The MX response parser: see mx_lookup.hpp. It reads RFC 1035 4.1 wire format and trusts
+// nothing in it: every length and pointer is checked against the end of the packet. No I/O
+// here (the fuzz targets link it alone); the query is in mx_query.cpp.
 #include "mx_lookup.hpp"
-
-#include "dns_resolver.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -174,14 +173,6 @@ mx_answer parse_mx_response(std::string_view response) {
   answer.outcome = mx_answer::kind::records;
   answer.detail = std::to_string(answer.hosts.size()) + " MX record(s)";
   return answer;
-}
-
-asio::awaitable<mx_answer> lookup_mx(dns_resolver& dns, const std::string& domain) {
-  dns_answer answer = co_await dns.query(domain, dns_type::mx);
-  if (answer.outcome == dns_answer::kind::temporary) {
-    co_return failure(mx_answer::kind::temporary, answer.detail);
-  }
-  co_return parse_mx_response(answer.packet);
 }
 
 }  // namespace missive

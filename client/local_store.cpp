@@ -13,6 +13,7 @@
 #include "mime_encoding.hpp"
 #include "mime_parse.hpp"
 #include "search_text.hpp"
+#include "unix_time.hpp"
 
 namespace missive::schema {
 extern const std::vector<db::migration> client_migrations;
@@ -21,12 +22,6 @@ extern const std::vector<db::migration> client_migrations;
 namespace missive::client {
 
 namespace {
-
-std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Opens the database file, creating its folder (mode 0700: mail is private).
 std::string prepare_path(const std::string& data_dir) {

@@ -4,18 +4,9 @@
 #include <chrono>
 
 #include "outbox_policy.hpp"
+#include "unix_time.hpp"
 
 namespace missive::client {
-
-namespace {
-
-std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 outbox_store::outbox_store(local_store& store) : db_(store.db()), me_(this_process()) {}
 

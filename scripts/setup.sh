@@ -16,6 +16,8 @@ packages=(
   postgresql python3-psycopg2
   # the DKIM tests: dkimpy verifies what missived signs (python3-nacl for Ed25519)
   python3-dkim python3-nacl
+  # the SRS test: pyspf checks a forwarded message's SRS sender against the test zone
+  python3-spf
   # the DNS tests: a real DNS server (unbound) serving the test zones on 127.0.0.1
   unbound
   # the fault suite: system-call tracing (250 only after fsync)

@@ -26,8 +26,9 @@ int run_store_copy(const server_config& config, const std::string& url) {
   }
   // The URL is not echoed: it may carry a password.
   std::cout << fmt::format(
-      "copied {} users, {} messages, {} recipients and {} history events from {} to PostgreSQL\n",
-      counts.users, counts.messages, counts.recipients, counts.events,
+      "copied {} users, {} messages, {} recipients, {} history events and {} alias targets "
+      "from {} to PostgreSQL\n",
+      counts.users, counts.messages, counts.recipients, counts.events, counts.aliases,
       config.database_path().string());
   return exit_code::ok;
 }

@@ -10,6 +10,7 @@
 
 #include "dkim_signer.hpp"
 #include "server_config.hpp"
+#include "srs_secret.hpp"
 #include "tls.hpp"
 
 namespace missive {
@@ -77,6 +78,15 @@ void check_dkim(const server_config& config, std::vector<std::string>& problems)
   }
 }
 
+// The SRS key is read as the relay reads it at start (srs_secret.hpp).
+void check_srs(const server_config& config, std::vector<std::string>& problems) {
+  try {
+    load_srs_secret(config);
+  } catch (const config_error& e) {
+    problems.insert(problems.end(), e.problems().begin(), e.problems().end());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> check_server_config(const server_config& config) {
@@ -84,6 +94,7 @@ std::vector<std::string> check_server_config(const server_config& config) {
   check_run_as(config, problems);
   check_tls(config, problems);
   check_dkim(config, problems);
+  check_srs(config, problems);
   return problems;
 }
 

@@ -9,8 +9,10 @@
 #include <iostream>
 #include <system_error>
 
+#include "admin_aliases.hpp"
 #include "admin_dkim.hpp"
 #include "admin_queue.hpp"
+#include "admin_srs.hpp"
 #include "admin_store.hpp"
 #include "admin_users.hpp"
 #include "config_check.hpp"
@@ -132,6 +134,23 @@ int main(int argc, char** argv) {
   user_list->add_flag("--json", user_cmd.json, "one JSON document: {\"users\": [...]}");
   user_list->callback([&user_cmd] { user_cmd.action = "list"; });
 
+  auto* alias = app.add_subcommand("alias", "manage aliases (forwarding, catch-alls)");
+  alias->require_subcommand(1);
+  alias_command alias_cmd;
+  auto* alias_add = alias->add_subcommand("add", "add targets to an alias (made if new)");
+  alias_add->add_option("source", alias_cmd.source, "an address, or @domain for a catch-all")
+      ->required();
+  alias_add->add_option("targets", alias_cmd.targets, "local users, other aliases, outside addresses")
+      ->required();
+  alias_add->callback([&alias_cmd] { alias_cmd.action = "add"; });
+  auto* alias_del = alias->add_subcommand("del", "delete an alias and all its targets");
+  alias_del->add_option("source", alias_cmd.source, "an address, or @domain")->required();
+  alias_del->callback([&alias_cmd] { alias_cmd.action = "del"; });
+  auto* alias_list = alias->add_subcommand("list", "list aliases");
+  alias_list->add_flag("--json", alias_cmd.json,
+                       "one JSON document: {\"aliases\": [{\"source\": ..., \"targets\": [...]}]}");
+  alias_list->callback([&alias_cmd] { alias_cmd.action = "list"; });
+
   auto* queue = app.add_subcommand("queue", "inspect and manage the mail queue");
   queue->require_subcommand(1);
   queue_command queue_cmd;
@@ -185,6 +204,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rsa", "ed25519"}));
   auto* dkim_show = dkim->add_subcommand("show", "print the DNS record of every configured key");
 
+  auto* srs = app.add_subcommand("srs", "the key of SRS addresses (forwarding)");
+  srs->require_subcommand(1);
+  auto* srs_keygen = srs->add_subcommand("keygen", "write a new SRS key into the data directory");
+
   app.require_subcommand(0, 1);
 
   try {
@@ -199,7 +222,9 @@ int main(int argc, char** argv) {
     server_config config = build_config(flags);
     if (check->parsed()) return run_check(config);
     if (user->parsed()) return run_user_command(config, user_cmd);
+    if (alias->parsed()) return run_alias_command(config, alias_cmd);
     if (queue->parsed()) return run_queue_command(config, queue_cmd);
+    if (srs_keygen->parsed()) return run_srs_keygen(config);
     if (tls->parsed()) return run_selfsigned(config, selfsigned_cmd);
     if (copy->parsed()) return run_store_copy(config, copy_to);
     if (keygen->parsed()) return run_dkim_keygen(config, keygen_cmd);

@@ -32,6 +32,7 @@
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
+#include "srs_secret.hpp"
 #include "server_context.hpp"
 #include "smtp_session.hpp"
 #include "tls.hpp"
@@ -235,6 +236,7 @@ int run_relay(const server_config& config) {
   // Read while still privileged (a key is its owner's only); a bad one stops the start.
   std::vector<dkim_key> keys;
   for (const auto& settings : config.dkim) keys.emplace_back(settings, config.data_dir);
+  std::string srs_secret = load_srs_secret(config);
   std::unique_ptr<mail_store> opened = open_store(config, store_purpose::relay);
   mail_store& store = *opened;
   // The store exists now: it and the rest of the data directory become the user's.
@@ -252,7 +254,7 @@ int run_relay(const server_config& config) {
   user_directory users(store);
   server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {},
-                         std::move(keys), dns};
+                         std::move(keys), dns, std::move(srs_secret)};
 
   // Each listener with its metrics (sessions open, connections).
   struct listener {

@@ -197,7 +197,8 @@ void read_smtp(config_reader& reader, const toml::table& table, smtp_settings& s
                                "max_message_size", "max_recipients", "plaintext_auth",
                                "command_timeout", "data_timeout", "max_connections",
                                "max_connections_per_address", "auth_failure_limit",
-                               "auth_ban_time", "greeting_delay", "min_free_space"},
+                               "auth_ban_time", "greeting_delay", "min_free_space",
+                               "recipient_delimiter"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "listen") smtp.listen = reader.endpoints(node, name);
     else if (key == "submission") smtp.submission = reader.endpoints(node, name);
@@ -212,6 +213,17 @@ void read_smtp(config_reader& reader, const toml::table& table, smtp_settings& s
       smtp.max_connections_per_address = reader.positive(node, name);
     } else if (key == "auth_failure_limit") smtp.auth_failure_limit = reader.positive(node, name);
     else if (key == "auth_ban_time") smtp.auth_ban_time = reader.duration(node, name);
+    else if (key == "recipient_delimiter") {
+      smtp.recipient_delimiter = reader.string(node, name);
+      // Characters an address can hold unquoted and that cannot start it being the domain.
+      for (char c : smtp.recipient_delimiter) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f || c == '@' || c == '"' || c == '\\' || c == '.') {
+          reader.fail(node, name, "expected \"\" or characters such as \"+\" or \"-\" "
+                                  "(no '@', '.', quotes, spaces or control characters)");
+        }
+      }
+    }
     else if (key == "greeting_delay") {
       auto delay = parse_duration_ms(reader.string(node, name));
       if (!delay) reader.fail(node, name, "expected a duration such as \"100ms\" or \"0s\"");
@@ -295,6 +307,21 @@ void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "cert") tls.cert = reader.string(node, name);
     else if (key == "key") tls.key = reader.string(node, name);
+  });
+}
+
+void read_srs(config_reader& reader, const toml::table& table, srs_settings& srs) {
+  reader.each(table, "srs.", {"secret", "domain"},
+              [&](std::string_view key, const std::string& name, const toml::node& node) {
+    if (key == "secret") {
+      srs.secret = reader.string(node, name);
+      if (srs.secret.size() < srs_settings::min_secret_length) {
+        reader.fail(node, name, fmt::format("expected at least {} characters (`missived srs "
+                                            "keygen` makes one)", srs_settings::min_secret_length));
+      }
+    } else if (key == "domain") {
+      srs.domain = lowercase_ascii(reader.string(node, name));
+    }
   });
 }
 
@@ -392,7 +419,7 @@ server_config load_server_config(const std::filesystem::path& file) {
   }
   config_reader reader(file.string());
   reader.each(root, "", {"hostname", "data_dir", "domains", "run_as", "smtp", "pop3", "tls",
-                         "queue", "store", "dns", "metrics", "route", "dkim", "checks"},
+                         "queue", "store", "dns", "metrics", "route", "dkim", "checks", "srs"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "hostname") config.hostname = reader.string(node, name);
     else if (key == "run_as") config.run_as = reader.string(node, name);
@@ -412,7 +439,14 @@ server_config load_server_config(const std::filesystem::path& file) {
     else if (key == "route") read_routes(reader, node, config.routes);
     else if (key == "dkim") read_dkim(reader, node, config.dkim);
     else if (key == "checks") read_checks(reader, reader.table(node, name), config.checks);
+    else if (key == "srs") read_srs(reader, reader.table(node, name), config.srs);
   });
+  if (!config.srs.domain.empty() && !config.is_local_domain(config.srs.domain)) {
+    reader.collect([&] {
+      reader.fail(*root.get("srs")->as_table()->get("domain"), "srs.domain",
+                  "expected one of the local domains (bounces to SRS addresses come back there)");
+    });
+  }
   if (!reader.problems().empty()) throw config_error(reader.problems());
   config.source = config_source{file.string(), reader.take_lines()};
   return config;

@@ -91,6 +91,9 @@ struct smtp_settings {
   std::chrono::seconds auth_ban_time{600};
   // The pause before the greeting; a client that talks during it is refused (pregreet).
   std::chrono::milliseconds greeting_delay{100};
+  // Characters that end a local part's base: alice+tag@d is delivered to alice@d (RFC 5233
+  // calls the rest the detail); "" turns subaddresses off.
+  std::string recipient_delimiter = "+";
 };
 
 // POP3 listener settings ([pop3]).
@@ -166,6 +169,17 @@ struct checks_settings {
   std::string dkim = "off";
 };
 
+// Forwarding with the Sender Rewriting Scheme ([srs]): the key of SRS addresses and the
+// domain they are made in. Without a secret (here or in data_dir/srs.secret) mail forwarded
+// through an alias keeps its sender.
+struct srs_settings {
+  // A shorter key is guessed more easily than a hash is forged.
+  static constexpr std::size_t min_secret_length = 16;
+
+  std::string secret;  // empty: data_dir/srs.secret, which `missived srs keygen` writes
+  std::string domain;  // one of `domains`, lower case; empty: the first of them
+};
+
 // A key to sign mail from one domain with ([[dkim]], RFC 6376).
 struct dkim_settings {
   std::string domain;    // the From: domain it signs for (d=), lower case
@@ -193,10 +207,13 @@ struct server_config {
   std::vector<route> routes;
   std::vector<dkim_settings> dkim;
   checks_settings checks;
+  srs_settings srs;
   config_source source;
 
   // The SQLite database inside the data directory.
   std::filesystem::path database_path() const { return data_dir / "missive.db"; }
+  // The domain SRS addresses are made in: [srs] domain, else the first local domain.
+  std::string srs_domain() const { return srs.domain.empty() ? domains.front() : srs.domain; }
   // Whether `domain` (any case) is one of ours.
   bool is_local_domain(std::string_view domain) const;
 };

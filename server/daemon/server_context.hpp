@@ -90,6 +90,8 @@ struct server_context {
   std::vector<dkim_key> dkim_keys;
   // The relay's resolver (the scheduler's too): DKIM keys of inbound mail.
   dns_resolver& dns;
+  // The key of SRS addresses (srs_secret.hpp), read at start; "" when SRS is off.
+  std::string srs_secret;
 };
 
 }  // namespace missive

@@ -42,6 +42,20 @@ asio::awaitable<std::optional<std::string>> user_directory::local_user(const std
   co_return found;
 }
 
+asio::awaitable<expansion> user_directory::resolve(std::string address,
+                                                   expansion_options options) {
+  auto version = store_.users_version();
+  auto found = co_await store_.resolve_recipient(address, std::move(options));
+  // Only an address that is a mailbox's (not an alias's targets) fits the known-user cache;
+  // an alias or subaddress added later raises the version, so it is forgotten then.
+  if (version && found.status == expansion_status::found && found.recipients.size() == 1 &&
+      found.recipients.front().address == address && !found.recipients.front().mailbox.empty()) {
+    known_users_.remember(address, found.recipients.front().mailbox, *version,
+                          local_user_cache::clock::now());
+  }
+  co_return found;
+}
+
 asio::awaitable<std::optional<user_identity>> user_directory::authenticate(
     const std::string& address, const std::string& password) {
   auto user = co_await store_.credentials(address);

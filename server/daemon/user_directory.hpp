@@ -33,6 +33,9 @@ class user_directory {
   // The address of the local user that `address` names (any case), as it was added; a user
   // found is remembered (an unknown address is asked again next time). `address` must live until the result is awaited.
   asio::awaitable<std::optional<std::string>> local_user(const std::string& address);
+  // What a recipient of a local domain leads to (recipient_expansion.hpp); an address that
+  // is itself a user's (or a subaddress of one) is remembered as local_user's answers are.
+  asio::awaitable<expansion> resolve(std::string address, expansion_options options);
   // Checks a user's password (slowly, by design, unless it was verified recently); the user
   // when it matches. The arguments must live until the result is awaited.
   asio::awaitable<std::optional<user_identity>> authenticate(const std::string& address,

@@ -135,12 +135,13 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
     co_return;
   }
 
-  // One transaction per message, in the order claimed.
+  // One transaction per message and envelope sender (a forwarded recipient has its own,
+  // SRS), in the order claimed.
   auto begin = job.recipients.begin();
   bool first = true;
   while (begin != job.recipients.end()) {
     auto end = std::find_if(begin, job.recipients.end(), [&](const remote_recipient& r) {
-      return r.message_id != begin->message_id;
+      return r.message_id != begin->message_id || r.sender != begin->sender;
     });
     std::vector<remote_recipient> group(begin, end);
     begin = end;

@@ -44,6 +44,24 @@ smtp_reply relay_denied(std::string_view address) {
   return {554, "5.7.1", fmt::format("<{}>: Relay access denied", address)};
 }
 
+smtp_reply alias_loop(std::string_view address, std::string_view path) {
+  return {550, "5.4.6", fmt::format("<{}>: Recipient address rejected: alias loop ({})", address, path)};
+}
+
+smtp_reply alias_too_deep(std::string_view address, std::size_t limit) {
+  return {550, "5.4.6", fmt::format("<{}>: Recipient address rejected: aliases nested more than "
+                                    "{} deep", address, limit)};
+}
+
+smtp_reply alias_too_wide(std::string_view address, std::size_t limit) {
+  return {550, "5.5.3", fmt::format("<{}>: Recipient address rejected: alias leads to more than "
+                                    "{} recipients", address, limit)};
+}
+
+smtp_reply bad_srs_address(std::string_view address, std::string_view problem) {
+  return {550, "5.1.1", fmt::format("<{}>: Recipient address rejected: {}", address, problem)};
+}
+
 smtp_reply sender_not_owned(std::string_view sender, std::string_view user) {
   return {553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by {}", sender, user)};
 }

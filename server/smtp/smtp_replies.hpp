@@ -3,6 +3,7 @@
 // and the text. Replies that name something (an address, the host) are functions.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,13 @@ inline const smtp_reply lookup_failed{451, "4.3.0", "Error: temporary failure lo
 // Recipients and senders (RFC 3463 3.2: X.1.x; 3.8: X.7.x).
 smtp_reply unknown_user(std::string_view address);                 // 550 5.1.1
 smtp_reply relay_denied(std::string_view address);                 // 554 5.7.1
+// An alias that cannot be expanded (RFC 3463 3.5: X.4.6 routing loop, X.5.3 too many
+// recipients); the text says why, for the operator who reads the bounce.
+smtp_reply alias_loop(std::string_view address, std::string_view path);      // 550 5.4.6
+smtp_reply alias_too_deep(std::string_view address, std::size_t limit);      // 550 5.4.6
+smtp_reply alias_too_wide(std::string_view address, std::size_t limit);      // 550 5.5.3
+// An SRS address of ours that does not check out (forged, altered, expired).
+smtp_reply bad_srs_address(std::string_view address, std::string_view problem);  // 550 5.1.1
 smtp_reply sender_not_owned(std::string_view sender, std::string_view user);  // 553 5.7.1
 inline const smtp_reply auth_required{530, "5.7.0", "Error: authentication required"};  // RFC 6409
 

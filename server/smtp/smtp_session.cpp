@@ -58,6 +58,17 @@ bool is_http_request(std::string_view line) {
   return false;
 }
 
+// The names a Delivered-To: field of these local recipients' would carry (the address, as
+// maildrop_message writes it) and their mailboxes.
+std::vector<std::string> delivered_to_names(const std::vector<incoming_recipient>& recipients) {
+  std::vector<std::string> names;
+  for (const auto& r : recipients) {
+    names.push_back(r.address);
+    if (!r.mailbox.empty()) names.push_back(r.mailbox);
+  }
+  return names;
+}
+
 bool valid_helo_argument(std::string_view name) {
   return !name.empty() && name.find(' ') == std::string_view::npos && name.size() <= 255;
 }
@@ -336,32 +347,13 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
     co_return replies::too_many_recipients;  // RFC 5321 4.5.3.1.10
   }
   if (context_.config.is_local_domain(recipient.domain)) {
-    std::optional<std::string> user;
-    try {
-      auto known = context_.users.known_local_user(address);
-      if (known) user = std::move(*known);
-      else user = co_await context_.users.local_user(address);
-    } catch (const std::exception& e) {
-      log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
-      co_return replies::lookup_failed;
-    }
-    if (!user && iequals(recipient.local_part, "postmaster")) {
-      // RFC 5321 4.5.1: postmaster is always accepted; without a mailbox of that name the
-      // message waits in the queue until an operator adds one.
-      user = "postmaster@" + lowercase_ascii(recipient.domain);
-    }
-    if (!user) {
-      co_return replies::unknown_user(address);
-    }
-    // One copy per mailbox, however the client spelled the address.
-    auto& list = transaction_.local_recipients;
-    if (std::find(list.begin(), list.end(), *user) == list.end()) list.push_back(*user);
+    auto refused = co_await add_local_recipient(address, recipient.local_part, recipient.domain);
+    if (refused) co_return *refused;
   } else {
     if (!client_may_relay()) {
       co_return replies::relay_denied(address);
     }
-    auto& list = transaction_.remote_recipients;
-    if (std::find(list.begin(), list.end(), address) == list.end()) list.push_back(address);
+    add_remote({address, false});
   }
   enter_state(state::rcpt);
   co_return replies::ok_recipient;
@@ -386,8 +378,9 @@ asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   // Refusals from here on are of the message (Postfix's END-OF-MESSAGE), to its recipients.
   refusal_.stage = "END-OF-MESSAGE";
   if (transaction_.recipient_count() > 0) {
-    refusal_.to = transaction_.local_recipients.empty() ? transaction_.remote_recipients.front()
-                                                        : transaction_.local_recipients.front();
+    refusal_.to = transaction_.local_recipients.empty()
+                      ? transaction_.remote_recipients.front().address
+                      : transaction_.local_recipients.front().address;
   }
   smtp_reply result;
   switch (reader.error()) {
@@ -420,7 +413,7 @@ std::string smtp_session::trace_headers(const std::string& queue_id,
   if (transaction_.recipient_count() == 1) {
     const auto& only = transaction_.local_recipients.empty() ? transaction_.remote_recipients
                                                              : transaction_.local_recipients;
-    headers += fmt::format("\r\n\tfor <{}>", only.front());
+    headers += fmt::format("\r\n\tfor <{}>", only.front().address);
   }
   headers += fmt::format("; {}\r\n", format_rfc5322_date(now));
   // RFC 5321 6.4: a relay may add the Message-ID and Date a submitted message lacks.
@@ -485,7 +478,7 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   // RFC 9228 4: a Delivered-To: naming one of this message's mailboxes means it was delivered
   // there before and came back. Refused whole, at once: no mailbox gets a second copy and no
   // bounce is needed, the sending relay reports it.
-  if (auto looped = delivered_before(summary, transaction_.local_recipients)) {
+  if (auto looped = delivered_before(summary, delivered_to_names(transaction_.local_recipients))) {
     co_return replies::forwarding_loop(*looped);
   }
   // RFC 5321 4.4: Return-Path: is final delivery's to add, from the envelope. One the sender
@@ -502,12 +495,9 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   message.trace_headers.insert(0, dkim_signature(message.trace_headers, data, summary));
   message.trace_headers.insert(0, results);  // RFC 8601 5: at the top
   message.body = std::move(data);  // no copy of what may be 25 MiB
-  for (const auto& address : transaction_.local_recipients) {
-    message.recipients.push_back({address, true});
-  }
-  for (const auto& address : transaction_.remote_recipients) {
-    message.recipients.push_back({address, false});
-  }
+  message.recipients = transaction_.local_recipients;
+  message.recipients.insert(message.recipients.end(), transaction_.remote_recipients.begin(),
+                            transaction_.remote_recipients.end());
   std::size_t size = message.trace_headers.size() + message.body.size();
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;

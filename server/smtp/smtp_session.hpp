@@ -16,6 +16,7 @@
 
 #include "connection_io.hpp"
 #include "mail_address.hpp"
+#include "queue_types.hpp"
 #include "smtp_command.hpp"
 #include "smtp_reply.hpp"
 #include "server_context.hpp"
@@ -51,8 +52,10 @@ class smtp_session {
     bool eight_bit = false;
     std::uint64_t declared_size = 0;  // MAIL SIZE= (RFC 1870), 0 if none
     std::chrono::steady_clock::time_point mail_at;  // when MAIL was accepted (for metrics)
-    std::vector<std::string> local_recipients;
-    std::vector<std::string> remote_recipients;
+    // One per mailbox (mailbox set, or the address itself), and one per outside address and
+    // envelope sender (a forwarded one has its SRS sender).
+    std::vector<incoming_recipient> local_recipients;
+    std::vector<incoming_recipient> remote_recipients;
     std::size_t recipient_count() const {
       return local_recipients.size() + remote_recipients.size();
     }
@@ -76,6 +79,17 @@ class smtp_session {
   smtp_reply on_helo(const smtp_command& command, bool extended);
   smtp_reply on_mail(const smtp_command& command);
   asio::awaitable<smtp_reply> on_rcpt(const smtp_command& command);
+  // RCPT for an address of a local domain: adds what it leads to (users, aliases,
+  // subaddresses, catch-alls, SRS reversal; smtp_session_recipients.cpp), or says why not.
+  asio::awaitable<std::optional<smtp_reply>> add_local_recipient(std::string address,
+                                                                 std::string local_part,
+                                                                 std::string domain);
+  // Adds one recipient to the transaction, once.
+  void add_local(incoming_recipient recipient);
+  void add_remote(incoming_recipient recipient);
+  // The envelope sender for mail forwarded to an outside address: the SRS address of the
+  // transaction's sender, or "" to keep it (null sender, no SRS key).
+  std::string forwarding_sender() const;
   asio::awaitable<smtp_reply> on_data(const smtp_command& command);
   smtp_reply on_rset(const smtp_command& command);
   // Stores the message, taking the bytes out of `data`.

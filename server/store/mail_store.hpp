@@ -14,7 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "alias_store.hpp"
 #include "queue_types.hpp"
+#include "recipient_expansion.hpp"
 #include "recipient_fate.hpp"
 
 namespace missive {
@@ -33,6 +35,10 @@ class mail_store {
       incoming_message message) = 0;
   // The address of the local user that `address` names (any case), as it was added.
   virtual asio::awaitable<std::optional<std::string>> local_user(std::string address) = 0;
+  // What a recipient of a local domain leads to: users, aliases, subaddresses and catch-alls
+  // looked up on a reader, expanded by recipient_expansion.
+  virtual asio::awaitable<expansion> resolve_recipient(std::string address,
+                                                       expansion_options options) = 0;
   // The stored credentials of the user that `address` names (any case), to check a login.
   virtual asio::awaitable<std::optional<user_credentials>> credentials(std::string address) = 0;
   // A number that changes whenever the users change (added, deleted, new password), read
@@ -91,6 +97,13 @@ class mail_store {
   virtual asio::awaitable<bool> delete_user(std::string address) = 0;
   // Sets a user's password hash; false when there is no such user.
   virtual asio::awaitable<bool> set_password(std::string address, std::string password_hash) = 0;
+  // Every alias, sorted by source (`missived alias list`).
+  virtual asio::awaitable<std::vector<alias_entry>> aliases() = 0;
+  // Adds targets to an alias, making it if new; how many targets were new.
+  virtual asio::awaitable<std::size_t> add_alias(std::string source,
+                                                 std::vector<std::string> targets) = 0;
+  // Removes an alias; false when there is none.
+  virtual asio::awaitable<bool> delete_alias(std::string source) = 0;
   // The messages with a recipient still to deliver, oldest first.
   virtual asio::awaitable<std::vector<message_summary>> pending_messages() = 0;
   // A message's whole story; nullopt when there is no such message.
@@ -104,7 +117,7 @@ class mail_store {
   virtual asio::awaitable<bool> delete_message(std::string queue_id) = 0;
 
   // Change notification, to every relay serving this store.
-  // The users changed: what the relays remember of them is forgotten. False when that
+  // The users or aliases changed: what the relays remember of them is forgotten. False when that
   // cannot be said at once (they notice within 10 seconds).
   virtual bool announce_user_change() = 0;
   // Recipients became due: a relay looks at the queue now. False when no relay runs.

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "alias_store.hpp"
 #include "data_directory.hpp"
 #include "log.hpp"
 #include "migration.hpp"
@@ -201,6 +202,14 @@ asio::awaitable<std::optional<std::string>> pg_store::local_user(std::string add
   });
 }
 
+asio::awaitable<expansion> pg_store::resolve_recipient(std::string address,
+                                                      expansion_options options) {
+  return readers_->run([address = std::move(address), options = std::move(options)](
+                           pg::connection& db) {
+    return resolve_stored_recipient(db, address, options);
+  });
+}
+
 asio::awaitable<std::optional<user_credentials>> pg_store::credentials(std::string address) {
   return readers_->run([address = std::move(address)](pg::connection& db) {
     auto user = find_user(db, address);
@@ -328,7 +337,7 @@ asio::awaitable<std::vector<remote_recipient>> pg_store::claim_remote(
         "  SELECT id FROM recipient WHERE state IN ('queued', 'deferred') AND is_local = 0 "
         "  AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
         "  ORDER BY next_attempt_at, id LIMIT ?2 FOR UPDATE SKIP LOCKED) "
-        "RETURNING r.id, r.message_id, m.queue_id, m.sender, r.address, r.attempts, "
+        "RETURNING r.id, r.message_id, m.queue_id, COALESCE(r.sender, m.sender), r.address, r.attempts, "
         "m.received_at");
     std::int64_t at = unix_seconds(now);
     claim.bind(1, at)
@@ -435,6 +444,28 @@ asio::awaitable<bool> pg_store::set_password(std::string address, std::string pa
     bool set = set_password_hash(db, address, hash);
     if (set) db.exec(fmt::format("NOTIFY {}", users_channel));
     return set;
+  });
+}
+
+asio::awaitable<std::vector<alias_entry>> pg_store::aliases() {
+  return readers_->run([](pg::connection& db) { return list_aliases(db); });
+}
+
+// An alias change is a user change to the relays: what they remember of recipients goes.
+asio::awaitable<std::size_t> pg_store::add_alias(std::string source, std::vector<std::string> targets) {
+  return writer_->run([source = std::move(source), targets = std::move(targets)](
+                          pg::connection& db) {
+    std::size_t added = add_alias_targets(db, source, targets);
+    if (added > 0) db.exec(fmt::format("NOTIFY {}", users_channel));
+    return added;
+  });
+}
+
+asio::awaitable<bool> pg_store::delete_alias(std::string source) {
+  return writer_->run([source = std::move(source)](pg::connection& db) {
+    bool deleted = missive::delete_alias(db, source);
+    if (deleted) db.exec(fmt::format("NOTIFY {}", users_channel));
+    return deleted;
   });
 }
 

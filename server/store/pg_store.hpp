@@ -53,6 +53,8 @@ class pg_store final : public mail_store {
 
   asio::awaitable<std::vector<delivery_outcome>> store_message(incoming_message message) override;
   asio::awaitable<std::optional<std::string>> local_user(std::string address) override;
+  asio::awaitable<expansion> resolve_recipient(std::string address,
+                                               expansion_options options) override;
   asio::awaitable<std::optional<user_credentials>> credentials(std::string address) override;
   // Counts the user changes other nodes announced (and reconnections, when some may have
   // been missed).
@@ -79,6 +81,9 @@ class pg_store final : public mail_store {
   asio::awaitable<bool> add_user(std::string address, std::string password_hash) override;
   asio::awaitable<bool> delete_user(std::string address) override;
   asio::awaitable<bool> set_password(std::string address, std::string password_hash) override;
+  asio::awaitable<std::vector<alias_entry>> aliases() override;
+  asio::awaitable<std::size_t> add_alias(std::string source, std::vector<std::string> targets) override;
+  asio::awaitable<bool> delete_alias(std::string source) override;
   asio::awaitable<std::vector<message_summary>> pending_messages() override;
   asio::awaitable<std::optional<message_story>> story(std::string queue_id) override;
   asio::awaitable<std::optional<std::size_t>> make_due(std::optional<std::string> queue_id) override;

@@ -45,6 +45,11 @@ void put_in_mailbox(Db& db, std::int64_t recipient_id, std::int64_t user_id) {
       .run();
 }
 
+// The user a local recipient is delivered to: its mailbox, else its own address.
+std::string_view mailbox_of(const incoming_recipient& recipient) {
+  return recipient.mailbox.empty() ? recipient.address : recipient.mailbox;
+}
+
 std::chrono::system_clock::time_point from_unix(std::int64_t seconds) {
   return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(seconds));
 }
@@ -183,17 +188,21 @@ std::string text_array(const std::vector<std::string_view>& items) {
 constexpr const char* message_insert_sql =
       "WITH m AS (INSERT INTO message(queue_id, sender, size, received_at, client, body) "
       "           VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id), "
-      "given AS (SELECT g.address, g.is_local, g.n, "
+      "given AS (SELECT g.address, g.is_local, g.n, NULLIF(g.mailbox, '') AS mailbox, "
+      "                 NULLIF(g.sender, '') AS sender, "
       "                 CASE WHEN g.is_local = 1 THEN (SELECT u.id FROM \"user\" u "
-      "                      WHERE lower(u.address) = lower(g.address)) END AS user_id "
-      "          FROM unnest(?7::text[], ?8::integer[]) WITH ORDINALITY AS g(address, is_local, n)) "
+      "                      WHERE lower(u.address) = lower(COALESCE(NULLIF(g.mailbox, ''), "
+      "                                                              g.address))) END AS user_id "
+      "          FROM unnest(?7::text[], ?8::integer[], ?9::text[], ?10::text[]) "
+      "               WITH ORDINALITY AS g(address, is_local, mailbox, sender, n)) "
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
-      "                      last_attempt_at, last_reply, mailbox_user_id) "
+      "                      last_attempt_at, last_reply, mailbox_user_id, mailbox, sender) "
       "SELECT m.id, g.address, g.is_local, "
       "       CASE WHEN g.user_id IS NULL THEN 'queued' ELSE 'delivered' END, "
       "       CASE WHEN g.user_id IS NULL THEN 0 ELSE 1 END, ?4, "
       "       CASE WHEN g.user_id IS NOT NULL THEN ?4::bigint END, "
-      "       CASE WHEN g.user_id IS NOT NULL THEN '2.0.0 delivered to mailbox' END, g.user_id "
+      "       CASE WHEN g.user_id IS NOT NULL THEN '2.0.0 delivered to mailbox' END, g.user_id, "
+      "       g.mailbox, g.sender "
       "FROM m, given g ORDER BY g.n "
       "RETURNING address, mailbox_user_id IS NOT NULL";
 
@@ -202,10 +211,12 @@ constexpr const char* message_insert_sql =
 void send_message_insert(pg::connection& db, const incoming_message& message) {
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(message_insert_sql);
-  std::vector<std::string_view> addresses;
+  std::vector<std::string_view> addresses, mailboxes, senders;
   std::string local_flags = "{";
   for (const auto& r : message.recipients) {
     addresses.push_back(r.address);
+    mailboxes.push_back(r.mailbox);
+    senders.push_back(r.sender);
     if (local_flags.size() > 1) local_flags += ',';
     local_flags += r.is_local ? '1' : '0';
   }
@@ -219,7 +230,9 @@ void send_message_insert(pg::connection& db, const incoming_message& message) {
       .bind(5, message.client)
       .bind_blob(6, whole)
       .bind(7, text_array(addresses))
-      .bind(8, local_flags);
+      .bind(8, local_flags)
+      .bind(9, text_array(mailboxes))
+      .bind(10, text_array(senders));
   insert.send();
 }
 
@@ -277,7 +290,8 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
   // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
-      "last_attempt_at, last_reply, mailbox_user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      "last_attempt_at, last_reply, mailbox_user_id, mailbox, sender) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   std::vector<delivery_outcome> delivered;
   for (const auto& recipient : message.recipients) {
     // Local delivery on arrival: in the transaction that stores the message, so it is as
@@ -286,7 +300,7 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
     // hears 250. A recipient with no mailbox by now (postmaster, a user deleted since
     // RCPT) is queued, and the scheduler decides.
     std::optional<std::int64_t> user;
-    if (recipient.is_local) user = find_user_id(db, recipient.address);
+    if (recipient.is_local) user = find_user_id(db, mailbox_of(recipient));
     add_recipient.bind(1, message_id)
         .bind(2, recipient.address)
         .bind(3, std::int64_t{recipient.is_local})
@@ -297,6 +311,8 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
       // In the maildrop from the start: the row is the mailbox entry.
       add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox").bind(9, *user);
     }
+    if (!recipient.mailbox.empty()) add_recipient.bind(10, recipient.mailbox);
+    if (!recipient.sender.empty()) add_recipient.bind(11, recipient.sender);
     add_recipient.run();
     if (!user) continue;
     delivered.push_back({message.queue_id, recipient.address, "local", "sent", 0, 1,
@@ -312,6 +328,7 @@ struct due_local {
   std::int64_t id;
   std::int64_t message_id;
   std::string address;
+  std::string mailbox;  // the user it goes to (the address itself, but for a subaddress)
   std::string queue_id;
   std::int64_t received_at;
   std::int64_t attempts;
@@ -322,11 +339,13 @@ std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t 
   // In the order of the recipient_due index, so a backlog is not sorted for every batch. On
   // PostgreSQL, rows another node is delivering right now are passed over.
   auto& query = db.prepare(dialect<Db>(
-      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
+      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts, "
+      "       COALESCE(r.mailbox, r.address) "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
       "ORDER BY r.next_attempt_at, r.id LIMIT ?2",
-      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts "
+      "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts, "
+      "       COALESCE(r.mailbox, r.address) "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
       "ORDER BY r.next_attempt_at, r.id LIMIT ?2 FOR UPDATE OF r SKIP LOCKED"));
@@ -334,7 +353,8 @@ std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t 
   std::vector<due_local> due;
   while (query.step()) {
     due.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
-                   query.column_text(3), query.column_int(4), query.column_int(5)});
+                   query.column_text(6), query.column_text(3), query.column_int(4),
+                   query.column_int(5)});
   }
   query.reset();
   return due;
@@ -347,7 +367,7 @@ template <class Db>
 delivery_outcome deliver_one(Db& db, const due_local& recipient,
                              std::vector<given_up>& failed, const queue_policy& policy,
                              std::chrono::system_clock::time_point now) {
-  auto user = find_user_id(db, recipient.address);
+  auto user = find_user_id(db, recipient.mailbox);
   if (!user) {
     std::optional<given_up> lost;
     auto d = decide_without_mailbox({recipient.id, recipient.message_id, recipient.queue_id,
@@ -388,7 +408,8 @@ std::vector<delivery_outcome> deliver_local(Db& db, std::size_t limit,
 std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t limit,
                                                std::chrono::system_clock::time_point now) {
   auto& query = db.prepare(
-      "SELECT r.id, r.message_id, m.queue_id, m.sender, r.address, r.attempts, m.received_at "
+      "SELECT r.id, r.message_id, m.queue_id, COALESCE(r.sender, m.sender), r.address, "
+      "       r.attempts, m.received_at "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 0 AND r.in_flight = 0 "
       "AND r.next_attempt_at <= ?1 ORDER BY r.next_attempt_at, r.id LIMIT ?2");

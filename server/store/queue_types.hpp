@@ -16,6 +16,12 @@ namespace missive {
 struct incoming_recipient {
   std::string address;
   bool is_local = false;
+  // A local recipient's user, when not `address` itself (a subaddress: alice+tag@d is
+  // delivered to alice@d, the tag kept in `address`); empty otherwise.
+  std::string mailbox;
+  // A remote recipient's envelope sender, when not the message's (forwarded through an
+  // alias: the SRS address); empty otherwise.
+  std::string sender;
 };
 
 // A message an SMTP session hands over. It is stored as trace_headers followed by body,
@@ -54,7 +60,7 @@ struct remote_recipient {
   std::int64_t id = 0;
   std::int64_t message_id = 0;
   std::string queue_id;
-  std::string sender;
+  std::string sender;             // the recipient's own (SRS) if it has one, else the message's
   std::string address;
   std::int64_t attempts = 0;     // before this one
   std::int64_t received_at = 0;  // unix seconds

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "alias_store.hpp"
 #include "ascii.hpp"
 #include "data_directory.hpp"
 #include "db.hpp"
@@ -73,6 +74,14 @@ asio::awaitable<std::optional<std::string>> sqlite_store::local_user(std::string
   return readers_->run([address = std::move(address)](db::connection& db) {
     auto user = find_user(db, address);
     return user ? std::optional<std::string>(std::move(user->address)) : std::nullopt;
+  });
+}
+
+asio::awaitable<expansion> sqlite_store::resolve_recipient(std::string address,
+                                                      expansion_options options) {
+  return readers_->run([address = std::move(address), options = std::move(options)](
+                           db::connection& db) {
+    return resolve_stored_recipient(db, address, options);
   });
 }
 
@@ -208,6 +217,26 @@ asio::awaitable<bool> sqlite_store::delete_user(std::string address) {
 asio::awaitable<bool> sqlite_store::set_password(std::string address, std::string password_hash) {
   return writer_->run([address = std::move(address), hash = std::move(password_hash)](
                           db::connection& db) { return set_password_hash(db, address, hash); });
+}
+
+asio::awaitable<std::vector<alias_entry>> sqlite_store::aliases() {
+  return readers_->run([](db::connection& db) { return list_aliases(db); });
+}
+
+// An alias change is a user change to the relays: what they remember of recipients goes.
+asio::awaitable<std::size_t> sqlite_store::add_alias(std::string source, std::vector<std::string> targets) {
+  return writer_->run([source = std::move(source), targets = std::move(targets)](
+                          db::connection& db) {
+    std::size_t added = add_alias_targets(db, source, targets);
+    return added;
+  });
+}
+
+asio::awaitable<bool> sqlite_store::delete_alias(std::string source) {
+  return writer_->run([source = std::move(source)](db::connection& db) {
+    bool deleted = missive::delete_alias(db, source);
+    return deleted;
+  });
 }
 
 asio::awaitable<std::vector<message_summary>> sqlite_store::pending_messages() {

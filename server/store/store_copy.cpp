@@ -33,9 +33,10 @@ constexpr table_copy tables[] = {
     {"messages", "message", "message", "id, queue_id, sender, size, received_at, client, body", 7, 6},
     {"recipients", "recipient", "recipient",
      "id, message_id, address, is_local, state, attempts, next_attempt_at, last_attempt_at, "
-     "last_reply, mailbox_user_id",
-     10, -1},
+     "last_reply, mailbox_user_id, mailbox, sender",
+     12, -1},
     {"history events", "event", "event", "id, message_id, at, recipient, kind, detail", 6, -1},
+    {"aliases", "alias", "alias", "id, source, target", 3, -1},
 };
 
 // Rows between two progress reports: often enough for a person to see it move, seldom
@@ -100,11 +101,12 @@ copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const s
     pg::connection to(url);
     pg::transaction tx(to);
     // Nothing copied over mail that is already there: the ids would collide.
-    auto there = to.prepare("SELECT (SELECT count(*) FROM message) + (SELECT count(*) FROM \"user\")")
+    auto there = to.prepare("SELECT (SELECT count(*) FROM message) + (SELECT count(*) FROM \"user\") "
+                            "+ (SELECT count(*) FROM alias)")
                      .single_int();
     if (there.value_or(0) > 0) {
       throw store_error(store_error::kind::permanent,
-                        "the PostgreSQL database already holds messages or users: copy only into an "
+                        "the PostgreSQL database already holds messages, users or aliases: copy only into an "
                         "empty one");
     }
     // A SQLite read transaction: one consistent picture, even beside a running relay.
@@ -114,6 +116,7 @@ copy_counts copy_to_postgresql(const std::filesystem::path& sqlite_file, const s
     counts.messages = copy_table(from, to, tables[1], progress);
     counts.recipients = copy_table(from, to, tables[2], progress);
     counts.events = copy_table(from, to, tables[3], progress);
+    counts.aliases = copy_table(from, to, tables[4], progress);
     from.exec("COMMIT");
     tx.commit();
     return counts;

@@ -14,6 +14,7 @@ struct copy_counts {
   std::int64_t messages = 0;
   std::int64_t recipients = 0;
   std::int64_t events = 0;
+  std::int64_t aliases = 0;  // alias rows: one per source and target
 };
 
 // How far a copy is: rows of one table copied so far, out of how many.

@@ -176,14 +176,18 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
 
 // RFC 5321 4.5.1: mail for postmaster is always accepted, and without a mailbox of that
 // name it waits in the queue; an operator learns it at start, not when it is found waiting.
-asio::awaitable<void> warn_of_missing_postmasters(mail_store& store,
-                                                  const std::vector<std::string>& domains) {
-  for (const auto& domain : domains) {
+// An alias (or a catch-all) that leads somewhere is as good as a mailbox.
+asio::awaitable<void> warn_of_missing_postmasters(mail_store& store, const server_config& config) {
+  expansion_options options;
+  options.local_domains = config.domains;
+  options.recipient_delimiter = config.smtp.recipient_delimiter;
+  for (const auto& domain : config.domains) {
     std::string postmaster = "postmaster@" + domain;
-    if (co_await store.local_user(postmaster)) continue;
+    auto found = co_await store.resolve_recipient(postmaster, options);
+    if (found.status == expansion_status::found) continue;
     log::warning("missived",
                  "event=no_postmaster domain={} reason=\"mail for <{}> waits in the queue until "
-                 "the user is added (missived user add {})\"",
+                 "the user or an alias is added (missived user add {})\"",
                  domain, postmaster, postmaster);
   }
 }
@@ -368,7 +372,7 @@ int run_relay(const server_config& config) {
                    log_escaped("metrics"));
   }
   asio::co_spawn(io, scheduler.run(), log_escaped("delivery"));
-  asio::co_spawn(io, warn_of_missing_postmasters(store, config.domains), log_escaped("missived"));
+  asio::co_spawn(io, warn_of_missing_postmasters(store, config), log_escaped("missived"));
   asio::co_spawn(io, keep_history(store, config.queue.keep_history, history_timer),
                  log_escaped("missived"));
 

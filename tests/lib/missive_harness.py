@@ -1379,7 +1379,9 @@ def require_system_module(name, package):
         return importlib.import_module(name)
     except ImportError as first:
         d = "/usr/lib/python3/dist-packages"
-        if os.path.isdir(os.path.join(d, name.split(".")[0])) and d not in sys.path:
+        top = os.path.join(d, name.split(".")[0])
+        # a package (a directory) or a module of one file (python3-spf's spf.py)
+        if (os.path.isdir(top) or os.path.isfile(top + ".py")) and d not in sys.path:
             sys.path.append(d)
         try:
             return importlib.import_module(name)

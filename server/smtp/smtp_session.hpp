@@ -52,8 +52,8 @@ class smtp_session {
     bool eight_bit = false;
     std::uint64_t declared_size = 0;  // MAIL SIZE= (RFC 1870), 0 if none
     std::chrono::steady_clock::time_point mail_at;  // when MAIL was accepted (for metrics)
-    // One per mailbox (mailbox set, or the address itself), and one per outside address and
-    // envelope sender (a forwarded one has its SRS sender).
+    // One per mailbox (mailbox set, or the address itself), and one per outside address (a
+    // forwarded one has its SRS sender).
     std::vector<incoming_recipient> local_recipients;
     std::vector<incoming_recipient> remote_recipients;
     std::size_t recipient_count() const {

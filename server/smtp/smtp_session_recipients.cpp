@@ -51,9 +51,11 @@ void smtp_session::add_local(incoming_recipient recipient) {
 }
 
 void smtp_session::add_remote(incoming_recipient recipient) {
+  // One copy per outside address too: named directly and reached through an alias, it goes
+  // once, with the envelope sender of the first.
   auto& list = transaction_.remote_recipients;
   for (const auto& r : list) {
-    if (iequals(r.address, recipient.address) && r.sender == recipient.sender) return;
+    if (iequals(r.address, recipient.address)) return;
   }
   list.push_back(std::move(recipient));
 }

@@ -153,6 +153,19 @@ class SrsForwardingTest(RelayTestCase):
             # one made by this test's own implementation of the scheme, today: accepted
             self.assertEqual(c.cmd(f"RCPT TO:<{good}>").code, 250)
 
+    def test_forwarded_and_direct_outside_recipients_of_one_message_have_their_own_senders(self):
+        relay = self.start()
+        direct = "other@far.test"
+        smtp_send(relay, OUTSIDER, [FORWARD, direct, FRIEND],
+                  make_message("both", ["x"], sender=OUTSIDER))
+        transactions = self.sink.wait_transactions(2)
+        by_rcpt = {tuple(t.rcpts): t.mail_from for t in transactions}
+        # FRIEND named directly after the alias led there: one copy, the alias's sender
+        self.assertEqual(by_rcpt, {
+            (FRIEND,): srs_address(self.secret, "someone", "outside.test", today()),
+            (direct,): OUTSIDER})
+        self.assertEqual(transactions[0].data, transactions[1].data)
+
     def test_the_null_sender_is_not_rewritten(self):
         relay = self.start()
         smtp_send(relay, "", [FORWARD], make_message("a bounce, forwarded", ["x"]))

@@ -1,6 +1,7 @@
 // Aliases in the database: see alias_store.hpp.
 #include "alias_store.hpp"
 
+#include "ascii.hpp"
 #include "db.hpp"
 #include "pg_connection.hpp"
 #include "sql_dialect.hpp"
@@ -42,7 +43,8 @@ std::vector<alias_entry> list_aliases(Db& db) {
   std::vector<alias_entry> out;
   while (query.step()) {
     std::string source = query.column_text(0);
-    if (out.empty() || out.back().source != source) out.push_back({source, {}});
+    // A source added again in another case is the same alias, listed as first spelled.
+    if (out.empty() || !iequals(out.back().source, source)) out.push_back({source, {}});
     out.back().targets.push_back(query.column_text(1));
   }
   query.reset();

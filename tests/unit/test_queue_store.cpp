@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "alias_store.hpp"
 #include "db.hpp"
 #include "sqlite_store.hpp"
 #include "queue_store.hpp"
@@ -241,6 +242,83 @@ TEST_CASE("local recipients with a mailbox are delivered in the transaction that
   // the body is stored whole: the relay's headers, then the message
   CHECK(q.count("SELECT count(*) FROM message WHERE body = CAST('Received: from test\r\n"
                 "Subject: hi\r\n\r\nbody\r\n' AS BLOB) AND size = length(body)") == 1);
+}
+
+TEST_CASE("a subaddress is delivered to its mailbox, the tag kept in the recipient") {
+  temp_queue q;
+  REQUIRE(add_user(*q.db, "bob@a.test", "$scrypt$test"));
+  incoming_message m;
+  m.queue_id = "SUB1";
+  m.sender = "alice@b.test";
+  m.client = "test [127.0.0.1]";
+  m.body = "Subject: hi\r\n\r\nbody\r\n";
+  m.recipients = {{"bob+lists@a.test", true, "bob@a.test"}, {"carol+x@a.test", true, "carol@a.test"}};
+  auto delivered = insert_message(*q.db, m);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].recipient == "bob+lists@a.test");
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'bob+lists@a.test' "
+                "AND mailbox = 'bob@a.test' AND mailbox_user_id IS NOT NULL") == 1);
+  // carol has no mailbox yet: queued; once she has one, the scheduler delivers it there
+  REQUIRE(add_user(*q.db, "carol@a.test", "$scrypt$test"));
+  auto later = deliver_local(*q.db, 10, q.policy, std::chrono::system_clock::now());
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].status == "sent");
+  CHECK(later[0].recipient == "carol+x@a.test");
+  CHECK(q.count("SELECT count(*) FROM recipient r JOIN user u ON u.id = r.mailbox_user_id "
+                "WHERE r.address = 'carol+x@a.test' AND u.address = 'carol@a.test'") == 1);
+  // the delivery headers name the envelope recipient, tag and all
+  auto entry = q.count("SELECT id FROM recipient WHERE address = 'carol+x@a.test'");
+  auto content = maildrop_message(*q.db, entry);
+  CHECK(content.starts_with("Return-Path: <alice@b.test>\r\nDelivered-To: carol+x@a.test\r\n"));
+}
+
+TEST_CASE("a forwarded recipient is claimed with its own envelope sender") {
+  temp_queue q;
+  incoming_message m;
+  m.queue_id = "FWD1";
+  m.sender = "alice@b.test";
+  m.client = "test [127.0.0.1]";
+  m.body = "Subject: hi\r\n\r\nbody\r\n";
+  m.recipients = {{"direct@c.test", false}, {"friend@c.test", false, "", "SRS0=X=Y=b.test=alice@a.test"}};
+  insert_message(*q.db, m);
+  auto claimed = claim_due_remote(*q.db, 10, std::chrono::system_clock::now());
+  REQUIRE(claimed.size() == 2);
+  CHECK(claimed[0].address == "direct@c.test");
+  CHECK(claimed[0].sender == "alice@b.test");
+  CHECK(claimed[1].address == "friend@c.test");
+  CHECK(claimed[1].sender == "SRS0=X=Y=b.test=alice@a.test");
+  // a failure of the forwarded copy bounces to the message's sender, not to the SRS address
+  record_attempts(*q.db, {result_for(claimed[1], attempt_fate::permanent, "550 5.1.1 no")}, q.policy);
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE address = 'alice@b.test' AND sender IS NULL") == 1);
+}
+
+TEST_CASE("aliases: stored in any case, listed in order, resolved with the users") {
+  temp_queue q;
+  REQUIRE(add_user(*q.db, "Alice@a.test", "$scrypt$test"));
+  CHECK(add_alias_targets(*q.db, "info@a.test", {"alice@a.test", "x@far.test"}) == 2);
+  CHECK(add_alias_targets(*q.db, "INFO@a.test", {"X@FAR.test", "team@a.test"}) == 1);
+  CHECK(add_alias_targets(*q.db, "team@a.test", {"alice@a.test"}) == 1);
+  CHECK(add_alias_targets(*q.db, "@a.test", {"alice@a.test"}) == 1);
+  auto all = list_aliases(*q.db);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].source == "@a.test");
+  CHECK(all[1].source == "info@a.test");
+  CHECK(all[1].targets == std::vector<std::string>{"alice@a.test", "x@far.test", "team@a.test"});
+  CHECK(find_alias_targets(*q.db, "Team@A.test") == std::vector<std::string>{"alice@a.test"});
+  expansion_options options;
+  options.local_domains = {"a.test"};
+  auto found = resolve_stored_recipient(*q.db, "info@a.test", options);
+  REQUIRE(found.status == expansion_status::found);
+  REQUIRE(found.recipients.size() == 2);
+  CHECK(found.recipients[0].mailbox == "Alice@a.test");
+  CHECK(found.recipients[1].address == "x@far.test");
+  CHECK(found.recipients[1].forwarded);
+  auto caught = resolve_stored_recipient(*q.db, "anyone+x@a.test", options);
+  REQUIRE(caught.status == expansion_status::found);
+  CHECK(caught.recipients[0].mailbox == "Alice@a.test");
+  CHECK(delete_alias(*q.db, "INFO@A.TEST"));
+  CHECK_FALSE(delete_alias(*q.db, "info@a.test"));
+  CHECK(list_aliases(*q.db).size() == 2);
 }
 
 TEST_CASE("a message is stored whole, whether copied in one piece or written in place") {

@@ -100,7 +100,7 @@ class ManPageCompletenessTest(unittest.TestCase):
             body = text.split(f".SH {heading}\n", 1)[1].split("\n.SH ", 1)[0]
             for key in re.findall(r'"([a-z0-9_]+)"', keys):
                 if prefix == "" and key in ("smtp", "pop3", "tls", "queue", "store", "dns", "metrics", "route", "dkim",
-                                             "checks"):
+                                             "checks", "srs"):
                     continue  # tables: their own sections
                 with self.subTest(key=prefix + key):
                     self.assertTrue(re.search(rf"\n\.BR? [^\n]*\b{key}\b", body),

@@ -191,11 +191,13 @@ class SrsKeyTest(RelayTestCase):
 
     def test_config_keys_are_checked(self):
         relay = self.start_relay(OURS, start=False,
-                                 extra_config='\n[srs]\nsecret = "short"\ndomain = "elsewhere.test"\n')
+                                 extra_config='\n[srs]\nsecret = "short"\ndomain = "elsewhere.test"\n'
+                                              '\n[smtp]\nrecipient_delimiter = "@"\n')
         check = relay.cli("check", "--config", relay.config_path)
         self.assertEqual(check.returncode, 78, check.stderr)
         self.assertRegex(check.stderr, r"missived\.toml:\d+: srs\.secret: expected at least 16")
         self.assertRegex(check.stderr, r"missived\.toml:\d+: srs\.domain: expected one of the local")
+        self.assertRegex(check.stderr, r"missived\.toml:\d+: smtp\.recipient_delimiter: expected")
 
 
 if __name__ == "__main__":

@@ -178,12 +178,11 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ro
 // name it waits in the queue; an operator learns it at start, not when it is found waiting.
 // An alias (or a catch-all) that leads somewhere is as good as a mailbox.
 asio::awaitable<void> warn_of_missing_postmasters(mail_store& store, const server_config& config) {
-  expansion_options options;
-  options.local_domains = config.domains;
-  options.recipient_delimiter = config.smtp.recipient_delimiter;
   for (const auto& domain : config.domains) {
     std::string postmaster = "postmaster@" + domain;
-    auto found = co_await store.resolve_recipient(postmaster, options);
+    // Named before it is awaited: no temporary of the co_await (GCC 12).
+    auto lookup = store.resolve_recipient(postmaster, recipient_expansion_of(config));
+    auto found = co_await std::move(lookup);
     if (found.status == expansion_status::found) continue;
     log::warning("missived",
                  "event=no_postmaster domain={} reason=\"mail for <{}> waits in the queue until "
@@ -255,7 +254,7 @@ int run_relay(const server_config& config) {
   bool tls_enabled = !config.tls.cert.empty();
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
-  user_directory users(store);
+  user_directory users(store, recipient_expansion_of(config));
   server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {},
                          std::move(keys), dns, std::move(srs_secret)};

@@ -66,6 +66,13 @@ bool server_config::is_local_domain(std::string_view domain) const {
   return std::find(domains.begin(), domains.end(), lower) != domains.end();
 }
 
+expansion_options recipient_expansion_of(const server_config& config) {
+  expansion_options options;
+  options.local_domains = config.domains;
+  options.recipient_delimiter = config.smtp.recipient_delimiter;
+  return options;
+}
+
 server_config default_server_config() {
   server_config config;
   char name[256] = {};

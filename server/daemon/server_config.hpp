@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ip_network.hpp"
+#include "recipient_expansion.hpp"
 
 namespace missive {
 
@@ -217,6 +218,9 @@ struct server_config {
   // Whether `domain` (any case) is one of ours.
   bool is_local_domain(std::string_view domain) const;
 };
+
+// How recipients of the local domains are expanded under this configuration.
+expansion_options recipient_expansion_of(const server_config& config);
 
 // The built-in defaults (see DESIGN.md: ./missive-data, 127.0.0.1:2525/2110, localhost).
 server_config default_server_config();

@@ -13,8 +13,8 @@ constexpr int password_check_threads = 2;
 
 }  // namespace
 
-user_directory::user_directory(mail_store& store)
-    : store_(store), password_checks_(password_check_threads) {}
+user_directory::user_directory(mail_store& store, expansion_options expansion)
+    : store_(store), expansion_(std::move(expansion)), password_checks_(password_check_threads) {}
 
 user_directory::~user_directory() {
   password_checks_.stop();
@@ -42,10 +42,11 @@ asio::awaitable<std::optional<std::string>> user_directory::local_user(const std
   co_return found;
 }
 
-asio::awaitable<expansion> user_directory::resolve(std::string address,
-                                                   expansion_options options) {
+asio::awaitable<expansion> user_directory::resolve(std::string address) {
   auto version = store_.users_version();
-  auto found = co_await store_.resolve_recipient(address, std::move(options));
+  // Named before it is awaited: the options' copy is no temporary of the co_await (GCC 12).
+  auto lookup = store_.resolve_recipient(address, expansion_);
+  auto found = co_await std::move(lookup);
   // Only an address that is a mailbox's (not an alias's targets) fits the known-user cache;
   // an alias or subaddress added later raises the version, so it is forgotten then.
   if (version && found.status == expansion_status::found && found.recipients.size() == 1 &&

@@ -22,7 +22,8 @@ namespace missive {
 // about 100 ms of CPU) run on a small pool of their own.
 class user_directory {
  public:
-  explicit user_directory(mail_store& store);
+  // `expansion`: how recipients of the local domains are resolved (resolve()).
+  explicit user_directory(mail_store& store, expansion_options expansion = {});
   ~user_directory();
   user_directory(const user_directory&) = delete;
   user_directory& operator=(const user_directory&) = delete;
@@ -35,7 +36,9 @@ class user_directory {
   asio::awaitable<std::optional<std::string>> local_user(const std::string& address);
   // What a recipient of a local domain leads to (recipient_expansion.hpp); an address that
   // is itself a user's (or a subaddress of one) is remembered as local_user's answers are.
-  asio::awaitable<expansion> resolve(std::string address, expansion_options options);
+  asio::awaitable<expansion> resolve(std::string address);
+  // How resolve() expands (its limits name the refusals).
+  const expansion_options& expansion_settings() const { return expansion_; }
   // Checks a user's password (slowly, by design, unless it was verified recently); the user
   // when it matches. The arguments must live until the result is awaited.
   asio::awaitable<std::optional<user_identity>> authenticate(const std::string& address,
@@ -43,6 +46,7 @@ class user_directory {
 
  private:
   mail_store& store_;
+  expansion_options expansion_;
   local_user_cache known_users_;
   credential_cache logins_;
   asio::thread_pool password_checks_;

@@ -20,13 +20,6 @@ std::int64_t today() {
   return srs_day(std::chrono::duration_cast<std::chrono::seconds>(now).count());
 }
 
-expansion_options expansion_for(const server_config& config) {
-  expansion_options options;
-  options.local_domains = config.domains;
-  options.recipient_delimiter = config.smtp.recipient_delimiter;
-  return options;
-}
-
 // The one recipient an address that is a user's own leads to.
 expansion direct_user(const std::string& address, std::string mailbox) {
   expansion found;
@@ -94,7 +87,7 @@ asio::awaitable<std::optional<smtp_reply>> smtp_session::add_local_recipient(std
   try {
     auto known = context_.users.known_local_user(address);
     if (known && *known) found = direct_user(address, std::move(**known));
-    else found = co_await context_.users.resolve(address, expansion_for(context_.config));
+    else found = co_await context_.users.resolve(address);
   } catch (const std::exception& e) {
     log::error(id_, "event=lookup_failed reason=\"{}\"", e.what());
     co_return replies::lookup_failed;
@@ -106,7 +99,7 @@ asio::awaitable<std::optional<smtp_reply>> smtp_session::add_local_recipient(std
       add_local({"postmaster@" + lowercase_ascii(domain), true});
       co_return std::nullopt;
     }
-    auto limits = expansion_for(context_.config);
+    const auto& limits = context_.users.expansion_settings();
     switch (found.status) {
       case expansion_status::loop:
         log::warning(id_, "event=alias_loop to=<{}> path=\"{}\"", address, found.detail);

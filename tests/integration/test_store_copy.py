@@ -37,6 +37,7 @@ class StoreCopyTest(RelayTestCase):
             # the age column depends on when the command runs
             "queue list": re.sub(r"(?m)^([A-Z0-9]+)  +\S+  ", r"\1  AGE  ", ok("queue", "list")),
             "user list": ok("user", "list"),
+            "alias list": ok("alias", "list"),
         }
         for qid in queue_ids:
             shot[f"queue show {qid}"] = ok("queue", "show", qid)
@@ -58,6 +59,8 @@ class StoreCopyTest(RelayTestCase):
         a = self.start_relay("a.test", store="sqlite", queue=SLOW, routes=routes, start=False)
         for user, password in PASSWORDS.items():
             a.add_user(user, password)
+        for alias in (("info@a.test", ALICE, BOB), ("@a.test", BOB)):
+            self.assertEqual(a.cli("alias", "add", *alias).returncode, 0)
         a.start()
         local = [smtp_send(a, "someone@client.test", [BOB], make_message(f"local {i}", [f"n{i}"]))
                  for i in range(3)]
@@ -91,6 +94,7 @@ class StoreCopyTest(RelayTestCase):
         said = r.stdout + r.stderr
         self.assertRegex(said, rf"\b{messages}\b.*message", f"the number of messages: {said!r}")
         self.assertRegex(said, rf"\b{len(PASSWORDS)}\b.*user", f"the number of users: {said!r}")
+        self.assertRegex(said, r"\b3 alias targets\b", said)
 
         b = self.start_relay("a.test", queue=SLOW, routes=routes, name="copied",
                              store=PgStore(database, node="copied"))
@@ -103,6 +107,7 @@ class StoreCopyTest(RelayTestCase):
         with b.pop3() as c:
             c.cmd(f"USER {ALICE}")
             self.assertErr(c.cmd("PASS wrong-password"), msg="a wrong password after the copy")
+        self.assertIn("info@a.test: alice@a.test, bob@a.test", after["alias list"])
         # the copied relay goes on: new mail, read back
         smtp_send(b, "someone@client.test", [ALICE], make_message("after the copy", ["w"]))
         wait_for_mailbox_count(b, ALICE, 2)
@@ -150,7 +155,7 @@ class StoreCopyProgressTest(RelayTestCase):
         self.assertRegex(out.decode(), r"^copied 2 users, 0 messages")
         text = shown.decode()
         for line in ("copying users: 2/2", "copying messages: 0/0", "copying recipients: 0/0",
-                     "copying history events: 0/0"):
+                     "copying history events: 0/0", "copying aliases: 0/0"):
             self.assertIn("\r\x1b[K" + line, text)
         self.assertTrue(text.endswith("\r\x1b[K"), "the line is cleared before the result")
 

@@ -11,7 +11,7 @@
 
 namespace missive {
 
-class dns_resolver;
+class dns_source;
 
 struct dkim_result {
   // RFC 8601 2.7.1's words for DKIM.
@@ -30,12 +30,9 @@ std::string_view result_name(dkim_result::kind outcome);
 // `headers` and body `body` (hashed in place, once per canonicalization), at Unix time `now`.
 // A key that cannot be fetched for now is temperror; l= is not honoured (the whole body is
 // hashed), so content appended after a signed length fails.
-asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_resolver& dns, std::string_view headers,
+asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::string_view headers,
                                                       std::string_view body, std::int64_t now,
                                                       std::size_t limit = 5);
-
-// The text of a TXT record's data: its character-strings joined (RFC 1035 3.3.14).
-std::string txt_text(std::string_view rdata);
 
 // The DKIM-Signature field `field_text` with the value of its b= tag removed (RFC 6376 3.7).
 std::string without_signature_value(std::string_view field_text);

@@ -512,13 +512,13 @@ asio::awaitable<smtp_reply> smtp_session::check_sender(smtp_reply accepted) {
   log::info(id_, "event=spf identity={} result={} reason=\"{}\"", sender.empty() ? "helo" : "mailfrom",
             result_name(decisive->outcome), decisive->reason);
   if (checks.spf == "enforce") {
-    smtp_reply refusal;
+    std::optional<smtp_reply> refusal;
     if (decisive->outcome == spf_result::kind::fail) refusal = replies::spf_failed(decisive->explanation);
     else if (decisive->outcome == spf_result::kind::temperror) refusal = replies::spf_unavailable;
-    if (refusal.code != 0) {
+    if (refusal) {
       transaction_ = {};
       enter_state(state::greeted);
-      co_return refusal;
+      co_return *refusal;
     }
   }
   co_return accepted;

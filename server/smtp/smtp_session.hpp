@@ -109,8 +109,9 @@ class smtp_session {
                                                                   std::string& added);
   // The DKIM-Signature for a message of our own users (authenticated, or from a trusted
   // network) whose From: domain has a [[dkim]] key; empty for any other.
-  std::string dkim_signature(const std::string& trace_headers, std::string_view data,
-                             const header_summary& summary) const;
+  // Signed on the message_work pool.
+  asio::awaitable<std::string> dkim_signature(const std::string& trace_headers, std::string_view data,
+                                              const header_summary& summary);
   // Whether the data directory has room for a message of `declared_size` octets and the
   // reserve ([smtp] min_free_space) besides.
   bool room_for(std::uint64_t declared_size) const;

@@ -15,6 +15,7 @@
 #include "dkim_canonical.hpp"
 #include "dkim_tags.hpp"
 #include "dns_rdata.hpp"
+#include "offload.hpp"
 #include "dns_source.hpp"
 
 namespace missive {
@@ -131,6 +132,7 @@ std::string without_signature_value(std::string_view field) {
 
 asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::string_view headers,
                                                       std::string_view body, std::int64_t now,
+                                                      asio::thread_pool* hashing,
                                                       std::size_t limit) {
   std::vector<dkim_result> results;
   auto fields = split_header_fields(headers);
@@ -161,15 +163,18 @@ asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::stri
     // The body first: no DNS for a signature whose body changed.
     auto& hash = tags.relaxed_body ? relaxed_hash : simple_hash;
     if (!hash) {
-      if (tags.relaxed_body) {
-        relaxed_body_hash h;
-        h.update(body);
-        hash = h.finish();
-      } else {
+      auto hash_body = [relaxed = tags.relaxed_body, body]() -> std::string {
+        if (relaxed) {
+          relaxed_body_hash h;
+          h.update(body);
+          return h.finish();
+        }
         simple_body_hash h;
         h.update(body);
-        hash = h.finish();
-      }
+        return h.finish();
+      };
+      if (hashing != nullptr) hash = co_await offload(*hashing, std::move(hash_body));
+      else hash = hash_body();
     }
     if (*hash != tags.body_hash) {
       finish(dkim_result::kind::fail, "body hash did not verify");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <string>
@@ -27,11 +28,13 @@ struct dkim_result {
 std::string_view result_name(dkim_result::kind outcome);
 
 // Verifies at most `limit` DKIM-Signature fields of the message whose header section is
-// `headers` and body `body` (hashed in place, once per canonicalization), at Unix time `now`.
-// A key that cannot be fetched for now is temperror; l= is not honoured (the whole body is
-// hashed), so content appended after a signed length fails.
+// `headers` and body `body` (hashed in place, once per canonicalization, on `hashing` when
+// given: a large body is not hashed on the caller's thread), at Unix time `now`. A key that
+// cannot be fetched for now is temperror; l= is not honoured (the whole body is hashed), so
+// content appended after a signed length fails.
 asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::string_view headers,
                                                       std::string_view body, std::int64_t now,
+                                                      asio::thread_pool* hashing = nullptr,
                                                       std::size_t limit = 5);
 
 // The DKIM-Signature field `field_text` with the value of its b= tag removed (RFC 6376 3.7).

@@ -566,7 +566,8 @@ asio::awaitable<std::optional<smtp_reply>> smtp_session::check_authentication(
   if (checks.dkim != "off" || checks.dmarc != "off") {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
-    findings.dkim = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()), now);
+    findings.dkim = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()),
+                                         now, &context_.message_work);
   }
   if (checks.dmarc != "off") {
     dmarc_evidence evidence;

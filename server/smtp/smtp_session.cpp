@@ -525,6 +525,7 @@ asio::awaitable<smtp_reply> smtp_session::check_sender(smtp_reply accepted) {
   }
   log::info(id_, "event=spf identity={} result={} reason=\"{}\"", sender.empty() ? "helo" : "mailfrom",
             result_name(decisive->outcome), decisive->reason);
+  if (checks.spf != "off") metrics::relay().authentication_result("spf", result_name(decisive->outcome));
   if (checks.spf == "enforce") {
     std::optional<smtp_reply> refusal;
     if (decisive->outcome == spf_result::kind::fail) refusal = replies::spf_failed(decisive->explanation);
@@ -568,6 +569,8 @@ asio::awaitable<std::optional<smtp_reply>> smtp_session::check_authentication(
                    std::chrono::system_clock::now().time_since_epoch()).count();
     findings.dkim = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()),
                                          now, &context_.message_work);
+    if (findings.dkim->empty()) metrics::relay().authentication_result("dkim", "none");
+    for (const auto& r : *findings.dkim) metrics::relay().authentication_result("dkim", result_name(r.outcome));
   }
   if (checks.dmarc != "off") {
     dmarc_evidence evidence;
@@ -581,6 +584,7 @@ asio::awaitable<std::optional<smtp_reply>> smtp_session::check_authentication(
     findings.dmarc = co_await check_dmarc(context_.dns, evidence);
     log::info(id_, "event=dmarc from={} result={} disposition={}", findings.dmarc->from_domain,
               result_name(findings.dmarc->outcome), policy_name(findings.dmarc->disposition));
+    metrics::relay().authentication_result("dmarc", result_name(findings.dmarc->outcome));
   }
   added = authentication_results(us, findings);
   if (checks.dmarc == "enforce" && findings.dmarc) {

@@ -10,6 +10,7 @@ signs the message whose aligned signature passes DMARC."""
 import re
 import smtplib
 import unittest
+import urllib.request
 
 from dns_server import DnsServer
 from missive_harness import (RelayTestCase, fetch_all, make_message, require_system_module,
@@ -59,7 +60,8 @@ class AuthenticationTest(RelayTestCase):
     def relay_with(self, spf="annotate", dmarc="enforce"):
         relay = self.start_relay("a.test", start=False, trusted_networks=[], extra_config=(
             f'\n[checks]\nspf = "{spf}"\ndkim = "annotate"\ndmarc = "{dmarc}"\n\n'
-            f'[dns]\nresolver = "{self.dns.address}"\ntimeout = "1s"\n'))
+            f'[dns]\nresolver = "{self.dns.address}"\ntimeout = "1s"\n\n'
+            f'[metrics]\nlisten = "127.0.0.1:0"\n'))
         relay.add_user(ALICE)
         relay.start()
         return relay
@@ -116,6 +118,15 @@ class AuthenticationTest(RelayTestCase):
         raw = self.delivered(relay)
         self.assertIn(b"Subject: second", raw)
         self.assertIn("reject: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.7.1", relay.read_log())
+        # Counted by method and result: SPF of the two MAIL FROM identities (fail, then pass),
+        # two messages without a signature, DMARC fail then pass.
+        with urllib.request.urlopen(f"http://127.0.0.1:{relay.port('metrics')}/metrics", timeout=10) as r:
+            scrape = r.read().decode()
+        counted = dict(re.findall(r'^missive_smtp_authentication_results_total\{(method="[a-z]+",result="[a-z]+")\} (\d+)$',
+                                  scrape, re.M))
+        self.assertEqual(counted, {'method="spf",result="pass"': "1", 'method="spf",result="fail"': "1",
+                                   'method="dkim",result="none"': "2",
+                                   'method="dmarc",result="pass"': "1", 'method="dmarc",result="fail"': "1"})
 
     def test_an_aligned_dkim_signature_passes_dmarc_despite_spf(self):
         relay = self.relay_with()

@@ -9,15 +9,19 @@ packages=(
   # further package)
   g++ cmake ninja-build pkg-config ccache
   libasio-dev libsqlite3-dev libpq-dev libunbound-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
+  # the Public Suffix List (Debian publicsuffix) through libpsl: DMARC organisational domains
+  libpsl-dev publicsuffix
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks mutt
+  # the SPF tests: the RFC 7208 test suite ships in python3-spf, read with python3-yaml
+  # (test_srs checks a forwarded message's SRS sender with its pyspf);
+  # python3-authres parses the Authentication-Results fields missived writes
+  python3-spf python3-yaml python3-authres
   # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2
   # for the tests' own queries
   postgresql python3-psycopg2
   # the DKIM tests: dkimpy verifies what missived signs (python3-nacl for Ed25519)
   python3-dkim python3-nacl
-  # the SRS test: pyspf checks a forwarded message's SRS sender against the test zone
-  python3-spf
   # the DNS tests: a real DNS server (unbound) serving the test zones on 127.0.0.1
   unbound
   # the fault suite: system-call tracing (250 only after fsync)

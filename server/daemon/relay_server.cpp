@@ -32,9 +32,9 @@
 #include "privileges.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
-#include "srs_secret.hpp"
 #include "server_context.hpp"
 #include "smtp_session.hpp"
+#include "srs_secret.hpp"
 #include "tls.hpp"
 #include "user_directory.hpp"
 

@@ -28,27 +28,18 @@ std::optional<std::optional<std::string>> user_directory::known_local_user(
   return known_users_.find(address, *version, local_user_cache::clock::now());
 }
 
-asio::awaitable<std::optional<std::string>> user_directory::local_user(const std::string& address) {
+asio::awaitable<expansion> user_directory::resolve(std::string address) {
   // The version is read before the store is asked: a change committed after this read
   // raises it, so the answer is remembered under a version that is already out of date.
-  auto version = store_.users_version();
-  auto found = co_await store_.local_user(address);
-  // Only users that exist are remembered: "no such user" is asked of the store each time,
-  // so a user added is known at the next RCPT even where the news of it comes later than
-  // the admin command's return (PostgreSQL's NOTIFY reaches the relay asynchronously).
-  if (version && found) {
-    known_users_.remember(address, found, *version, local_user_cache::clock::now());
-  }
-  co_return found;
-}
-
-asio::awaitable<expansion> user_directory::resolve(std::string address) {
   auto version = store_.users_version();
   // Named before it is awaited: the options' copy is no temporary of the co_await (GCC 12).
   auto lookup = store_.resolve_recipient(address, expansion_);
   auto found = co_await std::move(lookup);
   // Only an address that is a mailbox's (not an alias's targets) fits the known-user cache;
-  // an alias or subaddress added later raises the version, so it is forgotten then.
+  // an alias or user added later raises the version, so it is forgotten then. "No such
+  // recipient" is asked of the store each time, so a user added is known at the next RCPT
+  // even where the news of it comes later than the admin command's return (PostgreSQL's
+  // NOTIFY reaches the relay asynchronously).
   if (version && found.status == expansion_status::found && found.recipients.size() == 1 &&
       found.recipients.front().address == address && !found.recipients.front().mailbox.empty()) {
     known_users_.remember(address, found.recipients.front().mailbox, *version,

@@ -28,12 +28,10 @@ class user_directory {
   user_directory(const user_directory&) = delete;
   user_directory& operator=(const user_directory&) = delete;
 
-  // What local_user would answer, when the cache knows it and the users have not changed
-  // since; nullopt when the store must be asked.
+  // The mailbox of an address that resolve() found to be a user's own (or a subaddress of
+  // one), when the cache knows it and the users have not changed since; nullopt when the
+  // store must be asked.
   std::optional<std::optional<std::string>> known_local_user(std::string_view address);
-  // The address of the local user that `address` names (any case), as it was added; a user
-  // found is remembered (an unknown address is asked again next time). `address` must live until the result is awaited.
-  asio::awaitable<std::optional<std::string>> local_user(const std::string& address);
   // What a recipient of a local domain leads to (recipient_expansion.hpp); an address that
   // is itself a user's (or a subaddress of one) is remembered as local_user's answers are.
   asio::awaitable<expansion> resolve(std::string address);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "retry_schedule.hpp"
@@ -14,6 +15,13 @@ namespace missive {
 
 // An envelope recipient of a message being stored.
 struct incoming_recipient {
+  incoming_recipient() = default;
+  // Spelled out so that {address, is_local} still says all a plain recipient needs.
+  incoming_recipient(std::string address_, bool is_local_, std::string mailbox_ = {},
+                     std::string sender_ = {})
+      : address(std::move(address_)), is_local(is_local_), mailbox(std::move(mailbox_)),
+        sender(std::move(sender_)) {}
+
   std::string address;
   bool is_local = false;
   // A local recipient's user, when not `address` itself (a subaddress: alice+tag@d is

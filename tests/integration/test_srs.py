@@ -102,6 +102,28 @@ class SrsForwardingTest(RelayTestCase):
         [stored] = fetch_all(relay, ALICE)
         self.assertTrue(stored.startswith(f"Return-Path: <{OUTSIDER}>\r\n".encode()), stored[:80])
 
+    def test_a_missived_next_hop_enforcing_spf_accepts_the_srs_sender(self):
+        """Missive's own SPF checker as the next hop: far.test is a second missived with
+        [checks] spf = "enforce" asking the same DNS server, which would refuse the original
+        sender (550 5.7.23) and takes the forwarded copy."""
+        far = self.start_relay("far.test", start=False, trusted_networks=[], extra_config=(
+            f'\n[checks]\nspf = "enforce"\n\n[dns]\nresolver = "{self.dns.address}"\n'))
+        far.add_user(FRIEND)
+        far.start()
+        with SmtpClient(far.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.cmd(f"MAIL FROM:<{OUTSIDER}>").code, 550)
+        relay = self.start_relay(OURS, start=False, routes=[("far.test", far.smtp_port)])
+        self.assertEqual(relay.cli("srs", "keygen").returncode, 0)
+        relay.add_user(ALICE)
+        self.assertEqual(relay.cli("alias", "add", FORWARD, FRIEND).returncode, 0)
+        relay.start()
+        smtp_send(relay, OUTSIDER, [FORWARD], make_message("forwarded", ["x"], sender=OUTSIDER))
+        wait_for_mailbox_count(far, FRIEND, 1)
+        [stored] = fetch_all(far, FRIEND)
+        self.assertRegex(stored, rb"^Return-Path: <SRS0=[A-Z2-7]{8}=[A-Z2-7]{2}=outside\.test=someone@a\.test>\r\n")
+        self.assertIn("event=spf identity=mailfrom result=pass", far.read_log())
+
     def test_a_bounce_to_the_srs_address_reaches_the_original_sender(self):
         relay = self.start()
         # alice (local) writes to the alias; the forwarded copy carries her SRS address

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,20 @@ class smtp_session {
     std::chrono::steady_clock::time_point mail_at;  // when MAIL was accepted (for metrics)
     std::vector<std::string> local_recipients;
     std::vector<std::string> remote_recipients;
+    // DSN (RFC 3461): MAIL RET= and ENVID=, and each accepted recipient's NOTIFY= and ORCPT=
+    // by the address it is stored under.
+    dsn_return ret = dsn_return::unspecified;
+    std::string envid;
+    struct recipient_dsn {
+      std::uint8_t notify = 0;
+      std::string orcpt;  // "type;address", decoded; "" when none was given
+    };
+    std::map<std::string, recipient_dsn> dsn;
+    // CHUNKING (RFC 3030): the chunks so far, whether BDAT began the data (DATA may not
+    // follow), and whether they grew past the size limit (the rest is read and dropped).
+    std::string chunks;
+    bool bdat = false;
+    bool bdat_too_big = false;
     std::size_t recipient_count() const {
       return local_recipients.size() + remote_recipients.size();
     }
@@ -77,6 +92,13 @@ class smtp_session {
   smtp_reply on_mail(const smtp_command& command);
   asio::awaitable<smtp_reply> on_rcpt(const smtp_command& command);
   asio::awaitable<smtp_reply> on_data(const smtp_command& command);
+  // BDAT (RFC 3030): smtp_session_bdat.cpp.
+  asio::awaitable<smtp_reply> on_bdat(const smtp_command& command);
+  // Why BDAT is refused in the session's state; nullopt when its chunk is welcome.
+  std::optional<smtp_reply> bdat_refusal() const;
+  // Records the DSN parameters of the recipient RCPT just added (if it added one).
+  void note_recipient_dsn(const rcpt_to_arguments& args, std::size_t local_before,
+                          std::size_t remote_before);
   smtp_reply on_rset(const smtp_command& command);
   // Stores the message, taking the bytes out of `data`.
   asio::awaitable<smtp_reply> store(std::string& data);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dsn_parameters.hpp"
 #include "retry_schedule.hpp"
 
 namespace missive {
@@ -16,6 +17,8 @@ namespace missive {
 struct incoming_recipient {
   std::string address;
   bool is_local = false;
+  std::uint8_t notify = 0;  // RCPT NOTIFY= as dsn_notify flags; 0: none given (RFC 3461 4.1)
+  std::string orcpt;        // RCPT ORCPT= decoded, "type;address"; "" when none was given
 };
 
 // A message an SMTP session hands over. It is stored as trace_headers followed by body,
@@ -27,6 +30,8 @@ struct incoming_message {
   std::string trace_headers;  // the headers this relay adds (Received:, ...)
   std::string body;
   std::vector<incoming_recipient> recipients;
+  dsn_return ret = dsn_return::unspecified;  // MAIL RET= (RFC 3461 4.3)
+  std::string envid;                         // MAIL ENVID= decoded; "" when none was given
 };
 
 // A message in a POP3 maildrop.

@@ -63,6 +63,13 @@ struct remote_recipient {
   std::string address;
   std::int64_t attempts = 0;     // before this one
   std::int64_t received_at = 0;  // unix seconds
+  // DSN (RFC 3461): the recipient's NOTIFY flags and ORCPT, the message's RET and ENVID,
+  // and whether its sender was already told it is late.
+  std::uint8_t notify = 0;
+  std::string orcpt;
+  dsn_return ret = dsn_return::unspecified;
+  std::string envid;
+  bool delay_warned = false;
 };
 
 // How a delivery attempt ended for one recipient (RFC 5321 4.2.1: by the reply's first digit).
@@ -74,6 +81,8 @@ struct attempt_result {
   attempt_fate fate = attempt_fate::retry;
   std::string reply;  // the next hop's reply, or our reason ("connect to ...: refused")
   std::string relay;  // "host[addr]:port", or "none"
+  // The next hop speaks DSN (RFC 3461) and got NOTIFY and ORCPT: reporting success is its job.
+  bool dsn_passed_on = false;
 };
 
 // What became of one recipient, for the log line (Postfix style).

@@ -68,6 +68,7 @@ class smtp_session {
     std::string chunks;
     bool bdat = false;
     bool bdat_too_big = false;
+    std::size_t bdat_chunks = 0;
     std::size_t recipient_count() const {
       return local_recipients.size() + remote_recipients.size();
     }

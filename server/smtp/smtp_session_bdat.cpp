@@ -49,6 +49,7 @@ asio::awaitable<smtp_reply> smtp_session::on_bdat(const smtp_command& command) {
   if (!complete) co_return connection_lost;
   if (refusal) co_return *refusal;
   transaction_.bdat = true;
+  ++transaction_.bdat_chunks;
   if (!args->last) {
     if (transaction_.bdat_too_big) co_return replies::too_big;
     co_return replies::chunk_received(args->size);
@@ -67,6 +68,7 @@ asio::awaitable<smtp_reply> smtp_session::on_bdat(const smtp_command& command) {
     result = replies::bdat_not_text;
   } else {
     std::string data = std::move(transaction_.chunks);
+    log::info(id_, "event=bdat_message chunks={} size={}", transaction_.bdat_chunks, data.size());
     result = co_await store(data);
   }
   transaction_ = {};

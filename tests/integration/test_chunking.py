@@ -5,8 +5,8 @@ no dot-unstuffing, bare line endings refused; the message reaches the mailbox by
 
 import unittest
 
-from missive_harness import (DOMAIN, MissiveTestCase, fetch_all, make_message, queue_id_of,
-                             unique_users, wait_for_mailbox_count)
+from missive_harness import (DOMAIN, MissiveTestCase, RelayTestCase, fetch_all, make_message,
+                             queue_id_of, smtp_send, unique_users, wait_for_mailbox_count)
 
 MAX_SIZE = 20000
 CONFIG = f"""
@@ -169,6 +169,22 @@ class ChunkingTest(MissiveTestCase):
         msg = b"Subject: inner\r\n\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<evil@x>\r\n"
         queue_id_of(self.bdat(c, msg, last=True))
         self.assertStoredEndsWith(self.stored(user), msg)
+
+
+class ChunkingBetweenRelaysTest(RelayTestCase):
+    """Outbound BDAT: A relays to B, which offers CHUNKING; the message arrives as sent."""
+
+    def test_relay_sends_with_bdat(self):
+        a, b = self.start_relay_pair()
+        # Leading dots and a last line of dots: nothing stuffed on the way.
+        msg = make_message("chunked relay", [".", "..", ".x", "end"], sender="alice@a.test",
+                           to="bob@b.test")
+        qid = smtp_send(a, "alice@a.test", ["bob@b.test"], msg)
+        a.wait_state(qid, "bob@b.test", "delivered")
+        wait_for_mailbox_count(b, "bob@b.test", 1)
+        [stored] = fetch_all(b, "bob@b.test")
+        self.assertStoredEndsWith(stored, msg)
+        self.assertRegex(b.read_log(), r"event=bdat_message chunks=1 size=\d+")
 
 
 if __name__ == "__main__":

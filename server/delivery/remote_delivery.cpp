@@ -100,7 +100,9 @@ void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
   for (const auto& o : outcomes) {
     metrics::relay().recipient(o.status, o.relay == "local");
     if (o.status == "notified") {
-      log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
+      // As Postfix words them: a bounce, or another DSN (delayed, delivered, relayed).
+      if (o.relay.empty()) log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
+      else log::info(o.queue_id, "sender delivery status notification: {}", o.detail);
       continue;
     }
     log::info(o.queue_id, "to=<{}>, relay={}, delay={}, attempts={}, status={} ({})", o.recipient,

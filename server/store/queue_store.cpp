@@ -172,7 +172,9 @@ void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed
     case dsn_action::relayed: kind = "relay_notified"; break;
   }
   add_event(db, message_id, "", kind, fmt::format("DSN {} sent to <{}>", bounce_id, sender));
-  outcomes.push_back({queue_id, sender, "", "notified", 0, 0, bounce_id});
+  // The relay field names the kind of a DSN that is not a bounce, for its log line.
+  outcomes.push_back({queue_id, sender, kind == "bounced" ? "" : std::string(kind), "notified", 0,
+                      0, bounce_id});
   outcomes.insert(outcomes.end(), delivered.begin(), delivered.end());
 }
 

@@ -89,7 +89,8 @@ struct attempt_result {
 struct delivery_outcome {
   std::string queue_id;
   std::string recipient;
-  std::string relay;             // "local" or "host[addr]:port"
+  std::string relay;             // "local" or "host[addr]:port"; for "notified", the kind of
+                                 // a DSN that is not a bounce (delay_notified, ...), else ""
   // "sent", "deferred", "bounced" or "expired"; "notified" when the sender was sent a DSN,
   // whose queue id is then the detail
   std::string status;

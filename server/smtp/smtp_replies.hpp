@@ -34,6 +34,7 @@ inline const smtp_reply nested_mail{503, "5.5.1", "Error: nested MAIL command"};
 // RFC 3030 2: DATA and BDAT cannot be mixed in one transaction.
 inline const smtp_reply data_after_bdat{503, "5.5.1", "Error: DATA after BDAT; send RSET"};
 inline const smtp_reply bdat_syntax{501, "5.5.4", "Syntax: BDAT chunk-size [LAST]"};
+inline const smtp_reply bdat_needs_ehlo{503, "5.5.1", "Error: BDAT needs EHLO"};
 // RFC 3030 2: the reply to a chunk that is not the last.
 smtp_reply chunk_received(std::uint64_t octets);
 inline const smtp_reply unknown_command{500, "5.5.2", "Error: command not recognized"};

@@ -14,6 +14,8 @@ namespace missive {
 
 std::optional<smtp_reply> smtp_session::bdat_refusal() const {
   if (state_ == state::connected) return replies::bad_sequence_helo;
+  // RFC 3030 2: BDAT is an extension, offered in the reply to EHLO only.
+  if (!extended_) return replies::bdat_needs_ehlo;
   if (state_ == state::greeted) return replies::bad_sequence_mail;
   if (state_ != state::rcpt) return replies::bad_sequence_rcpt;
   return std::nullopt;

@@ -157,6 +157,15 @@ class ChunkingTest(MissiveTestCase):
             self.assertReply(self.bdat(c, data, last=True), 554, "5.6.0")
             self.assertReply(c.cmd("NOOP"), 250)
 
+    def test_bdat_after_helo_is_503(self):
+        user = self.pool.pop()
+        c = self.server.smtp()
+        self.addCleanup(c.close)
+        self.assertReply(c.cmd("HELO client.test"), 250)
+        self.envelope(c, user)
+        self.assertReply(self.bdat(c, b"Subject: x\r\n\r\nx\r\n", last=True), 503, "5.5.1")
+        self.assertReply(c.cmd("NOOP"), 250)
+
     def test_malformed_bdat_ends_the_session(self):
         c = self.session()
         self.assertReply(c.cmd("BDAT x"), 501, "5.5.4")

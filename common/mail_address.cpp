@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "ascii.hpp"
 #include "limits.hpp"
 
 namespace missive {
@@ -11,8 +12,6 @@ namespace {
 
 constexpr auto npos = std::string_view::npos;
 
-bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_hex_digit(unsigned char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }

@@ -20,12 +20,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ascii.hpp"
 #include "limits.hpp"
 
 namespace missive {
 namespace {
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // The length of the run of at most three digits at `pos`, or 0.
 std::size_t digit_run(std::string_view text, std::size_t pos) {

@@ -34,6 +34,7 @@ build=build-fuzz
 fuzz_dir=tests/fuzz
 targets=(fuzz_smtp_command fuzz_data_reader fuzz_reply_parser fuzz_address fuzz_headers
          fuzz_pop3_command fuzz_mime_parse fuzz_pop3_response fuzz_mx_response
+         fuzz_spf_record fuzz_dmarc_record fuzz_dkim_tags
          fuzz_bdat_command fuzz_dsn_parameters)
 # The sans-IO codec sources the targets link (no sockets, no SQLite, no Asio; mx_lookup.cpp is
 # the MX parser alone, its query is in mx_query.cpp). Asio 1.22 looks for
@@ -46,6 +47,8 @@ sources=(common/base64.cpp common/data_reader.cpp common/dot_stuffing.cpp
          common/bdat_command.cpp common/dsn_parameters.cpp common/xtext.cpp
          common/smtp_reply_parser.cpp common/mime_encoding.cpp common/mime_parse.cpp
          server/delivery/mx_lookup.cpp server/delivery/bounce_message.cpp
+         server/spf/spf_record.cpp server/spf/spf_macro.cpp server/dns/dns_rdata.cpp
+         server/dmarc/dmarc_record.cpp server/dkim/dkim_tags.cpp
          build-fuzz/pop3_response_parser.cpp)
 
 cxx=${CXX:-clang++}
@@ -53,9 +56,9 @@ case "$cxx" in *clang*) ;; *) cxx=clang++ ;; esac  # libFuzzer needs clang, what
 launcher=""
 command -v ccache >/dev/null && launcher=ccache
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cxxflags="-std=c++20 -g -O1 -fno-omit-frame-pointer $sanitize -Icommon -Iserver/delivery -I$fuzz_dir"
+cxxflags="-std=c++20 -g -O1 -fno-omit-frame-pointer $sanitize -Icommon -Iserver/delivery -Iserver/spf -Iserver/dns -Iserver/dmarc -Iserver/dkim -I$fuzz_dir"
 cxxflags+=" -DASIO_STANDALONE -DASIO_NO_DEPRECATED -DASIO_HAS_CO_AWAIT=1"
-libs="-lssl -lcrypto"  # OpenSSL: pop3_client.hpp includes tls.hpp (asio::ssl)
+libs="-lssl -lcrypto -lfmt"  # OpenSSL: pop3_client.hpp includes tls.hpp (asio::ssl)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Compiles `source` to `object` unless the object is newer than it and than every header.

@@ -9,8 +9,13 @@ packages=(
   # further package)
   g++ cmake ninja-build pkg-config ccache
   libasio-dev libsqlite3-dev libpq-dev libunbound-dev libfmt-dev doctest-dev libssl-dev libtomlplusplus-dev libcli11-dev
+  # the Public Suffix List (Debian publicsuffix) through libpsl: DMARC organisational domains
+  libpsl-dev publicsuffix
   # tests: real clients no one here wrote
   python3 python3-aiosmtpd curl swaks mutt
+  # the SPF tests: the RFC 7208 test suite ships in python3-spf, read with python3-yaml;
+  # python3-authres parses the Authentication-Results fields missived writes
+  python3-spf python3-yaml python3-authres
   # the PostgreSQL store: a private cluster per test run (tests/lib/pg_cluster.py), psycopg2
   # for the tests' own queries
   postgresql python3-psycopg2

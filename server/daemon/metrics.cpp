@@ -148,6 +148,21 @@ void registry::recipient(std::string_view status, bool local) noexcept {
   recipients_[fate][local ? 0 : 1].add();
 }
 
+namespace {
+constexpr std::string_view authentication_methods[] = {"spf", "dkim", "dmarc"};
+constexpr std::string_view authentication_results[] = {"pass", "fail", "softfail", "neutral",
+                                                       "none", "temperror", "permerror"};
+static_assert(std::size(authentication_methods) == registry::authentication_method_count);
+static_assert(std::size(authentication_results) == registry::authentication_result_count);
+}  // namespace
+
+void registry::authentication_result(std::string_view method, std::string_view result) noexcept {
+  auto m = std::find(std::begin(authentication_methods), std::end(authentication_methods), method);
+  auto r = std::find(std::begin(authentication_results), std::end(authentication_results), result);
+  if (m == std::end(authentication_methods) || r == std::end(authentication_results)) return;
+  authentication_[m - std::begin(authentication_methods)][r - std::begin(authentication_results)].add();
+}
+
 void registry::dns_query(dns_outcome outcome) noexcept {
   dns_[static_cast<std::size_t>(outcome)].add();
 }
@@ -231,6 +246,19 @@ void registry::write_smtp(exposition::text_writer& out,
                           {"reason", reasons[r].name}};
         out.sample("missive_smtp_messages_refused_total", labels, value);
       }
+    }
+  }
+  out.family("missive_smtp_authentication_results_total",
+             "Checks of inbound mail from outside ([checks]), by method (spf: the identity "
+             "that decides, MAIL FROM or HELO; dkim: each signature, none without one; dmarc) "
+             "and result (RFC 8601).",
+             metric_type::counter);
+  for (std::size_t m = 0; m < authentication_method_count; ++m) {
+    for (std::size_t r = 0; r < authentication_result_count; ++r) {
+      std::uint64_t value = authentication_[m][r].value();
+      if (value == 0) continue;
+      label labels[] = {{"method", authentication_methods[m]}, {"result", authentication_results[r]}};
+      out.sample("missive_smtp_authentication_results_total", labels, value);
     }
   }
   out.family("missive_smtp_transaction_duration_seconds",

@@ -131,6 +131,9 @@ class registry {
   // A recipient's outcome (delivery_outcome::status: "sent", "deferred", "bounced",
   // "expired"; others are not counted), local or remote.
   void recipient(std::string_view status, bool local) noexcept;
+  // A check of inbound mail ([checks]): `method` "spf", "dkim" or "dmarc", `result` its
+  // RFC 8601 name ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror").
+  void authentication_result(std::string_view method, std::string_view result) noexcept;
   // A DNS MX query.
   void dns_query(dns_outcome outcome) noexcept;
   // A DNS address lookup of a mail exchanger (its A and AAAA queries).
@@ -160,6 +163,8 @@ class registry {
   // The number of distinct refusal reasons (enhanced codes grouped, see metrics.cpp).
   static constexpr std::size_t refusal_reason_count = 22;
   static constexpr std::size_t refusal_stage_count = 4;
+  static constexpr std::size_t authentication_method_count = 3;
+  static constexpr std::size_t authentication_result_count = 7;
 
  private:
   // The families of each part; `listening`: the services some listener offers.
@@ -176,6 +181,9 @@ class registry {
   // [stage][class 4xx/5xx][reason]
   std::array<std::array<std::array<counter, refusal_reason_count>, 2>, refusal_stage_count>
       refused_;
+  // [method][result], in the order of metrics.cpp's names
+  std::array<std::array<counter, authentication_result_count>, authentication_method_count>
+      authentication_;
   std::array<std::array<counter, 2>, service_count> tls_;  // [service][failed?]
   std::array<std::array<counter, 2>, 2> logins_;             // [pop3?][failed?]
   std::array<std::array<counter, 2>, recipient_fate_count> recipients_;  // [fate][remote?]

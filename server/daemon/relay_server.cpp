@@ -250,9 +250,11 @@ int run_relay(const server_config& config) {
   abuse_guard::limits limits{config.smtp.max_connections_per_address, config.smtp.auth_failure_limit,
                              std::chrono::seconds(600), config.smtp.auth_ban_time};
   user_directory users(store);
+  // One thread: signing overlaps the network thread's work; the writer has the other core.
+  asio::thread_pool message_work(1);
   server_context context{config, tls, tls_enabled, store, users, scheduler, {}, {},
                          abuse_guard(limits, config.smtp.trusted_networks), 1, {},
-                         std::move(keys), dns};
+                         std::move(keys), dns, message_work};
 
   // Each listener with its metrics (sessions open, connections).
   struct listener {

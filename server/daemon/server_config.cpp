@@ -312,13 +312,16 @@ void read_tls(config_reader& reader, const toml::table& table, tls_settings& tls
 }
 
 void read_checks(config_reader& reader, const toml::table& table, checks_settings& checks) {
-  reader.each(table, "checks.", {"dkim"},
+  reader.each(table, "checks.", {"spf", "dkim", "dmarc"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
+    std::string& mode = key == "spf" ? checks.spf : key == "dkim" ? checks.dkim : checks.dmarc;
+    mode = reader.string(node, name);
+    // DKIM alone has no enforce mode: a failed signature is treated as none (RFC 6376 6.3);
+    // DMARC is what acts on it.
     if (key == "dkim") {
-      checks.dkim = reader.string(node, name);
-      if (checks.dkim != "off" && checks.dkim != "annotate") {
-        reader.fail(node, name, "expected \"off\" or \"annotate\"");
-      }
+      if (mode != "off" && mode != "annotate") reader.fail(node, name, "expected \"off\" or \"annotate\"");
+    } else if (mode != "off" && mode != "annotate" && mode != "enforce") {
+      reader.fail(node, name, "expected \"off\", \"annotate\" or \"enforce\"");
     }
   });
 }

@@ -165,8 +165,16 @@ struct route {
 // What is checked of inbound mail from clients outside trusted_networks that did not
 // authenticate ([checks]).
 struct checks_settings {
-  // DKIM signatures (RFC 6376): "off", or "annotate" (the results in Authentication-Results).
+  // SPF (RFC 7208), of the MAIL FROM and HELO identities: "off", "annotate" (the results in
+  // Authentication-Results), or "enforce" (a fail is refused, 550 5.7.23).
+  std::string spf = "off";
+  // DKIM signatures (RFC 6376): "off", or "annotate".
   std::string dkim = "off";
+  // DMARC (RFC 7489): "off", "annotate", or "enforce" (p=reject refused with 550 5.7.1,
+  // p=quarantine marked with X-Missive-Quarantine: dmarc).
+  std::string dmarc = "off";
+  // Whether anything is checked at all.
+  bool any() const { return spf != "off" || dkim != "off" || dmarc != "off"; }
 };
 
 // A key to sign mail from one domain with ([[dkim]], RFC 6376).

@@ -2,6 +2,8 @@
 // scheduler, and the registry that lets shutdown reach every open session.
 #pragma once
 
+#include <asio/thread_pool.hpp>
+
 #include <asio/ssl/context.hpp>
 
 #include <cstdint>
@@ -88,8 +90,10 @@ struct server_context {
   free_space_gauge disk_space;
   // The keys of [[dkim]], loaded at start.
   std::vector<dkim_key> dkim_keys;
-  // The relay's resolver (the scheduler's too): DKIM keys of inbound mail.
+  // The relay's resolver (the scheduler's too): DKIM keys of inbound mail, SPF, DMARC.
   dns_resolver& dns;
+  // Where work on a message that costs CPU (DKIM signatures) runs, off the network thread.
+  asio::thread_pool& message_work;
 };
 
 }  // namespace missive

@@ -12,7 +12,7 @@
 
 namespace missive {
 
-class dns_resolver;
+class dns_source;
 
 // One mail exchanger.
 struct mx_record {
@@ -40,6 +40,6 @@ mx_answer parse_mx_response(std::string_view response);
 
 // Asks `dns` for the MX records of `domain`; a resolver that fails or times out gives a
 // temporary answer, never a permanent one.
-asio::awaitable<mx_answer> lookup_mx(dns_resolver& dns, const std::string& domain);
+asio::awaitable<mx_answer> lookup_mx(dns_source& dns, const std::string& domain);
 
 }  // namespace missive

@@ -14,7 +14,9 @@
 #include "base64.hpp"
 #include "dkim_canonical.hpp"
 #include "dkim_tags.hpp"
-#include "dns_resolver.hpp"
+#include "dns_rdata.hpp"
+#include "offload.hpp"
+#include "dns_source.hpp"
 
 namespace missive {
 
@@ -96,17 +98,6 @@ std::string_view result_name(dkim_result::kind outcome) {
   return "permerror";
 }
 
-std::string txt_text(std::string_view rdata) {
-  std::string out;
-  std::size_t at = 0;
-  while (at < rdata.size()) {
-    std::size_t length = static_cast<unsigned char>(rdata[at]);
-    out.append(rdata.substr(at + 1, length));
-    at += 1 + length;
-  }
-  return out;
-}
-
 std::string without_signature_value(std::string_view field) {
   std::size_t colon = field.find(':');
   std::size_t at = colon == std::string_view::npos ? 0 : colon + 1;
@@ -139,8 +130,9 @@ std::string without_signature_value(std::string_view field) {
   return std::string(field);
 }
 
-asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_resolver& dns, std::string_view headers,
+asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::string_view headers,
                                                       std::string_view body, std::int64_t now,
+                                                      asio::thread_pool* hashing,
                                                       std::size_t limit) {
   std::vector<dkim_result> results;
   auto fields = split_header_fields(headers);
@@ -171,15 +163,18 @@ asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_resolver& dns, std::st
     // The body first: no DNS for a signature whose body changed.
     auto& hash = tags.relaxed_body ? relaxed_hash : simple_hash;
     if (!hash) {
-      if (tags.relaxed_body) {
-        relaxed_body_hash h;
-        h.update(body);
-        hash = h.finish();
-      } else {
+      auto hash_body = [relaxed = tags.relaxed_body, body]() -> std::string {
+        if (relaxed) {
+          relaxed_body_hash h;
+          h.update(body);
+          return h.finish();
+        }
         simple_body_hash h;
         h.update(body);
-        hash = h.finish();
-      }
+        return h.finish();
+      };
+      if (hashing != nullptr) hash = co_await offload(*hashing, std::move(hash_body));
+      else hash = hash_body();
     }
     if (*hash != tags.body_hash) {
       finish(dkim_result::kind::fail, "body hash did not verify");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace missive {
 
-class dns_resolver;
+class dns_source;
 
 struct dkim_result {
   // RFC 8601 2.7.1's words for DKIM.
@@ -27,15 +28,14 @@ struct dkim_result {
 std::string_view result_name(dkim_result::kind outcome);
 
 // Verifies at most `limit` DKIM-Signature fields of the message whose header section is
-// `headers` and body `body` (hashed in place, once per canonicalization), at Unix time `now`.
-// A key that cannot be fetched for now is temperror; l= is not honoured (the whole body is
-// hashed), so content appended after a signed length fails.
-asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_resolver& dns, std::string_view headers,
+// `headers` and body `body` (hashed in place, once per canonicalization, on `hashing` when
+// given: a large body is not hashed on the caller's thread), at Unix time `now`. A key that
+// cannot be fetched for now is temperror; l= is not honoured (the whole body is hashed), so
+// content appended after a signed length fails.
+asio::awaitable<std::vector<dkim_result>> verify_dkim(dns_source& dns, std::string_view headers,
                                                       std::string_view body, std::int64_t now,
+                                                      asio::thread_pool* hashing = nullptr,
                                                       std::size_t limit = 5);
-
-// The text of a TXT record's data: its character-strings joined (RFC 1035 3.3.14).
-std::string txt_text(std::string_view rdata);
 
 // The DKIM-Signature field `field_text` with the value of its b= tag removed (RFC 6376 3.7).
 std::string without_signature_value(std::string_view field_text);

@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "dns_resolver.hpp"
+#include "dns_source.hpp"
 
 namespace missive {
 
@@ -15,7 +15,7 @@ std::string address_literal(const std::string& octets) {
   return text;
 }
 
-asio::awaitable<address_answer> lookup_addresses(dns_resolver& dns, const std::string& host) {
+asio::awaitable<address_answer> lookup_addresses(dns_source& dns, const std::string& host) {
   address_answer answer;
   bool temporary = false;
   for (std::uint16_t type : {dns_type::a, dns_type::aaaa}) {

@@ -9,7 +9,7 @@
 
 namespace missive {
 
-class dns_resolver;
+class dns_source;
 
 struct address_answer {
   enum class kind {
@@ -23,7 +23,7 @@ struct address_answer {
 };
 
 // Asks for the A and AAAA records of `host`.
-asio::awaitable<address_answer> lookup_addresses(dns_resolver& dns, const std::string& host);
+asio::awaitable<address_answer> lookup_addresses(dns_source& dns, const std::string& host);
 
 // An address literal for the 4 (IPv4) or 16 (IPv6) octets of an A or AAAA record; empty for
 // any other length.

@@ -37,15 +37,42 @@ std::string comment(std::string_view reason) {
 }  // namespace
 
 std::string authentication_results(std::string_view authserv_id,
-                                   const std::vector<dkim_result>& dkim) {
-  std::string out = fmt::format("Authentication-Results: {}", authserv_id);
-  if (dkim.empty()) return out + ";\r\n\tdkim=none\r\n";
-  for (const auto& r : dkim) {
-    out += fmt::format(";\r\n\tdkim={}", result_name(r.outcome));
-    if (!r.reason.empty()) out += fmt::format(" ({})", comment(r.reason));
-    if (!r.domain.empty()) out += fmt::format(" header.d={} header.s={}", r.domain, r.selector);
-    if (!r.b_prefix.empty()) out += fmt::format(" header.b=\"{}\"", r.b_prefix);
+                                   const authentication_findings& findings) {
+  std::vector<std::string> results;
+  auto spf = [&](const std::optional<spf_result>& r, std::string_view property, std::string_view value) {
+    if (!r) return;
+    std::string text = fmt::format("spf={}", result_name(r->outcome));
+    if (!r->reason.empty()) text += fmt::format(" ({})", comment(r->reason));
+    text += fmt::format(" smtp.{}={}", property, value);
+    results.push_back(std::move(text));
+  };
+  spf(findings.spf_mail_from, "mailfrom", findings.mail_from);
+  spf(findings.spf_helo, "helo", findings.helo);
+  if (findings.dkim) {
+    if (findings.dkim->empty()) results.emplace_back("dkim=none");
+    for (const auto& r : *findings.dkim) {
+      std::string text = fmt::format("dkim={}", result_name(r.outcome));
+      if (!r.reason.empty()) text += fmt::format(" ({})", comment(r.reason));
+      if (!r.domain.empty()) text += fmt::format(" header.d={} header.s={}", r.domain, r.selector);
+      if (!r.b_prefix.empty()) text += fmt::format(" header.b=\"{}\"", r.b_prefix);
+      results.push_back(std::move(text));
+    }
   }
+  if (findings.dmarc) {
+    const dmarc_result& r = *findings.dmarc;
+    std::string text = fmt::format("dmarc={}", result_name(r.outcome));
+    if (r.policy) {
+      text += fmt::format(" (p={} dis={})", policy_name(*r.policy), policy_name(r.disposition));
+    } else if (!r.reason.empty()) {
+      text += fmt::format(" ({})", comment(r.reason));
+    }
+    if (!r.from_domain.empty()) text += fmt::format(" header.from={}", r.from_domain);
+    results.push_back(std::move(text));
+  }
+  // RFC 8601 2.2: "none" when no method was applied.
+  if (results.empty()) results.emplace_back("none");
+  std::string out = fmt::format("Authentication-Results: {}", authserv_id);
+  for (const auto& r : results) out += fmt::format(";\r\n\t{}", r);
   return out + "\r\n";
 }
 

@@ -64,4 +64,18 @@ smtp_reply too_many_errors(std::string_view hostname) {
   return {421, "4.7.0", fmt::format("{} Error: too many errors", hostname)};
 }
 
+smtp_reply spf_failed(std::string_view explanation) {
+  // The explanation comes from the sender's DNS (RFC 7208 6.2): it is shown, not trusted.
+  std::string text(explanation.substr(0, 200));
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return {550, "5.7.23", fmt::format("Error: SPF check failed: {}", text)};
+}
+
+smtp_reply dmarc_rejected(std::string_view from_domain) {
+  return {550, "5.7.1",
+          fmt::format("Error: message rejected by the DMARC policy of {}", from_domain)};
+}
+
 }  // namespace missive::replies

@@ -75,6 +75,14 @@ smtp_reply relay_denied(std::string_view address);                 // 554 5.7.1
 smtp_reply sender_not_owned(std::string_view sender, std::string_view user);  // 553 5.7.1
 inline const smtp_reply auth_required{530, "5.7.0", "Error: authentication required"};  // RFC 6409
 
+// Sender authentication (RFC 7372: X.7.23 SPF failed, X.7.24 SPF error; RFC 7489 for DMARC).
+smtp_reply spf_failed(std::string_view explanation);                // 550 5.7.23
+inline const smtp_reply spf_unavailable{451, "4.7.24",
+                                        "Error: SPF record could not be checked, try again later"};
+smtp_reply dmarc_rejected(std::string_view from_domain);            // 550 5.7.1
+inline const smtp_reply dmarc_unavailable{451, "4.7.1",
+                                          "Error: DMARC policy could not be checked, try again later"};
+
 // STARTTLS (RFC 3207) and AUTH (RFC 4954).
 inline const smtp_reply ready_for_tls{220, "2.0.0", "Ready to start TLS"};
 inline const smtp_reply tls_syntax{501, "5.5.4", "Syntax: STARTTLS"};

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "data_directory.hpp"
 #include "data_reader.hpp"
@@ -16,11 +17,14 @@
 #include "authentication_results.hpp"
 #include "dkim_canonical.hpp"
 #include "dkim_signer.hpp"
+#include "dmarc_check.hpp"
+#include "spf_check.hpp"
 #include "limits.hpp"
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "message_headers.hpp"
 #include "metrics.hpp"
+#include "offload.hpp"
 #include "queue_id.hpp"
 #include "remote_delivery.hpp"
 #include "server_config.hpp"
@@ -56,6 +60,22 @@ bool is_http_request(std::string_view line) {
     if (line.substr(0, verb.size()) == verb) return true;
   }
   return false;
+}
+
+// The mark on mail that failed DMARC where the domain asks for quarantine.
+constexpr std::string_view quarantine_field = "X-Missive-Quarantine";
+
+bool has_header_field(std::string_view headers, std::string_view name) {
+  for (const auto& field : split_header_fields(headers)) {
+    if (iequals(field.name, name)) return true;
+  }
+  return false;
+}
+
+// A uniform draw in 0-99, for DMARC's pct= (RFC 7489 6.3).
+int dmarc_sample() {
+  thread_local std::mt19937 draw{std::random_device{}()};
+  return std::uniform_int_distribution<int>(0, 99)(draw);
 }
 
 bool valid_helo_argument(std::string_view name) {
@@ -223,7 +243,11 @@ asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) 
   switch (command.verb) {
     case smtp_verb::helo: co_return on_helo(command, false);
     case smtp_verb::ehlo: co_return on_helo(command, true);
-    case smtp_verb::mail: co_return on_mail(command);
+    case smtp_verb::mail: {
+      smtp_reply answer = on_mail(command);
+      if (answer.code == 250) answer = co_await check_sender(answer);
+      co_return answer;
+    }
     case smtp_verb::rcpt: co_return co_await on_rcpt(command);
     case smtp_verb::data: co_return co_await on_data(command);
     case smtp_verb::rset: co_return on_rset(command);
@@ -463,10 +487,11 @@ std::string smtp_session::trace_headers(const std::string& queue_id,
   return headers;
 }
 
-std::string smtp_session::dkim_signature(const std::string& trace_headers, std::string_view data,
-                                         const header_summary& summary) const {
-  if (context_.dkim_keys.empty()) return {};
-  if (authenticated_user_.empty() && !client_is_trusted()) return {};
+asio::awaitable<std::string> smtp_session::dkim_signature(const std::string& trace_headers,
+                                                          std::string_view data,
+                                                          const header_summary& summary) {
+  if (context_.dkim_keys.empty()) co_return std::string();
+  if (authenticated_user_.empty() && !client_is_trusted()) co_return std::string();
   // The header section is ours (trace_headers, which end with the empty line when the
   // message came without a header) followed by the sender's; the body is hashed in place.
   std::string_view theirs = summary.starts_with_header ? header_section(data) : std::string_view();
@@ -479,33 +504,129 @@ std::string smtp_session::dkim_signature(const std::string& trace_headers, std::
       break;
     }
   }
-  for (const auto& key : context_.dkim_keys) {
-    if (key.settings().domain != domain) continue;
-    try {
-      return key.sign(headers, data.substr(theirs.size()), std::chrono::system_clock::now());
-    } catch (const std::exception& e) {
-      // Unsigned mail still goes: a receiver weighs it, a lost message is worse.
-      log::error(id_, "event=dkim_failed domain={} reason=\"{}\"", domain, e.what());
-      return {};
+  const dkim_key* key = nullptr;
+  for (const auto& candidate : context_.dkim_keys) {
+    if (candidate.settings().domain == domain) {
+      key = &candidate;
+      break;
     }
   }
-  return {};
+  if (key == nullptr) co_return std::string();
+  // On the pool: an Ed25519 signature costs about as much CPU as accepting the message does
+  // (bench/authentication_cost.py). `headers` and `data` outlive the wait in this frame.
+  std::string_view body = data.substr(theirs.size());
+  auto now = std::chrono::system_clock::now();
+  auto sign = [key, &headers, body, now]() -> std::pair<std::string, std::string> {
+    try {
+      return {key->sign(headers, body, now), std::string()};
+    } catch (const std::exception& e) {
+      return {std::string(), e.what()};
+    }
+  };
+  auto [signature, error] = co_await offload(context_.message_work, std::move(sign));
+  // Unsigned mail still goes: a receiver weighs it, a lost message is worse.
+  if (!error.empty()) log::error(id_, "event=dkim_failed domain={} reason=\"{}\"", domain, error);
+  co_return signature;
 }
 
-asio::awaitable<std::string> smtp_session::check_authentication(std::string& data,
-                                                                const header_summary& summary) {
-  if (context_.config.checks.dkim != "annotate") co_return std::string();
-  if (!authenticated_user_.empty() || client_is_trusted()) co_return std::string();
+bool smtp_session::client_is_checked() const {
+  return context_.config.checks.any() && authenticated_user_.empty() && !client_is_trusted();
+}
+
+asio::awaitable<smtp_reply> smtp_session::check_sender(smtp_reply accepted) {
+  const auto& checks = context_.config.checks;
+  // DMARC needs the SPF result even when SPF itself is not reported on.
+  if (!client_is_checked() || (checks.spf == "off" && checks.dmarc == "off")) co_return accepted;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto& findings = transaction_.findings;
   const std::string& us = context_.config.hostname;
-  // RFC 8601 5: results that claim to be ours are not, coming from outside.
+  // RFC 7208 2.3: HELO always; 2.4: MAIL FROM unless null, which is postmaster@HELO then.
+  findings.helo = helo_name_;
+  spf_identity helo = helo_identity(io_.peer_bytes(), helo_name_, us, now);
+  findings.spf_helo = co_await check_spf(context_.dns, helo);
+  const spf_result* decisive = &*findings.spf_helo;
+  std::string sender = transaction_.sender.str();
+  if (!sender.empty()) {
+    spf_identity mail_from = mail_from_identity(io_.peer_bytes(), sender, helo_name_, us, now);
+    findings.mail_from = mail_from.domain;
+    findings.spf_mail_from = co_await check_spf(context_.dns, mail_from);
+    decisive = &*findings.spf_mail_from;
+  }
+  log::info(id_, "event=spf identity={} result={} reason=\"{}\"", sender.empty() ? "helo" : "mailfrom",
+            result_name(decisive->outcome), decisive->reason);
+  if (checks.spf != "off") metrics::relay().authentication_result("spf", result_name(decisive->outcome));
+  if (checks.spf == "enforce") {
+    std::optional<smtp_reply> refusal;
+    if (decisive->outcome == spf_result::kind::fail) refusal = replies::spf_failed(decisive->explanation);
+    else if (decisive->outcome == spf_result::kind::temperror) refusal = replies::spf_unavailable;
+    if (refusal) {
+      transaction_ = {};
+      enter_state(state::greeted);
+      co_return *refusal;
+    }
+  }
+  co_return accepted;
+}
+
+asio::awaitable<std::optional<smtp_reply>> smtp_session::check_authentication(
+    std::string& data, const header_summary& summary, std::string& added) {
+  if (!client_is_checked()) co_return std::nullopt;
+  const auto& checks = context_.config.checks;
+  const std::string& us = context_.config.hostname;
+  // RFC 8601 5: results that claim to be ours are not, coming from outside; nor is our mark.
   if (summary.starts_with_header && has_results_of(header_section(data), us)) {
     data = without_results_of(data, us);
   }
+  if (summary.starts_with_header && checks.dmarc != "off" &&
+      has_header_field(header_section(data), quarantine_field)) {
+    data = remove_header_fields(data, quarantine_field);
+  }
   std::string_view headers = summary.starts_with_header ? header_section(data) : std::string_view();
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count();
-  auto verified = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()), now);
-  co_return authentication_results(us, verified);
+  auto& findings = transaction_.findings;
+  if (checks.spf == "off") {  // checked for DMARC only: not reported
+    findings.spf_helo.reset();
+    findings.spf_mail_from.reset();
+  }
+  std::optional<spf_result> spf = transaction_.findings.spf_mail_from;
+  std::string spf_domain = findings.mail_from;
+  if (!spf) {
+    spf = transaction_.findings.spf_helo;
+    spf_domain = findings.helo;
+  }
+  if (checks.dkim != "off" || checks.dmarc != "off") {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    findings.dkim = co_await verify_dkim(context_.dns, headers, std::string_view(data).substr(headers.size()),
+                                         now, &context_.message_work);
+    if (findings.dkim->empty()) metrics::relay().authentication_result("dkim", "none");
+    for (const auto& r : *findings.dkim) metrics::relay().authentication_result("dkim", result_name(r.outcome));
+  }
+  if (checks.dmarc != "off") {
+    dmarc_evidence evidence;
+    for (const auto& field : split_header_fields(headers)) {
+      if (iequals(field.name, "from")) evidence.from_domains.push_back(from_domain(field.text));
+    }
+    evidence.spf = spf ? spf->outcome : spf_result::kind::none;
+    evidence.spf_domain = spf_domain;
+    evidence.dkim = *findings.dkim;
+    evidence.sample = dmarc_sample();
+    findings.dmarc = co_await check_dmarc(context_.dns, evidence);
+    log::info(id_, "event=dmarc from={} result={} disposition={}", findings.dmarc->from_domain,
+              result_name(findings.dmarc->outcome), policy_name(findings.dmarc->disposition));
+    metrics::relay().authentication_result("dmarc", result_name(findings.dmarc->outcome));
+  }
+  added = authentication_results(us, findings);
+  if (checks.dmarc == "enforce" && findings.dmarc) {
+    const dmarc_result& dmarc = *findings.dmarc;
+    if (dmarc.outcome == dmarc_result::kind::temperror) co_return replies::dmarc_unavailable;
+    if (dmarc.outcome == dmarc_result::kind::fail) {
+      if (dmarc.disposition == dmarc_policy::reject) co_return replies::dmarc_rejected(dmarc.from_domain);
+      // A POP3 maildrop has no junk folder: the mark is for the reader's filters.
+      if (dmarc.disposition == dmarc_policy::quarantine) added += fmt::format("{}: dmarc\r\n", quarantine_field);
+    }
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
@@ -522,14 +643,17 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   // wrote would say something else to the reader below ours, so it goes, for mailboxes and
   // next hops alike.
   if (summary.has_return_path) data = remove_header_fields(data, "Return-Path");
-  std::string results = co_await check_authentication(data, summary);
+  std::string results;
+  std::optional<smtp_reply> refusal = co_await check_authentication(data, summary, results);
+  if (refusal) co_return *refusal;
   incoming_message message;
   message.queue_id = make_queue_id();
   message.sender = transaction_.sender.str();
   message.client = fmt::format("{} [{}]", helo_name_, io_.peer());
   message.trace_headers = trace_headers(message.queue_id, summary);
   // Signed over what is stored (the Message-ID and Date added above included), before it is.
-  message.trace_headers.insert(0, dkim_signature(message.trace_headers, data, summary));
+  std::string signature = co_await dkim_signature(message.trace_headers, data, summary);
+  message.trace_headers.insert(0, signature);
   message.trace_headers.insert(0, results);  // RFC 8601 5: at the top
   message.body = std::move(data);  // no copy of what may be 25 MiB
   message.ret = transaction_.ret;

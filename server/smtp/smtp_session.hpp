@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "authentication_results.hpp"
 #include "connection_io.hpp"
 #include "mail_address.hpp"
 #include "smtp_command.hpp"
@@ -69,6 +70,7 @@ class smtp_session {
     bool bdat = false;
     bool bdat_too_big = false;
     std::size_t bdat_chunks = 0;
+    authentication_findings findings;  // SPF at MAIL; DKIM and DMARC after the data
     std::size_t recipient_count() const {
       return local_recipients.size() + remote_recipients.size();
     }
@@ -116,13 +118,23 @@ class smtp_session {
   std::string trace_headers(const std::string& queue_id, const header_summary& summary) const;
   bool client_may_relay() const;
   bool client_is_trusted() const;
-  // The Authentication-Results field for mail from outside (clients neither trusted nor
-  // authenticated), as [checks] asks; removes from `data` any that claims to be ours.
-  asio::awaitable<std::string> check_authentication(std::string& data, const header_summary& summary);
+  // Whether mail from this client is checked ([checks]): clients neither trusted nor
+  // authenticated.
+  bool client_is_checked() const;
+  // SPF of the HELO and MAIL FROM identities, after MAIL was `accepted`: the reply to give
+  // (a refusal only with [checks] spf = "enforce").
+  asio::awaitable<smtp_reply> check_sender(smtp_reply accepted);
+  // DKIM and DMARC of a message from outside, as [checks] asks: removes from `data` any
+  // Authentication-Results that claims to be ours, and puts in `added` the fields to prepend
+  // (ours, and the quarantine mark); a refusal only where DMARC is enforced.
+  asio::awaitable<std::optional<smtp_reply>> check_authentication(std::string& data,
+                                                                  const header_summary& summary,
+                                                                  std::string& added);
   // The DKIM-Signature for a message of our own users (authenticated, or from a trusted
   // network) whose From: domain has a [[dkim]] key; empty for any other.
-  std::string dkim_signature(const std::string& trace_headers, std::string_view data,
-                             const header_summary& summary) const;
+  // Signed on the message_work pool.
+  asio::awaitable<std::string> dkim_signature(const std::string& trace_headers, std::string_view data,
+                                              const header_summary& summary);
   // Whether the data directory has room for a message of `declared_size` octets and the
   // reserve ([smtp] min_free_space) besides.
   bool room_for(std::uint64_t declared_size) const;

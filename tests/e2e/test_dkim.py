@@ -10,7 +10,7 @@ import re
 import stat
 import unittest
 
-from missive_harness import (RelayTestCase, fetch_all, make_message, require_system_module,
+from missive_harness import (RelayTestCase, fetch_all, make_message, pop3_session, require_system_module,
                              smtp_send, wait_for_mailbox_count)
 
 ALICE = "alice@a.test"
@@ -79,6 +79,32 @@ class DkimSigningTest(RelayTestCase):
         raw = self.received(self.start(), "bob@ed.test")
         self.assertIn(b"a=ed25519-sha256; c=relaxed/relaxed; d=ed.test; s=ed1;", raw)
         self.assertTrue(self.verify(raw), raw[:1500])
+
+    def test_signatures_survive_a_relaxed_round_trip(self):
+        """What relaxed/relaxed forgives (RFC 6376 3.4.2, 3.4.4): header names in another case,
+        blanks after the colon and inside a value, a header refolded, blanks at line ends and
+        empty lines at the end of the body. dkimpy still verifies both keys' signatures."""
+        relay = self.start()
+        for sender in (ALICE, "bob@ed.test"):
+            raw = self.received(relay, sender, subject="a  subject\twith blanks")
+            head, body = raw.split(b"\r\n\r\n", 1)
+            changed = (head.replace(b"Subject: a  subject\twith blanks", b"SUBJECT:  a subject\r\n\twith   blanks ")
+                           .replace(b"\r\nTo: ", b"\r\nto:\t")
+                       + b"\r\n\r\n" + body.replace(b"a line", b"a line   ") + b"\r\n\r\n")
+            self.assertNotEqual(changed, raw)
+            self.assertTrue(self.verify(changed), changed[:1500])
+            self.assertFalse(self.verify(changed.replace(b"a line", b"a  lime")))
+            self.empty(relay)
+
+    def empty(self, relay):
+        """Deletes the maildrop's messages, so the next one received is the only one."""
+        c = pop3_session(relay, ALICE)
+        n, _ = c.stat()
+        for i in range(1, n + 1):
+            self.assertTrue(c.cmd(f"DELE {i}").startswith("+OK"))
+        c.quit()
+        c.close()
+        wait_for_mailbox_count(relay, ALICE, 0)
 
     def test_the_message_id_and_date_the_relay_adds_are_signed(self):
         raw = self.received(self.start(), ALICE, date=False, message_id=False)

@@ -22,6 +22,14 @@ from test_dkim import require_dkimpy
 ALICE = "alice@a.test"
 SENDER = "someone@sig.test"
 
+# RFC 8463 appendix A: the keys (A.2) and the message signed with both (A.3), as dkimpy's
+# test data has them (Debian python3-dkim, dkim/tests/data/rfc6376.signed.msg and test.txt).
+RFC8463_ED25519_KEY = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+RFC8463_RSA_KEY = ("v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6"
+                   "Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL"
+                   "6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB")
+RFC8463_MESSAGE = "/usr/lib/python3/dist-packages/dkim/tests/data/rfc6376.signed.msg"
+
 
 def openssl(*args, stdin=None):
     return subprocess.run(["openssl", *args], input=stdin, capture_output=True, check=True).stdout
@@ -46,8 +54,11 @@ class DkimVerifyTest(RelayTestCase):
         super().setUpClass()
         cls.rsa_pem, rsa_record, cls.ed_seed, ed_record = make_keys()
         cls.dns = DnsServer([f"rsa1._domainkey.sig.test. TXT {rsa_record}",
-                             f"ed1._domainkey.sig.test. TXT {ed_record}"],
-                            {"sig.test.": "static", "slow.test.": "deny"}).start()
+                             f"ed1._domainkey.sig.test. TXT {ed_record}",
+                             f'brisbane._domainkey.football.example.com. TXT "{RFC8463_ED25519_KEY}"',
+                             f'test._domainkey.football.example.com. TXT "{RFC8463_RSA_KEY}"'],
+                            {"sig.test.": "static", "slow.test.": "deny",
+                             "football.example.com.": "static"}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -110,6 +121,20 @@ class DkimVerifyTest(RelayTestCase):
     def test_no_signature_is_none(self):
         text, _ = self.results_of(self.message())
         self.assertEqual(text, " mx.a.test; dkim=none")
+
+    def test_the_rfc8463_example_verifies(self):
+        """Both signatures of RFC 8463 A.3 (Ed25519 and RSA, simple/simple) pass."""
+        with open(RFC8463_MESSAGE, "rb") as f:
+            message = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.assertIn(b"s=brisbane;", message)
+        smtp_send(self.relay, "joe@football.example.com", [ALICE], message)
+        wait_for_mailbox_count(self.relay, ALICE, 1)
+        [raw] = fetch_all(self.relay, ALICE)
+        fields = re.findall(rb"(?mi)^Authentication-Results: mx\.a\.test;([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", raw)
+        self.assertEqual(len(fields), 1, raw[:2000])
+        text = re.sub(rb"\r\n[ \t]+", b" ", fields[0]).decode()
+        self.assertRegex(text, r"^ dkim=pass header\.d=football\.example\.com header\.s=brisbane header\.b=\"[^\"]{8}\"; "
+                               r"dkim=pass header\.d=football\.example\.com header\.s=test header\.b=\"[^\"]{8}\"$")
 
     def test_results_claiming_to_be_ours_are_removed(self):
         forged = self.message(extra_headers=[

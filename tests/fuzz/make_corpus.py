@@ -353,6 +353,60 @@ def mx_response() -> None:
         write(t, name, data)
 
 
+def spf_record():
+    """SPF records (RFC 7208): every mechanism and modifier, macros, and the syntax errors of
+    the RFC 7208 test suite's kind."""
+    seeds = {
+        "simple": "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a mx -all",
+        "include_redirect": "v=spf1 include:_spf.example.com redirect=_spf.example.net",
+        "dual_cidr": "v=spf1 a:mail.example.com/24//64 mx/26 ~all",
+        "macros": "v=spf1 exists:%{ir}.%{v}._spf.%{d2} exp=explain._spf.%{d}",
+        "macro_letters": "v=spf1 a:%{l1r-}.%{o}.%{h}.%{p}.%{S}.example.com -all",
+        "explanation": "%{c} is not one of %{d}'s designated mail servers at %{t} for %{r}%_%-%%",
+        "unknown_modifier": "v=spf1 moo.cow-far_out=man:dog/cat ip4:1.2.3.4 -all",
+        "bad_cidr": "v=spf1 ip4:1.2.3.4/033 a//129 -all",
+        "bad_macro": "v=spf1 a:%{x}.example.com %{d0} -all",
+        "twice": "v=spf1 redirect=a.example redirect=b.example exp=c.example exp=d.example",
+        "toplabel": "v=spf1 a:museum a:foo.1 a:example.com. -all",
+        "non_ascii": "v=spf1 a:\xef\xbb\xbfgarbage.example.net -all",
+        "trailing_percent": "v=spf1 exists:foo%",
+    }
+    for name, data in seeds.items():
+        write("fuzz_spf_record", name, data)
+
+
+def dmarc_record():
+    """DMARC records (RFC 7489 6.3)."""
+    seeds = {
+        "reject": "v=DMARC1; p=reject; rua=mailto:d@example.com",
+        "full": "v=DMARC1;p=quarantine;sp=none;pct=25;adkim=s;aspf=r;fo=1;ri=86400",
+        "rua_only": "v=DMARC1; rua=mailto:d@example.com",
+        "bad_values": "v=DMARC1; p=maybe; pct=101; adkim=x",
+        "spaces": " v = DMARC1 ;  p = none ; ",
+        "not_first": "p=reject; v=DMARC1",
+    }
+    for name, data in seeds.items():
+        write("fuzz_dmarc_record", name, data)
+
+
+def dkim_tags():
+    """DKIM-Signature values and key records (RFC 6376 3.5, 3.6.1)."""
+    seeds = {
+        "signature": "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=sel;"
+                     " h=from:to:subject; bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;"
+                     " b=dGVzdA==",
+        "ed25519": "v=1; a=ed25519-sha256; c=simple; d=example.com; i=@mail.example.com;"
+                   " s=ed; t=1700000000; x=1800000000; h=From; bh=AA==; b=AA==",
+        "folded": "v=1; a=rsa-sha256; d=example.com; s=s; h=from;\r\n\tbh=AA\r\n\t==; b=A A ==",
+        "duplicate_tag": "v=1; v=1; d=example.com",
+        "key": "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+        "revoked_key": "v=DKIM1; p=",
+        "garbage": ";;==;=;a=;=b",
+    }
+    for name, data in seeds.items():
+        write("fuzz_dkim_tags", name, data)
+
+
 if __name__ == "__main__":
     smtp_command()
     data_reader()
@@ -363,5 +417,8 @@ if __name__ == "__main__":
     mime_parse()
     pop3_response()
     mx_response()
+    spf_record()
+    dmarc_record()
+    dkim_tags()
     total = sum(1 for _ in CORPUS.rglob("*") if _.is_file())
     print(f"make_corpus: {total} seed files in {CORPUS}")

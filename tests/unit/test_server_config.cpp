@@ -245,3 +245,21 @@ TEST_CASE("[queue] delay_warning: a duration, \"0\" for never, 4h by default") {
   CHECK(error.find("queue.delay_warning") != std::string::npos);
   CHECK(load_error("[queue]\ndelay_warning = 0\n").find("queue.delay_warning") != std::string::npos);
 }
+
+TEST_CASE("[checks]: spf and dmarc may enforce, dkim only annotate; bad modes name line and key") {
+  auto defaults = default_server_config();
+  CHECK(defaults.checks.spf == "off");
+  CHECK(defaults.checks.dmarc == "off");
+  CHECK_FALSE(defaults.checks.any());
+  auto path = write_config("[checks]\nspf = \"enforce\"\ndkim = \"annotate\"\ndmarc = \"annotate\"\n");
+  auto config = load_server_config(path);
+  std::filesystem::remove(path);
+  CHECK(config.checks.spf == "enforce");
+  CHECK(config.checks.dkim == "annotate");
+  CHECK(config.checks.dmarc == "annotate");
+  CHECK(config.checks.any());
+  CHECK(load_error("[checks]\ndkim = \"enforce\"\n").find(".toml:2: checks.dkim") != std::string::npos);
+  CHECK(load_error("[checks]\nspf = \"on\"\n").find(".toml:2: checks.spf") != std::string::npos);
+  CHECK(load_error("[checks]\n\ndmarc = true\n").find(".toml:3: checks.dmarc") != std::string::npos);
+  CHECK(load_error("[checks]\narc = \"off\"\n").find("unknown key 'checks.arc'") != std::string::npos);
+}

@@ -66,8 +66,11 @@ class ChunkingTest(MissiveTestCase):
             self.assertReply(r, 250, "2.0.0")
             self.assertIn(f"{len(piece)} octets", r.text)
         r = self.bdat(c, pieces[-1], last=True)
-        queue_id_of(r)
-        self.assertStoredEndsWith(self.stored(user), msg)  # no dot-unstuffing
+        qid = queue_id_of(r)
+        prefix = self.assertStoredEndsWith(self.stored(user), msg)  # no dot-unstuffing
+        # The same path as DATA: our trace header, with the queue id, in front.
+        self.assertRegex(prefix, rb"Received: from client\.example\.test \(\[127\.0\.0\.1\]\)\r\n"
+                                 rb"\tby [^ ]+ \(Missive\) with ESMTP id " + qid.encode())
 
     def test_zero_octet_last_chunk(self):
         user = self.pool.pop()

@@ -29,6 +29,13 @@ std::string status_of(std::string_view reply, bool permanent, std::string_view o
   return permanent ? "5.0.0" : "4.0.0";
 }
 
+bool past_delay_warning(std::int64_t received_at, std::chrono::system_clock::time_point now,
+                        const retry_policy& policy) {
+  const auto warn_after = policy.delay_warning.count();
+  const auto now_s = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  return warn_after > 0 && now_s - received_at >= warn_after;
+}
+
 recipient_decision decide_without_mailbox(const local_recipient_without_mailbox& r,
                                           const retry_policy& policy,
                                           std::chrono::system_clock::time_point now,
@@ -124,9 +131,7 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
       d.next_attempt_at = next_second + delay.count();
       d.event_detail = fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
                                    delay.count());
-      const auto warn_after = policy.delay_warning.count();
-      if (warn_after > 0 && !r.delay_warned && !r.sender.empty() &&
-          now_s - r.received_at >= warn_after) {
+      if (!r.delay_warned && !r.sender.empty() && past_delay_warning(r.received_at, now, policy)) {
         late.insert(r.message_id);
       }
     }

@@ -93,6 +93,11 @@ recipient_decision decide_without_mailbox(const local_recipient_without_mailbox&
                                           std::chrono::seconds postmaster_wait,
                                           std::optional<given_up>& lost);
 
+// Whether a message received at `received_at` (unix seconds) from a sender that is not <>
+// is late enough at `now` for its one "delayed" DSN (policy.delay_warning; 0: never).
+bool past_delay_warning(std::int64_t received_at, std::chrono::system_clock::time_point now,
+                        const retry_policy& policy);
+
 // The RFC 3463 status a reply carries ("5.1.1" of "550 5.1.1 text"), or one made from its
 // class; `permanent` makes it 5.x.x. Without a 4.x.x or 5.x.x code, `otherwise` when given.
 std::string status_of(std::string_view reply, bool permanent, std::string_view otherwise = {});

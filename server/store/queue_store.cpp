@@ -501,10 +501,18 @@ std::vector<delivery_outcome> deliver_local(Db& db, std::size_t limit,
                                             std::chrono::system_clock::time_point now) {
   std::vector<delivery_outcome> outcomes;
   std::map<std::int64_t, std::vector<given_up>> failed_by_message, delivered_by_message;
+  std::set<std::int64_t> late;
   for (const auto& recipient : select_due_local(db, limit, unix_seconds(now))) {
-    outcomes.push_back(deliver_one(db, recipient, failed_by_message[recipient.message_id],
-                                   delivered_by_message[recipient.message_id], policy, now));
+    auto outcome = deliver_one(db, recipient, failed_by_message[recipient.message_id],
+                               delivered_by_message[recipient.message_id], policy, now);
+    // Mail for a postmaster without a mailbox waits: its sender hears of it as of any wait.
+    if (outcome.status == "deferred" && !recipient.null_sender &&
+        past_delay_warning(recipient.received_at, now, policy.retry)) {
+      late.insert(recipient.message_id);
+    }
+    outcomes.push_back(std::move(outcome));
   }
+  for (auto message_id : late) warn_of_delay(db, message_id, now, policy, outcomes);
   for (const auto& [message_id, delivered] : delivered_by_message) {
     bounce(db, message_id, delivered, now, policy, outcomes);
   }

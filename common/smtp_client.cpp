@@ -115,6 +115,10 @@ void take_ehlo_line(smtp_extensions& extensions, std::string_view line) {
     extensions.starttls = true;
   } else if (iequals(keyword, "ENHANCEDSTATUSCODES")) {
     extensions.enhanced_status_codes = true;
+  } else if (iequals(keyword, "DSN")) {
+    extensions.dsn = true;
+  } else if (iequals(keyword, "CHUNKING")) {
+    extensions.chunking = true;
   } else if (iequals(keyword, "AUTH") || istarts_with(keyword, "AUTH=")) {
     // "AUTH=PLAIN LOGIN" is how pre-RFC 4954 servers spell it; many still send both forms.
     if (keyword.size() > 5) add_auth(extensions, keyword.substr(5));
@@ -143,8 +147,36 @@ std::string mail_command(const smtp_envelope& envelope, std::size_t size,
   if (extensions.size) line += fmt::format(" SIZE={}", size);
   if (envelope.eight_bit && extensions.eight_bit_mime) line += " BODY=8BITMIME";
   if (envelope.smtputf8 && extensions.smtputf8) line += " SMTPUTF8";
+  if (extensions.dsn) line += envelope.mail_dsn_parameters;
   line += "\r\n";
   return line;
+}
+
+// "RCPT TO:<recipient>" for the i-th recipient, with its DSN parameters when offered.
+std::string rcpt_command(const smtp_envelope& envelope, std::size_t i,
+                         const smtp_extensions& extensions) {
+  std::string line = "RCPT TO:<" + envelope.recipients[i] + ">";
+  if (extensions.dsn && i < envelope.rcpt_dsn_parameters.size()) {
+    line += envelope.rcpt_dsn_parameters[i];
+  }
+  line += "\r\n";
+  return line;
+}
+
+// The content as one last BDAT chunk (RFC 3030 2): the command, then the octets as they
+// are. A content without a final CRLF gets one, as DATA's dot-stuffing gives it.
+void append_bdat(std::string& out, const std::string& content) {
+  const bool complete = content.empty() || content.ends_with("\r\n");
+  out += fmt::format("BDAT {} LAST\r\n", content.size() + (complete ? 0 : 2));
+  out += content;
+  if (!complete) out += "\r\n";
+}
+
+// DSN parameter values must not smuggle a line end or a space into the command.
+void check_parameters(const std::string& parameters) {
+  if (parameters.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    throw std::invalid_argument("SMTP parameter contains CR, LF or NUL");
+  }
 }
 
 // The context the session's TLS layer is made from; with STARTTLS off it is never used, so
@@ -243,8 +275,16 @@ struct smtp_client::impl {
   asio::awaitable<void> send_pipelined(const smtp_envelope& envelope, const std::string& content,
                                        smtp_transaction_result& result) {
     output = mail_command(envelope, content.size(), extensions);
-    for (const auto& recipient : envelope.recipients) output += "RCPT TO:<" + recipient + ">\r\n";
-    if (!envelope.all_recipients) output += "DATA\r\n";
+    for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
+      output += rcpt_command(envelope, i, extensions);
+    }
+    // RFC 3030 4.1: BDAT may be pipelined behind RCPT; a server with no recipient answers
+    // it 503 and drops the chunk.
+    const bool chunking = extensions.chunking;
+    if (!envelope.all_recipients) {
+      if (chunking) append_bdat(output, content);
+      else output += "DATA\r\n";
+    }
     co_await write_output(envelope.all_recipients ? "MAIL and RCPT" : "MAIL, RCPT and DATA",
                           options.command_timeout);
     result.mail = co_await read_reply("MAIL", options.command_timeout);
@@ -264,11 +304,24 @@ struct smtp_client::impl {
         co_await abandon();
         co_return;
       }
+      if (chunking) {
+        output.clear();
+        append_bdat(output, content);
+        co_await write_output("BDAT", options.command_timeout);
+        result.data_end = co_await read_reply("BDAT", options.data_timeout);
+        co_return;
+      }
       output = "DATA\r\n";
       auto data = co_await command("DATA");
       result.data_command = data;
       if (!intermediate(data)) co_return;
       co_await send_content(content, result);
+      co_return;
+    }
+    if (chunking) {
+      auto last = co_await read_reply("BDAT", options.data_timeout);
+      // Refused for want of recipients, the chunk delivered nothing: data_end stays empty.
+      if (mail_ok && any_recipient) result.data_end = last;
       co_return;
     }
     auto data = co_await read_reply("DATA", options.command_timeout);
@@ -295,8 +348,8 @@ struct smtp_client::impl {
     if (!positive(result.mail)) co_return;
     bool any_recipient = false;
     bool every_recipient = true;
-    for (const auto& recipient : envelope.recipients) {
-      output = "RCPT TO:<" + recipient + ">\r\n";
+    for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
+      output = rcpt_command(envelope, i, extensions);
       auto reply = co_await command("RCPT");
       any_recipient = any_recipient || positive(reply);
       every_recipient = every_recipient && positive(reply);
@@ -307,6 +360,13 @@ struct smtp_client::impl {
       co_return;
     }
     if (!any_recipient) co_return;
+    if (extensions.chunking) {
+      output.clear();
+      append_bdat(output, content);
+      co_await write_output("BDAT", options.command_timeout);
+      result.data_end = co_await read_reply("BDAT", options.data_timeout);
+      co_return;
+    }
     output = "DATA\r\n";
     auto data = co_await command("DATA");
     result.data_command = data;
@@ -470,6 +530,8 @@ asio::awaitable<smtp_transaction_result> smtp_client::send(const smtp_envelope& 
   auto& s = *impl_;
   check_address(envelope.sender);
   for (const auto& recipient : envelope.recipients) check_address(recipient);
+  check_parameters(envelope.mail_dsn_parameters);
+  for (const auto& parameters : envelope.rcpt_dsn_parameters) check_parameters(parameters);
   smtp_transaction_result result;
   const auto& limit = s.extensions.size;
   if (limit && *limit > 0 && content.size() > *limit) {

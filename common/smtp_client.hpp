@@ -82,6 +82,8 @@ struct smtp_extensions {
   bool smtputf8 = false;
   bool starttls = false;
   bool enhanced_status_codes = false;
+  bool dsn = false;        // RFC 3461
+  bool chunking = false;   // RFC 3030: BDAT
   std::optional<std::uint64_t> size;   // SIZE n; 0 means no fixed limit
   std::vector<std::string> auth;       // AUTH mechanisms, uppercased
 };
@@ -97,6 +99,11 @@ struct smtp_envelope {
   // client wants this (a retry after a partial send duplicates the message); a relay, which
   // tracks each recipient apart, does not.
   bool all_recipients = false;
+  // DSN (RFC 3461), sent only to a server that offers it: the MAIL parameters, e.g.
+  // " RET=HDRS ENVID=abc" (each with its leading space, values xtext-encoded), and the
+  // RCPT parameters of each recipient in the same way (empty, or one per recipient).
+  std::string mail_dsn_parameters;
+  std::vector<std::string> rcpt_dsn_parameters;
 };
 
 // What the server answered for one message.
@@ -106,7 +113,8 @@ struct smtp_transaction_result {
   smtp_reply mail;
   // Reply to each RCPT TO, in order; empty when MAIL was refused.
   std::vector<smtp_reply> recipients;
-  // Reply to the final "." (only when DATA got 354); empty when the data was not sent
+  // Reply to the final "." (only when DATA got 354), or to BDAT LAST; empty when the data
+  // was not sent
   // because MAIL or every RCPT failed (with all_recipients, any RCPT: DATA is then not
   // sent at all), or DATA was refused (then `data_command` tells).
   std::optional<smtp_reply> data_command;
@@ -135,7 +143,8 @@ class smtp_client {
   // The extensions the server offered (valid after hello()).
   const smtp_extensions& extensions() const;
   // Sends one message: MAIL, each RCPT, DATA, the dot-stuffed content, "." — pipelined
-  // (RFC 2920) when offered, with SIZE= when offered. Throws smtp_client_error on a broken
+  // (RFC 2920) when offered, with SIZE= when offered. When the server offers CHUNKING
+  // (RFC 3030) the content goes as one "BDAT n LAST", as it is (no dot-stuffing). Throws smtp_client_error on a broken
   // connection or timeout.
   asio::awaitable<smtp_transaction_result> send(const smtp_envelope& envelope,
                                                 const std::string& content);

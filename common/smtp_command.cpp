@@ -130,10 +130,38 @@ smtp_argument_error apply_mail_parameter(const esmtp_parameter& parameter,
     // RFC 6531 3.4: SMTPUTF8 takes no value.
     if (value) return smtp_argument_error::bad_parameter;
     args.smtputf8 = true;
+  } else if (iequals(keyword, "RET")) {
+    // RFC 3461 4.3: RET=FULL or RET=HDRS.
+    auto ret = value ? parse_ret(*value) : std::nullopt;
+    if (!ret) return smtp_argument_error::bad_parameter;
+    args.ret = *ret;
+  } else if (iequals(keyword, "ENVID")) {
+    // RFC 3461 4.4: xtext, decoded and kept for the DSNs and the next hop.
+    auto envid = value ? parse_envid(*value) : std::nullopt;
+    if (!envid) return smtp_argument_error::bad_parameter;
+    args.envid = std::move(envid);
   } else if (iequals(keyword, "AUTH")) {
     // RFC 4954 5: a server offering AUTH accepts AUTH=; treating it as AUTH=<> (ignoring
     // it) is always allowed.
     if (!value) return smtp_argument_error::bad_parameter;
+  } else {
+    return smtp_argument_error::unknown_parameter;
+  }
+  return smtp_argument_error::none;
+}
+
+// Applies one RCPT TO parameter of the extensions we offer (DSN, RFC 3461).
+smtp_argument_error apply_rcpt_parameter(const esmtp_parameter& parameter,
+                                         rcpt_to_arguments& args) {
+  const auto& [keyword, value] = parameter;
+  if (iequals(keyword, "NOTIFY")) {
+    auto notify = value ? parse_notify(*value) : std::nullopt;
+    if (!notify) return smtp_argument_error::bad_parameter;
+    args.notify = *notify;
+  } else if (iequals(keyword, "ORCPT")) {
+    auto orcpt = value ? parse_orcpt(*value) : std::nullopt;
+    if (!orcpt) return smtp_argument_error::bad_parameter;
+    args.orcpt = std::move(orcpt);
   } else {
     return smtp_argument_error::unknown_parameter;
   }
@@ -205,12 +233,11 @@ rcpt_to_arguments parse_rcpt_to(std::string_view argument, bool smtputf8) {
   }
   std::vector<esmtp_parameter> parameters;
   args.error = split_parameters(text->substr(path.consumed), parameters);
-  if (args.error != smtp_argument_error::none) return args;
-  // No RCPT parameters are offered yet (no DSN, RFC 3461).
-  if (!parameters.empty()) {
-    args.error = smtp_argument_error::unknown_parameter;
-    return args;
+  for (const auto& parameter : parameters) {
+    if (args.error != smtp_argument_error::none) break;
+    args.error = apply_rcpt_parameter(parameter, args);
   }
+  if (args.error != smtp_argument_error::none) return args;
   if (path.error != address_error::none) {
     args.error = smtp_argument_error::address;
     args.address_problem = path.error;

@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "dsn_parameters.hpp"
 #include "mail_address.hpp"
 
 namespace missive {
@@ -47,6 +49,8 @@ struct mail_from_arguments {
   std::optional<std::uint64_t> size;  // SIZE= (RFC 1870)
   body_type body = body_type::unspecified;
   bool smtputf8 = false;              // SMTPUTF8 (RFC 6531)
+  dsn_return ret = dsn_return::unspecified;  // RET= (RFC 3461 4.3)
+  std::optional<std::string> envid;   // ENVID= (RFC 3461 4.4), xtext decoded
   smtp_argument_error error = smtp_argument_error::none;
   address_error address_problem = address_error::none;
 };
@@ -58,13 +62,15 @@ mail_from_arguments parse_mail_from(std::string_view argument);
 // The parsed arguments of RCPT TO (RFC 5321 4.1.1.3).
 struct rcpt_to_arguments {
   mail_address recipient;
+  std::uint8_t notify = 0;                 // NOTIFY= (RFC 3461 4.1) as dsn_notify flags
+  std::optional<original_recipient> orcpt;  // ORCPT= (RFC 3461 4.2), xtext decoded
   smtp_argument_error error = smtp_argument_error::none;
   address_error address_problem = address_error::none;
 };
 
 // Parses the argument of RCPT ("TO:<path> [params]"); `smtputf8` says whether the
-// transaction's MAIL FROM carried SMTPUTF8. No RCPT parameters are offered yet, so any
-// parameter is `unknown_parameter`. "<Postmaster>" without a domain is accepted (RFC 5321
+// transaction's MAIL FROM carried SMTPUTF8. The parameters offered are DSN's NOTIFY and
+// ORCPT (RFC 3461); any other is `unknown_parameter`. "<Postmaster>" without a domain is accepted (RFC 5321
 // 4.1.1.3) and has an empty domain.
 rcpt_to_arguments parse_rcpt_to(std::string_view argument, bool smtputf8);
 

@@ -34,7 +34,8 @@ build=build-fuzz
 fuzz_dir=tests/fuzz
 targets=(fuzz_smtp_command fuzz_data_reader fuzz_reply_parser fuzz_address fuzz_headers
          fuzz_pop3_command fuzz_mime_parse fuzz_pop3_response fuzz_mx_response
-         fuzz_spf_record fuzz_dmarc_record fuzz_dkim_tags)
+         fuzz_spf_record fuzz_dmarc_record fuzz_dkim_tags
+         fuzz_bdat_command fuzz_dsn_parameters)
 # The sans-IO codec sources the targets link (no sockets, no SQLite, no Asio; mx_lookup.cpp is
 # the MX parser alone, its query is in mx_query.cpp). Asio 1.22 looks for
 # <experimental/coroutine> under clang, which libstdc++ lacks, and then declares no
@@ -43,6 +44,7 @@ targets=(fuzz_smtp_command fuzz_data_reader fuzz_reply_parser fuzz_address fuzz_
 sources=(common/base64.cpp common/data_reader.cpp common/dot_stuffing.cpp
          common/mail_address.cpp common/message_headers.cpp common/pop3_command.cpp
          common/sasl_plain.cpp common/smtp_command.cpp common/smtp_reply.cpp
+         common/bdat_command.cpp common/dsn_parameters.cpp common/xtext.cpp
          common/smtp_reply_parser.cpp common/mime_encoding.cpp common/mime_parse.cpp
          server/delivery/mx_lookup.cpp server/delivery/bounce_message.cpp
          server/spf/spf_record.cpp server/spf/spf_macro.cpp server/dns/dns_rdata.cpp

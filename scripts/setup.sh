@@ -35,6 +35,9 @@ packages=(
   dpkg-dev file lintian systemd
   # the metrics test: promtool checks the exposition, a real Prometheus scrapes it
   prometheus
+  # the peer tests (CHUNKING, DSN): a private Postfix on a high loopback port
+  # (tests/lib/postfix_peer.py); installed unconfigured, so no system instance runs
+  postfix
 )
 
 missing=()
@@ -46,6 +49,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # Postfix "No configuration": no main.cf, no system instance started (tests run their own).
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 

@@ -6,6 +6,7 @@
 #include <asio/write.hpp>
 #include <asio/ssl.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "data_reader.hpp"
@@ -128,6 +129,23 @@ asio::awaitable<bool> connection_io::read_data(data_reader& reader,
   for (;;) {
     consume(reader.feed(buffered()));
     if (reader.done()) co_return true;
+    set_timeout(per_read);
+    bool more = co_await fill(chunk);
+    if (!more) co_return false;
+    if (last_read_ == chunk) chunk = data_read_chunk;
+  }
+}
+
+asio::awaitable<bool> connection_io::read_octets(std::uint64_t count, std::string& into,
+                                                 bool keep, const std::chrono::seconds& per_read) {
+  std::size_t chunk = command_read_chunk;
+  for (;;) {
+    std::string_view data = buffered();
+    auto take = static_cast<std::size_t>(std::min<std::uint64_t>(count, data.size()));
+    if (keep) into.append(data.substr(0, take));
+    consume(take);
+    count -= take;
+    if (count == 0) co_return true;
     set_timeout(per_read);
     bool more = co_await fill(chunk);
     if (!more) co_return false;

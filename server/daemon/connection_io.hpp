@@ -53,6 +53,11 @@ class connection_io {
   // Feeds input to `reader` until it is done, allowing `per_read` for each read from the
   // socket; false if the connection ended first.
   asio::awaitable<bool> read_data(data_reader& reader, const std::chrono::seconds& per_read);
+  // Reads exactly `count` octets (a BDAT chunk, RFC 3030), appending them to `into` when
+  // `keep`, else dropping them, allowing `per_read` for each read from the socket; false if
+  // the connection ended first.
+  asio::awaitable<bool> read_octets(std::uint64_t count, std::string& into, bool keep,
+                                    const std::chrono::seconds& per_read);
   // Whether a whole line is already buffered (the client pipelined commands).
   bool line_buffered() const;
   // Whether the client has sent anything not yet read (buffered or waiting in the socket).

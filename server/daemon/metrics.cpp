@@ -47,7 +47,7 @@ constexpr std::string_view address_names[address_outcome_count] = {"addresses", 
 constexpr std::string_view fate_names[recipient_fate_count] = {"delivered", "deferred",
                                                                "bounced", "expired"};
 constexpr std::string_view stage_names[registry::refusal_stage_count] = {"MAIL", "RCPT", "DATA",
-                                                                         "END-OF-MESSAGE"};
+                                                                         "BDAT", "END-OF-MESSAGE"};
 
 // Refusal reasons: the subject and detail of the enhanced status code (RFC 3463 3.x), named
 // as the relay's reply table uses them (smtp_replies.hpp); the first digit is the class.

@@ -162,7 +162,7 @@ class registry {
 
   // The number of distinct refusal reasons (enhanced codes grouped, see metrics.cpp).
   static constexpr std::size_t refusal_reason_count = 22;
-  static constexpr std::size_t refusal_stage_count = 4;
+  static constexpr std::size_t refusal_stage_count = 5;
   static constexpr std::size_t authentication_method_count = 3;
   static constexpr std::size_t authentication_result_count = 7;
 

@@ -165,6 +165,17 @@ class config_reader {
     return *parsed;
   }
 
+  // A duration, or "0" (also "0s", "0m", ...) for "never".
+  std::chrono::seconds duration_or_never(const toml::node& node, std::string_view key) const {
+    std::string text = string(node, key);
+    if (text == "0") return std::chrono::seconds(0);
+    auto parsed = parse_duration(text);
+    if (!parsed) {
+      fail(node, key, "expected a duration such as \"30s\", \"5m\", \"1h\" or \"5d\", or \"0\"");
+    }
+    return *parsed;
+  }
+
   std::vector<std::string> strings(const toml::node& node, std::string_view key) const {
     const toml::array* array = node.as_array();
     if (!array) fail(node, key, "expected an array of strings");
@@ -264,12 +275,14 @@ void read_pop3(config_reader& reader, const toml::table& table, pop3_settings& p
 }
 
 void read_queue(config_reader& reader, const toml::table& table, queue_settings& queue) {
-  reader.each(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "keep_history",
+  reader.each(table, "queue.", {"retry_initial", "retry_max", "max_lifetime", "delay_warning",
+                                "keep_history",
                                 "max_connections", "max_connections_per_destination", "mx_port"},
               [&](std::string_view key, const std::string& name, const toml::node& node) {
     if (key == "retry_initial") queue.retry_initial = reader.duration(node, name);
     else if (key == "retry_max") queue.retry_max = reader.duration(node, name);
     else if (key == "max_lifetime") queue.max_lifetime = reader.duration(node, name);
+    else if (key == "delay_warning") queue.delay_warning = reader.duration_or_never(node, name);
     else if (key == "keep_history") queue.keep_history = reader.duration(node, name);
     else if (key == "max_connections") queue.max_connections = reader.positive(node, name);
     else if (key == "max_connections_per_destination") {

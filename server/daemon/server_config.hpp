@@ -118,6 +118,9 @@ struct queue_settings {
   std::chrono::seconds retry_initial{300};
   std::chrono::seconds retry_max{3600};
   std::chrono::seconds max_lifetime{5 * 86400};
+  // After this long in the queue the sender of a message is sent one "delayed" DSN (RFC
+  // 3461), unless its recipients' NOTIFY excludes DELAY; 0: never.
+  std::chrono::seconds delay_warning{4 * 3600};
   // A message every recipient of which is done, and that no maildrop holds, is removed
   // with its history this long after its last attempt.
   std::chrono::seconds keep_history{30 * 86400};

@@ -116,14 +116,74 @@ bool has_8bit(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) > 0x7F; });
 }
 
+// The kind of DSN: that of its first recipient (a DSN reports one kind).
+dsn_action kind_of(const bounce_details& details) {
+  return details.recipients.empty() ? dsn_action::failed : details.recipients.front().action;
+}
+
+// RFC 3464 2.3.3: the Action field's value.
+std::string_view action_name(dsn_action action) {
+  switch (action) {
+    case dsn_action::failed: return "failed";
+    case dsn_action::delayed: return "delayed";
+    case dsn_action::delivered: return "delivered";
+    case dsn_action::relayed: return "relayed";
+  }
+  return "failed";
+}
+
+// The status written when the caller's is malformed: the action's class, nothing more.
+std::string_view fallback_status(dsn_action action) {
+  switch (action) {
+    case dsn_action::failed: return "5.0.0";
+    case dsn_action::delayed: return "4.0.0";
+    case dsn_action::delivered:
+    case dsn_action::relayed: return "2.0.0";
+  }
+  return "5.0.0";
+}
+
+std::string_view subject_of(dsn_action action) {
+  switch (action) {
+    case dsn_action::failed: return "Undelivered Mail Returned to Sender";
+    case dsn_action::delayed: return "Delayed Mail (still being retried)";
+    case dsn_action::delivered:
+    case dsn_action::relayed: return "Successful Mail Delivery Report";
+  }
+  return "Undelivered Mail Returned to Sender";
+}
+
+// Whether the whole original goes back (RFC 3461 4.3: RET=FULL, for failures).
+bool returns_full(const bounce_details& details) {
+  return details.return_full && kind_of(details) == dsn_action::failed;
+}
+
+// What the first paragraph says of the recipients below.
+std::string summary_of(const bounce_details& details) {
+  const std::string attached = returns_full(details)
+                                   ? "The delivery report and your message are attached."
+                                   : "The delivery report and the headers of your message are "
+                                     "attached.";
+  switch (kind_of(details)) {
+    case dsn_action::failed:
+      return "Your message could not be delivered to the recipients below. " + attached;
+    case dsn_action::delayed:
+      return "Your message could not be delivered yet to the recipients below. Delivery will "
+             "be tried again; you need not send it again. " + attached;
+    case dsn_action::delivered:
+      return "Your message was delivered to the recipients below. " + attached;
+    case dsn_action::relayed:
+      return "Your message was passed on for the recipients below to a mail server that "
+             "will not report on its delivery. " + attached;
+  }
+  return attached;
+}
+
 // Part 1: what a person reads.
 void append_human_part(std::string& out, const bounce_details& details, std::string_view host) {
   append_folded(out, "", "This is the mail delivery system at " + std::string(host) + ".", "");
   out += "\r\n";
-  append_folded(out, "",
-                "Your message could not be delivered to the recipients below. The delivery "
-                "report and the headers of your message are attached.",
-                "");
+  append_folded(out, "", summary_of(details), "");
   if (!details.queue_id.empty())
     append_folded(out, "", "Queue ID: " + safe_text(details.queue_id, max_piece), "");
   out += "\r\n";
@@ -139,16 +199,25 @@ void append_human_part(std::string& out, const bounce_details& details, std::str
 // Part 2: RFC 3464 2.2 per-message fields, then 2.3 fields per recipient, each group
 // after an empty line.
 void append_status_part(std::string& out, const bounce_details& details, std::string_view host) {
+  // RFC 3464 2.2.1: the envelope id, decoded from ENVID's xtext (RFC 3461 6.3), first.
+  if (!details.envid.empty())
+    append_field(out, "Original-Envelope-Id", safe_text(details.envid, max_piece));
   append_field(out, "Reporting-MTA", "dns; " + std::string(host));
   if (!details.queue_id.empty())
     append_field(out, "X-Missive-Queue-ID", safe_text(details.queue_id, max_piece));
   append_field(out, "Arrival-Date", format_rfc5322_date(details.arrival));
   for (const auto& recipient : details.recipients) {
     out += "\r\n";
+    // RFC 3464 2.3.1: the ORCPT the client gave, decoded (RFC 3461 6.3), "type;address".
+    if (!recipient.original_recipient.empty()) {
+      append_field(out, "Original-Recipient", safe_text(recipient.original_recipient, max_piece));
+    }
     append_field(out, "Final-Recipient", "rfc822; " + safe_text(recipient.address, limits::path));
-    append_field(out, "Action", "failed");
+    append_field(out, "Action", action_name(recipient.action));
     // A malformed code from a caller still yields a well-formed report.
-    append_field(out, "Status", valid_status(recipient.status) ? recipient.status : "5.0.0");
+    append_field(out, "Status", valid_status(recipient.status)
+                                    ? std::string_view(recipient.status)
+                                    : fallback_status(recipient.action));
     // RFC 3464 2.3.6: diagnostic-type "smtp" for an SMTP reply; ours is an X- type.
     auto diagnostic = safe_text(recipient.diagnostic, max_diagnostic);
     if (!diagnostic.empty())
@@ -164,16 +233,18 @@ std::string compose_bounce(const bounce_details& details) {
   if (!valid_boundary(details.boundary))
     throw std::invalid_argument("compose_bounce: invalid MIME boundary");
   const std::string host = safe_text(details.reporting_mta, limits::domain);
+  const bool full = returns_full(details);
   const std::string_view original_headers = header_section(details.original_message);
-  // The original headers go back as they are; 8-bit ones (RFC 6532) are labelled so
-  // (RFC 2045 6.4: the multipart around them must say so too).
-  const bool eight_bit = has_8bit(original_headers);
+  const std::string_view returned = full ? details.original_message : original_headers;
+  // The original goes back as it is; 8-bit (RFC 6532 headers, 8BITMIME bodies) is labelled
+  // so (RFC 2045 6.4: the multipart around it must say so too).
+  const bool eight_bit = has_8bit(returned);
   const std::string delimiter = "--" + details.boundary;
 
   std::string out;
   append_field(out, "From", "Mail Delivery System <MAILER-DAEMON@" + host + ">");
   append_field(out, "To", safe_text(details.original_sender, limits::path));
-  append_field(out, "Subject", "Undelivered Mail Returned to Sender");
+  append_field(out, "Subject", subject_of(kind_of(details)));
   append_field(out, "Date", format_rfc5322_date(details.now));
   append_field(out, "Message-ID", safe_text(details.message_id, max_piece));
   append_field(out, "Auto-Submitted", "auto-replied");  // RFC 3834 5: no auto-reply to this
@@ -197,13 +268,22 @@ std::string compose_bounce(const bounce_details& details) {
   append_status_part(out, details, host);
 
   out += delimiter + "\r\n";
-  out += "Content-Type: text/rfc822-headers\r\n";
-  if (eight_bit) out += "Content-Transfer-Encoding: 8bit\r\n";
-  out += "Content-Description: Undelivered Message Headers\r\n\r\n";
-  out += original_headers;
-  if (original_headers.empty()) out += "\r\n";  // an empty body, not a missing one
+  if (full) {
+    // RFC 3464 2.4 / RFC 6522 3: the returned message, whole.
+    out += "Content-Type: message/rfc822\r\n";
+    if (eight_bit) out += "Content-Transfer-Encoding: 8bit\r\n";
+    out += "Content-Description: Undelivered Message\r\n\r\n";
+  } else {
+    out += "Content-Type: text/rfc822-headers\r\n";
+    if (eight_bit) out += "Content-Transfer-Encoding: 8bit\r\n";
+    out += kind_of(details) == dsn_action::failed
+               ? "Content-Description: Undelivered Message Headers\r\n\r\n"
+               : "Content-Description: Message Headers\r\n\r\n";
+  }
+  out += returned;
+  if (returned.empty()) out += "\r\n";  // an empty body, not a missing one
   // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
-  if (!original_headers.empty() && !original_headers.ends_with("\r\n")) out += "\r\n";
+  if (!returned.empty() && !returned.ends_with("\r\n")) out += "\r\n";
   out += delimiter + "--\r\n";
   return out;
 }

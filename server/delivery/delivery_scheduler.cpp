@@ -122,7 +122,7 @@ asio::awaitable<void> delivery_scheduler::sleep_until_due(bool wait_for_slot) {
 
 attempt_decision delivery_scheduler::decide(const std::vector<attempt_result>& results) const {
   retry_policy policy{config_.queue.retry_initial, config_.queue.retry_max,
-                      config_.queue.max_lifetime};
+                      config_.queue.max_lifetime, config_.queue.delay_warning};
   return decide_attempts(results, policy, clock_.now(), random_jitter);
 }
 

@@ -5,13 +5,14 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "ascii.hpp"
 #include <optional>
 
 namespace missive {
 
-std::string status_of(std::string_view reply, bool permanent) {
+std::string status_of(std::string_view reply, bool permanent, std::string_view otherwise) {
   // Replies are recorded as "550 5.1.1 text": the enhanced code is the second word.
   auto space = reply.find(' ');
   if (space != std::string_view::npos) {
@@ -24,7 +25,15 @@ std::string status_of(std::string_view reply, bool permanent) {
       return status;
     }
   }
+  if (!otherwise.empty()) return std::string(otherwise);
   return permanent ? "5.0.0" : "4.0.0";
+}
+
+bool past_delay_warning(std::int64_t received_at, std::chrono::system_clock::time_point now,
+                        const retry_policy& policy) {
+  const auto warn_after = policy.delay_warning.count();
+  const auto now_s = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  return warn_after > 0 && now_s - received_at >= warn_after;
 }
 
 recipient_decision decide_without_mailbox(const local_recipient_without_mailbox& r,
@@ -78,8 +87,9 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
   const std::int64_t next_second = std::chrono::ceil<seconds>(now.time_since_epoch()).count();
   attempt_decision decision;
   decision.decided_at = now;
-  std::map<std::int64_t, bounce_order> orders;
+  std::map<std::pair<std::int64_t, dsn_action>, bounce_order> orders;
   std::map<std::int64_t, bool> from_null_sender;
+  std::set<std::int64_t> late;
   for (const auto& result : results) {
     const auto& r = result.recipient;
     recipient_decision d;
@@ -95,6 +105,14 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
       d.state = d.event = "delivered";
       d.outcome.status = "sent";
       d.event_detail = fmt::format("relay={} {}", result.relay, result.reply);
+      // RFC 3461 5.2.3: a next hop without DSN cannot report success; we say "relayed".
+      if (!r.sender.empty() && !result.dsn_passed_on &&
+          notify_wants(r.notify, dsn_event::success)) {
+        auto& order = orders[{r.message_id, dsn_action::relayed}];
+        order.message_id = r.message_id;
+        order.recipients.push_back({r.address, status_of(result.reply, false, "2.0.0"),
+                                    result.reply, true, dsn_action::relayed, r.orcpt});
+      }
     } else if (result.fate == attempt_fate::permanent) {
       d.state = d.event = "failed";
       d.outcome.status = "bounced";
@@ -113,12 +131,16 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
       d.next_attempt_at = next_second + delay.count();
       d.event_detail = fmt::format("relay={} {}; next attempt in {}s", result.relay, result.reply,
                                    delay.count());
+      if (!r.delay_warned && !r.sender.empty() && past_delay_warning(r.received_at, now, policy)) {
+        late.insert(r.message_id);
+      }
     }
     if (lost) {
+      lost->original_recipient = r.orcpt;
       if (r.sender.empty()) {
         from_null_sender[r.message_id] = true;
-      } else {
-        auto& order = orders[r.message_id];
+      } else if (notify_wants(r.notify, dsn_event::failure)) {
+        auto& order = orders[{r.message_id, dsn_action::failed}];
         order.message_id = r.message_id;
         order.recipients.push_back(std::move(*lost));
       }
@@ -127,6 +149,7 @@ attempt_decision decide_attempts(const std::vector<attempt_result>& results,
   }
   for (auto& [id, order] : orders) decision.bounces.push_back(std::move(order));
   for (const auto& [id, _] : from_null_sender) decision.suppressed_bounces.push_back(id);
+  decision.delay_warnings.assign(late.begin(), late.end());
   return decision;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bounce_message.hpp"
 #include "queue_types.hpp"
 #include "retry_schedule.hpp"
 
@@ -23,6 +24,8 @@ struct given_up {
   std::string status;      // RFC 3463 status, "5.1.1"
   std::string diagnostic;  // the next hop's reply, or our reason
   bool remote_reply = true;  // whether `diagnostic` is a reply from a remote host
+  dsn_action action = dsn_action::failed;  // what the DSN reports (RFC 3464 2.3.3)
+  std::string original_recipient;          // ORCPT, "type;address"; "" when none was given
 };
 
 // What the store writes for one recipient.
@@ -37,7 +40,8 @@ struct recipient_decision {
   delivery_outcome outcome;        // the log line
 };
 
-// A DSN owed for one message: to its sender, for the recipients given up on (RFC 3464).
+// A DSN owed for one message: to its sender, for recipients of one action (RFC 3464): given
+// up on (the bounce), or relayed to a next hop that will not report success itself.
 struct bounce_order {
   std::int64_t message_id = 0;
   std::vector<given_up> recipients;
@@ -47,15 +51,23 @@ struct bounce_order {
 struct attempt_decision {
   std::chrono::system_clock::time_point decided_at;  // the DSNs' Arrival/Last-Attempt time
   std::vector<recipient_decision> recipients;
-  std::vector<bounce_order> bounces;  // one per message, never for a message from <>
+  // One per message and action, never for a message from <> nor for a recipient whose
+  // NOTIFY does not ask for it (RFC 3461 4.1).
+  std::vector<bounce_order> bounces;
   std::vector<std::int64_t> suppressed_bounces;  // messages from <> that lost recipients
+  // Messages late by policy.delay_warning whose sender is owed the one "delayed" DSN, for
+  // their recipients still pending whose NOTIFY asks for DELAY (never from <>).
+  std::vector<std::int64_t> delay_warnings;
 };
 
 // Decides the fate of each attempted recipient at time `now`: 2xx delivered; 5xx failed;
 // 4xx or no answer deferred with backoff (retry_delay, `jitter` in [0, 1) drawn once per
 // deferral), counted from the next whole second so a retry is never early; expired past
 // policy.lifetime since arrival (RFC 3463 4.4.7). One bounce order per message that lost
-// recipients, except from the null sender (RFC 5321 6.1: no bounce for a bounce).
+// recipients, except from the null sender (RFC 5321 6.1: no bounce for a bounce) and for
+// recipients whose NOTIFY excludes FAILURE. A DSN "relayed" for delivered recipients that
+// asked for SUCCESS when the next hop could not take the request on (RFC 3461 5.2.3); a
+// delay warning for a message deferred past policy.delay_warning, once.
 attempt_decision decide_attempts(const std::vector<attempt_result>& results,
                                  const retry_policy& policy,
                                  std::chrono::system_clock::time_point now,
@@ -81,8 +93,13 @@ recipient_decision decide_without_mailbox(const local_recipient_without_mailbox&
                                           std::chrono::seconds postmaster_wait,
                                           std::optional<given_up>& lost);
 
+// Whether a message received at `received_at` (unix seconds) from a sender that is not <>
+// is late enough at `now` for its one "delayed" DSN (policy.delay_warning; 0: never).
+bool past_delay_warning(std::int64_t received_at, std::chrono::system_clock::time_point now,
+                        const retry_policy& policy);
+
 // The RFC 3463 status a reply carries ("5.1.1" of "550 5.1.1 text"), or one made from its
-// class; `permanent` makes it 5.x.x.
-std::string status_of(std::string_view reply, bool permanent);
+// class; `permanent` makes it 5.x.x. Without a 4.x.x or 5.x.x code, `otherwise` when given.
+std::string status_of(std::string_view reply, bool permanent, std::string_view otherwise = {});
 
 }  // namespace missive

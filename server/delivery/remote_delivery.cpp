@@ -12,6 +12,7 @@
 #include "log.hpp"
 #include "mail_store.hpp"
 #include "metrics.hpp"
+#include "xtext.hpp"
 
 namespace missive {
 
@@ -68,6 +69,25 @@ std::vector<attempt_result> settle(const std::vector<remote_recipient>& recipien
   return results;
 }
 
+// RFC 3461 5.2.1: the DSN parameters the message came with, passed on as they were given
+// (values xtext-encoded again); the client sends them only to a next hop that offers DSN.
+void add_dsn_parameters(const std::vector<remote_recipient>& group, smtp_envelope& envelope) {
+  const auto& first = group.front();
+  if (first.ret == dsn_return::full) envelope.mail_dsn_parameters += " RET=FULL";
+  if (first.ret == dsn_return::headers) envelope.mail_dsn_parameters += " RET=HDRS";
+  if (!first.envid.empty()) envelope.mail_dsn_parameters += " ENVID=" + xtext_encode(first.envid);
+  for (const auto& r : group) {
+    std::string parameters;
+    if (r.notify != 0) parameters += " NOTIFY=" + format_notify(r.notify);
+    auto semicolon = r.orcpt.find(';');
+    if (semicolon != std::string::npos) {
+      parameters += " ORCPT=" + r.orcpt.substr(0, semicolon + 1) +
+                    xtext_encode(std::string_view(r.orcpt).substr(semicolon + 1));
+    }
+    envelope.rcpt_dsn_parameters.push_back(std::move(parameters));
+  }
+}
+
 }  // namespace
 
 attempt_fate fate_of(int code) {
@@ -80,7 +100,9 @@ void log_outcomes(const std::vector<delivery_outcome>& outcomes) {
   for (const auto& o : outcomes) {
     metrics::relay().recipient(o.status, o.relay == "local");
     if (o.status == "notified") {
-      log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
+      // As Postfix words them: a bounce, or another DSN (delayed, delivered, relayed).
+      if (o.relay.empty()) log::info(o.queue_id, "sender non-delivery notification: {}", o.detail);
+      else log::info(o.queue_id, "sender delivery status notification: {}", o.detail);
       continue;
     }
     log::info(o.queue_id, "to=<{}>, relay={}, delay={}, attempts={}, status={} ({})", o.recipient,
@@ -155,8 +177,11 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
       for (const auto& r : group) envelope.recipients.push_back(r.address);
       envelope.eight_bit = has_eight_bit(content);
       envelope.smtputf8 = has_non_ascii(envelope.recipients) || has_eight_bit(envelope.sender);
+      add_dsn_parameters(group, envelope);
       auto answer = co_await client.send(envelope, content);
       results = settle(group, answer, client.peer());
+      // RFC 3461 5.2.1: a next hop that speaks DSN got NOTIFY and ORCPT and reports itself.
+      for (auto& result : results) result.dsn_passed_on = client.extensions().dsn;
       metrics::relay().remote_delivery(std::chrono::steady_clock::now() - attempt_started);
     } catch (const std::exception& e) {
       broken = e.what();

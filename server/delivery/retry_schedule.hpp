@@ -11,6 +11,9 @@ struct retry_policy {
   std::chrono::seconds initial{300};
   std::chrono::seconds max{3600};
   std::chrono::seconds lifetime{5 * 86400};
+  // After this long in the queue a message's sender is told once that it is late (RFC 3461
+  // "delayed" DSN, [queue] delay_warning); 0: never.
+  std::chrono::seconds delay_warning{0};
 };
 
 // The delay before attempt number `attempts + 1`, after `attempts` failed attempts (>= 1):

@@ -13,6 +13,10 @@ smtp_reply queued(std::string_view queue_id) {
   return {250, "2.0.0", fmt::format("Ok: queued as {}", queue_id)};
 }
 
+smtp_reply chunk_received(std::uint64_t octets) {
+  return {250, "2.0.0", fmt::format("Ok: {} octets received", octets)};
+}
+
 smtp_reply syntax(std::string_view usage) {
   return {501, "5.5.4", fmt::format("Syntax: {}", usage)};
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,12 @@ inline const smtp_reply bad_sequence_helo{503, "5.5.1", "Error: send HELO/EHLO f
 inline const smtp_reply bad_sequence_mail{503, "5.5.1", "Error: need MAIL command"};
 inline const smtp_reply bad_sequence_rcpt{503, "5.5.1", "Error: need RCPT command"};
 inline const smtp_reply nested_mail{503, "5.5.1", "Error: nested MAIL command"};
+// RFC 3030 2: DATA and BDAT cannot be mixed in one transaction.
+inline const smtp_reply data_after_bdat{503, "5.5.1", "Error: DATA after BDAT; send RSET"};
+inline const smtp_reply bdat_syntax{501, "5.5.4", "Syntax: BDAT chunk-size [LAST]"};
+inline const smtp_reply bdat_needs_ehlo{503, "5.5.1", "Error: BDAT needs EHLO"};
+// RFC 3030 2: the reply to a chunk that is not the last.
+smtp_reply chunk_received(std::uint64_t octets);
 inline const smtp_reply unknown_command{500, "5.5.2", "Error: command not recognized"};
 inline const smtp_reply line_too_long{500, "5.5.2", "Error: line too long"};
 inline const smtp_reply bad_characters{500, "5.5.2", "Error: invalid characters in command"};
@@ -47,6 +54,9 @@ smtp_reply bad_address(address_error error, std::string_view enhanced);
 // The message (RFC 5321 4.5.3.1.10, RFC 1870, RFC 3463 3.4 X.3.x and 3.5 X.4.x).
 inline const smtp_reply too_big{552, "5.3.4", "Error: message size exceeds fixed limit"};
 inline const smtp_reply too_many_recipients{452, "4.5.3", "Error: too many recipients"};
+// BDAT data without the CRLF lines 7BIT and 8BITMIME bodies are made of (RFC 3030 3).
+inline const smtp_reply bdat_not_text{554, "5.6.0",
+                                      "Error: bare CR, bare LF, NUL or over-long line in BDAT data"};
 inline const smtp_reply smuggling{554, "5.6.0",
                                   "Error: bare CR, bare LF or NUL in message data (RFC 5321 2.3.8)"};
 inline const smtp_reply too_many_hops{554, "5.4.6", "Error: too many Received: headers, mail loop"};

@@ -273,8 +273,8 @@ asio::awaitable<smtp_reply> smtp_session::dispatch(const smtp_command& command) 
       co_return replies::help;
     case smtp_verb::starttls: co_return on_starttls(command);
     case smtp_verb::auth: co_return co_await on_auth(command);
-    case smtp_verb::expn:
-    case smtp_verb::bdat: co_return replies::not_implemented;
+    case smtp_verb::bdat: co_return co_await on_bdat(command);
+    case smtp_verb::expn: co_return replies::not_implemented;
     case smtp_verb::unknown: break;
   }
   co_return replies::unknown_command;
@@ -291,8 +291,11 @@ smtp_reply smtp_session::on_helo(const smtp_command& command, bool extended) {
   enter_state(state::greeted);
   std::string text = fmt::format("{} Hello {} [{}]", context_.config.hostname, helo_name_, io_.peer());
   if (extended) {
-    text += fmt::format("\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8",
-                        context_.config.smtp.max_message_size);
+    // No BINARYMIME (RFC 3030 3): stored mail is relayed over DATA to next hops without
+    // CHUNKING and read over POP3, both of which need CRLF text.
+    text += fmt::format(
+        "\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\nCHUNKING",
+        context_.config.smtp.max_message_size);
     if (context_.tls_enabled && !io_.encrypted()) text += "\nSTARTTLS";
     // RFC 4954 4: AUTH is offered only where it may be used (not after success).
     if (auth_allowed() && authenticated_user_.empty()) text += "\nAUTH PLAIN LOGIN";
@@ -308,10 +311,13 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
     case smtp_argument_error::none: break;
     case smtp_argument_error::address: return replies::bad_address(args.address_problem, "5.1.7");
     case smtp_argument_error::unknown_parameter: return replies::unknown_parameter;
-    default: return replies::syntax("MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]");
+    default:
+      return replies::syntax(
+          "MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8] [RET=FULL|HDRS] [ENVID=xtext]");
   }
   refusal_.from = args.sender.str();
-  if (!extended_ && (args.size || args.smtputf8 || args.body != body_type::unspecified)) {
+  if (!extended_ && (args.size || args.smtputf8 || args.body != body_type::unspecified ||
+                     args.ret != dsn_return::unspecified || args.envid)) {
     return replies::unknown_parameter;  // RFC 5321 4.1.1.2: parameters need EHLO
   }
   // RFC 1870 6: refuse up front what will not fit.
@@ -329,6 +335,8 @@ smtp_reply smtp_session::on_mail(const smtp_command& command) {
   transaction_.smtputf8 = args.smtputf8;
   transaction_.eight_bit = args.body == body_type::eight_bit_mime;
   transaction_.declared_size = args.size.value_or(0);
+  transaction_.ret = args.ret;
+  transaction_.envid = args.envid.value_or("");
   transaction_.mail_at = std::chrono::steady_clock::now();
   enter_state(state::mail);
   return replies::ok_sender;
@@ -360,8 +368,14 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
     case smtp_argument_error::none: break;
     case smtp_argument_error::address: co_return replies::bad_address(args.address_problem, "5.1.3");
     case smtp_argument_error::unknown_parameter: co_return replies::unknown_parameter;
-    default: co_return replies::syntax("RCPT TO:<address>");
+    default:
+      co_return replies::syntax(
+          "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=type;xtext]");
   }
+  // RFC 5321 4.1.1.3: parameters need EHLO.
+  if (!extended_ && (args.notify != 0 || args.orcpt)) co_return replies::unknown_parameter;
+  const std::size_t local_before = transaction_.local_recipients.size();
+  const std::size_t remote_before = transaction_.remote_recipients.size();
   auto& recipient = args.recipient;
   // RFC 5321 4.1.1.3: <Postmaster> without a domain is the postmaster of this host.
   if (recipient.domain.empty()) recipient.domain = context_.config.domains.front();
@@ -379,14 +393,32 @@ asio::awaitable<smtp_reply> smtp_session::on_rcpt(const smtp_command& command) {
     }
     add_remote({address, false});
   }
+  note_recipient_dsn(args, local_before, remote_before);
   enter_state(state::rcpt);
   co_return replies::ok_recipient;
+}
+
+void smtp_session::note_recipient_dsn(const rcpt_to_arguments& args, std::size_t local_before,
+                                      std::size_t remote_before) {
+  // Every recipient this RCPT led to (an alias may lead to several) carries its NOTIFY= and
+  // ORCPT=; one named before keeps the parameters it was first given.
+  std::string orcpt = args.orcpt ? args.orcpt->type + ";" + args.orcpt->address : std::string();
+  auto note = [&](std::vector<incoming_recipient>& added, std::size_t from) {
+    for (std::size_t i = from; i < added.size(); ++i) {
+      added[i].notify = args.notify;
+      added[i].orcpt = orcpt;
+    }
+  };
+  note(transaction_.local_recipients, local_before);
+  note(transaction_.remote_recipients, remote_before);
 }
 
 asio::awaitable<smtp_reply> smtp_session::on_data(const smtp_command& command) {
   if (state_ == state::connected) co_return replies::bad_sequence_helo;
   if (state_ == state::greeted) co_return replies::bad_sequence_mail;
   if (state_ != state::rcpt) co_return replies::bad_sequence_rcpt;
+  // RFC 3030 2: DATA after BDAT in one transaction is a bad sequence.
+  if (transaction_.bdat) co_return replies::data_after_bdat;
   if (command.has_argument) co_return replies::syntax("DATA");
   reply(replies::start_data);
   bool sent = co_await io_.flush();
@@ -622,6 +654,8 @@ asio::awaitable<smtp_reply> smtp_session::store(std::string& data) {
   message.recipients = transaction_.local_recipients;
   message.recipients.insert(message.recipients.end(), transaction_.remote_recipients.begin(),
                             transaction_.remote_recipients.end());
+  message.ret = transaction_.ret;
+  message.envid = transaction_.envid;
   std::size_t size = message.trace_headers.size() + message.body.size();
   std::size_t count = message.recipients.size();
   std::string queue_id = message.queue_id;

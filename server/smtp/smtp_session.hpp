@@ -57,6 +57,15 @@ class smtp_session {
     // forwarded one has its SRS sender).
     std::vector<incoming_recipient> local_recipients;
     std::vector<incoming_recipient> remote_recipients;
+    // DSN (RFC 3461): MAIL RET= and ENVID= (each recipient's NOTIFY= and ORCPT= are on it).
+    dsn_return ret = dsn_return::unspecified;
+    std::string envid;
+    // CHUNKING (RFC 3030): the chunks so far, whether BDAT began the data (DATA may not
+    // follow), and whether they grew past the size limit (the rest is read and dropped).
+    std::string chunks;
+    bool bdat = false;
+    bool bdat_too_big = false;
+    std::size_t bdat_chunks = 0;
     authentication_findings findings;  // SPF at MAIL; DKIM and DMARC after the data
     std::size_t recipient_count() const {
       return local_recipients.size() + remote_recipients.size();
@@ -93,6 +102,13 @@ class smtp_session {
   // transaction's sender, or "" to keep it (null sender, no SRS key).
   std::string forwarding_sender() const;
   asio::awaitable<smtp_reply> on_data(const smtp_command& command);
+  // BDAT (RFC 3030): smtp_session_bdat.cpp.
+  asio::awaitable<smtp_reply> on_bdat(const smtp_command& command);
+  // Why BDAT is refused in the session's state; nullopt when its chunk is welcome.
+  std::optional<smtp_reply> bdat_refusal() const;
+  // Records the DSN parameters of the recipient RCPT just added (if it added one).
+  void note_recipient_dsn(const rcpt_to_arguments& args, std::size_t local_before,
+                          std::size_t remote_before);
   smtp_reply on_rset(const smtp_command& command);
   // Stores the message, taking the bytes out of `data`.
   asio::awaitable<smtp_reply> store(std::string& data);

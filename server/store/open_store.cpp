@@ -9,7 +9,8 @@ namespace missive {
 
 std::unique_ptr<mail_store> open_store(const server_config& config, store_purpose purpose) {
   queue_policy policy{config.hostname, config.domains,
-                      {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime}};
+                      {config.queue.retry_initial, config.queue.retry_max, config.queue.max_lifetime,
+                       config.queue.delay_warning}};
   if (!config.store.url.empty()) {
     pg_store_settings settings{config.store.url,
                                config.store.node.empty() ? config.hostname : config.store.node,

@@ -188,6 +188,12 @@ void pg_store::on_due_work(std::function<void()> wake) {
 }
 
 asio::awaitable<std::vector<delivery_outcome>> pg_store::store_message(incoming_message message) {
+  if (wants_success_notice(message)) {
+    // A success DSN is written after the message, in its transaction: not pipelined.
+    return writer_->run([message = std::move(message), this](pg::connection& db) {
+      return accept_message(db, message, policy_);
+    });
+  }
   // In two parts, so that the writer sends a whole batch of messages in one pipeline.
   auto shared = std::make_shared<const incoming_message>(std::move(message));
   return writer_->run(two_part_job{
@@ -337,19 +343,16 @@ asio::awaitable<std::vector<remote_recipient>> pg_store::claim_remote(
         "  SELECT id FROM recipient WHERE state IN ('queued', 'deferred') AND is_local = 0 "
         "  AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
         "  ORDER BY next_attempt_at, id LIMIT ?2 FOR UPDATE SKIP LOCKED) "
-        "RETURNING r.id, r.message_id, m.queue_id, COALESCE(r.sender, m.sender), r.address, r.attempts, "
-        "m.received_at");
+        "RETURNING r.id, r.message_id, m.queue_id, COALESCE(r.sender, m.sender), r.address, "
+        "r.attempts, m.received_at, r.dsn_notify, coalesce(r.dsn_orcpt, ''), m.dsn_ret, "
+        "coalesce(m.dsn_envid, ''), m.delay_warned");
     std::int64_t at = unix_seconds(now);
     claim.bind(1, at)
         .bind(2, static_cast<std::int64_t>(limit))
         .bind(3, settings_.node)
         .bind(4, at + settings_.lease.count());
     std::vector<remote_recipient> claimed;
-    while (claim.step()) {
-      claimed.push_back({claim.column_int(0), claim.column_int(1), claim.column_text(2),
-                         claim.column_text(3), claim.column_text(4), claim.column_int(5),
-                         claim.column_int(6)});
-    }
+    while (claim.step()) claimed.push_back(read_claimed(claim));
     claim.reset();
     return claimed;
   });

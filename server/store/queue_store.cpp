@@ -65,6 +65,21 @@ void add_event(Db& db, std::int64_t message_id, std::string_view recipient,
   insert.bind(4, kind).bind(5, detail).run();
 }
 
+// A claimed remote recipient from a row of r.id, r.message_id, m.queue_id, m.sender,
+// r.address, r.attempts, m.received_at, r.dsn_notify, r.dsn_orcpt, m.dsn_ret, m.dsn_envid,
+// m.delay_warned (NULLs as '').
+template <class Statement>
+remote_recipient claimed_from_row(Statement& row) {
+  remote_recipient r{row.column_int(0), row.column_int(1), row.column_text(2), row.column_text(3),
+                     row.column_text(4), row.column_int(5), row.column_int(6)};
+  r.notify = static_cast<std::uint8_t>(row.column_int(7));
+  r.orcpt = row.column_text(8);
+  r.ret = static_cast<dsn_return>(row.column_int(9));
+  r.envid = row.column_text(10);
+  r.delay_warned = row.column_int(11) != 0;
+  return r;
+}
+
 // Records an attempt's result for a recipient still pending; false when it is not (the
 // administrator deleted its message while the attempt was under way).
 template <class Db>
@@ -102,15 +117,18 @@ void suppress_bounce(Db& db, std::int64_t message_id) {
   add_event(db, message_id, "", "bounce_suppressed", "the sender is <>: no bounce for a bounce");
 }
 
-// Sends the envelope sender one DSN for the recipients of a message given up on (RFC 3464).
-// Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). Appends to `outcomes`
-// the notification and the DSN's delivery, when its recipient is local.
+// Sends the envelope sender one DSN for recipients of a message (RFC 3464): given up on
+// (the bounce), late, delivered or relayed, as each given_up's action says (one kind per
+// DSN). Nothing for a message from <> (RFC 5321 6.1: never bounce a bounce). The message's
+// RET and ENVID (RFC 3461) shape it. Appends to `outcomes` the notification and the DSN's
+// delivery, when its recipient is local.
 template <class Db>
 void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed,
             std::chrono::system_clock::time_point now,
             const queue_policy& policy, std::vector<delivery_outcome>& outcomes) {
   if (failed.empty()) return;
-  auto& query = db.prepare("SELECT queue_id, sender, received_at, body FROM message WHERE id = ?1");
+  auto& query = db.prepare(
+      "SELECT queue_id, sender, received_at, body, dsn_ret, dsn_envid FROM message WHERE id = ?1");
   query.bind(1, message_id);
   if (!query.step()) {
     query.reset();
@@ -120,6 +138,8 @@ void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed
   std::string sender = query.column_text(1);
   std::int64_t received_at = query.column_int(2);
   std::string original(query.column_view(3));
+  auto ret = static_cast<dsn_return>(query.column_int(4));
+  std::string envid = query.column_is_null(5) ? std::string() : query.column_text(5);
   query.reset();
   if (sender.empty()) {
     suppress_bounce(db, message_id);
@@ -131,8 +151,11 @@ void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed
   details.original_sender = sender;
   details.arrival = from_unix(received_at);
   details.now = now;
+  details.envid = envid;
+  details.return_full = ret == dsn_return::full;
   for (const auto& f : failed) {
-    details.recipients.push_back({f.address, f.status, f.diagnostic, f.remote_reply, details.now});
+    details.recipients.push_back({f.address, f.status, f.diagnostic, f.remote_reply, details.now,
+                                  f.action, f.original_recipient});
   }
   details.original_message = original;
   std::string bounce_id = make_queue_id();
@@ -146,9 +169,49 @@ void bounce(Db& db, std::int64_t message_id, const std::vector<given_up>& failed
   dsn.body = compose_bounce(details);
   dsn.recipients.push_back({sender, is_local_address(policy, sender)});
   auto delivered = insert_message(db, dsn);
-  add_event(db, message_id, "", "bounced", fmt::format("DSN {} sent to <{}>", bounce_id, sender));
-  outcomes.push_back({queue_id, sender, "", "notified", 0, 0, bounce_id});
+  std::string_view kind = "bounced";
+  switch (failed.front().action) {
+    case dsn_action::failed: break;
+    case dsn_action::delayed: kind = "delay_notified"; break;
+    case dsn_action::delivered: kind = "success_notified"; break;
+    case dsn_action::relayed: kind = "relay_notified"; break;
+  }
+  add_event(db, message_id, "", kind, fmt::format("DSN {} sent to <{}>", bounce_id, sender));
+  // The relay field names the kind of a DSN that is not a bounce, for its log line.
+  outcomes.push_back({queue_id, sender, kind == "bounced" ? "" : std::string(kind), "notified", 0,
+                      0, bounce_id});
   outcomes.insert(outcomes.end(), delivered.begin(), delivered.end());
+}
+
+// The one "delayed" DSN of a message (RFC 3461, [queue] delay_warning), for its recipients
+// still pending whose NOTIFY asks for DELAY; the message is marked so that it is sent once
+// only, by whichever node gets there first.
+template <class Db>
+void warn_of_delay(Db& db, std::int64_t message_id, std::chrono::system_clock::time_point now,
+                   const queue_policy& policy, std::vector<delivery_outcome>& outcomes) {
+  db.prepare("UPDATE message SET delay_warned = 1 WHERE id = ?1 AND delay_warned = 0")
+      .bind(1, message_id)
+      .run();
+  if (db.changes() != 1) return;
+  auto& pending = db.prepare(
+      "SELECT address, dsn_notify, dsn_orcpt, last_reply FROM recipient "
+      "WHERE message_id = ?1 AND state IN ('queued', 'deferred') ORDER BY id");
+  pending.bind(1, message_id);
+  std::vector<given_up> late;
+  while (pending.step()) {
+    auto notify = static_cast<std::uint8_t>(pending.column_int(1));
+    if (!notify_wants(notify, dsn_event::delay)) continue;
+    std::string reply = pending.column_is_null(3) ? std::string() : pending.column_text(3);
+    given_up g{pending.column_text(0), status_of(reply, false), reply, false, dsn_action::delayed,
+               pending.column_is_null(2) ? std::string() : pending.column_text(2)};
+    late.push_back(std::move(g));
+  }
+  pending.reset();
+  if (late.empty()) {
+    add_event(db, message_id, "", "delay_warning_not_asked", "no pending recipient asked for DELAY");
+    return;
+  }
+  bounce(db, message_id, late, now, policy, outcomes);
 }
 
 // Frees the body of a message nothing needs any more (every recipient done, no mailbox holds
@@ -186,23 +249,26 @@ std::string text_array(const std::vector<std::string_view>& items) {
 // statement, so one statement's overhead in the server (and at most one round trip) per
 // message instead of two plus two per recipient. Same rows as the SQLite path.
 constexpr const char* message_insert_sql =
-      "WITH m AS (INSERT INTO message(queue_id, sender, size, received_at, client, body) "
-      "           VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id), "
+      "WITH m AS (INSERT INTO message(queue_id, sender, size, received_at, client, body, "
+      "                               dsn_ret, dsn_envid) "
+      "           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, nullif(?12, '')) RETURNING id), "
       "given AS (SELECT g.address, g.is_local, g.n, NULLIF(g.mailbox, '') AS mailbox, "
-      "                 NULLIF(g.sender, '') AS sender, "
+      "                 NULLIF(g.sender, '') AS sender, g.notify, nullif(g.orcpt, '') AS orcpt, "
       "                 CASE WHEN g.is_local = 1 THEN (SELECT u.id FROM \"user\" u "
       "                      WHERE lower(u.address) = lower(COALESCE(NULLIF(g.mailbox, ''), "
       "                                                              g.address))) END AS user_id "
-      "          FROM unnest(?7::text[], ?8::integer[], ?9::text[], ?10::text[]) "
-      "               WITH ORDINALITY AS g(address, is_local, mailbox, sender, n)) "
+      "          FROM unnest(?7::text[], ?8::integer[], ?9::text[], ?10::text[], ?13::integer[], "
+      "                      ?14::text[]) "
+      "               WITH ORDINALITY AS g(address, is_local, mailbox, sender, notify, orcpt, n)) "
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
-      "                      last_attempt_at, last_reply, mailbox_user_id, mailbox, sender) "
+      "                      last_attempt_at, last_reply, mailbox_user_id, mailbox, sender, "
+      "                      dsn_notify, dsn_orcpt) "
       "SELECT m.id, g.address, g.is_local, "
       "       CASE WHEN g.user_id IS NULL THEN 'queued' ELSE 'delivered' END, "
       "       CASE WHEN g.user_id IS NULL THEN 0 ELSE 1 END, ?4, "
       "       CASE WHEN g.user_id IS NOT NULL THEN ?4::bigint END, "
       "       CASE WHEN g.user_id IS NOT NULL THEN '2.0.0 delivered to mailbox' END, g.user_id, "
-      "       g.mailbox, g.sender "
+      "       g.mailbox, g.sender, g.notify, g.orcpt "
       "FROM m, given g ORDER BY g.n "
       "RETURNING address, mailbox_user_id IS NOT NULL";
 
@@ -211,16 +277,20 @@ constexpr const char* message_insert_sql =
 void send_message_insert(pg::connection& db, const incoming_message& message) {
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(message_insert_sql);
-  std::vector<std::string_view> addresses, mailboxes, senders;
-  std::string local_flags = "{";
+  std::vector<std::string_view> addresses, mailboxes, senders, orcpts;
+  std::string local_flags = "{", notify_flags = "{";
   for (const auto& r : message.recipients) {
     addresses.push_back(r.address);
     mailboxes.push_back(r.mailbox);
     senders.push_back(r.sender);
+    orcpts.push_back(r.orcpt);
     if (local_flags.size() > 1) local_flags += ',';
     local_flags += r.is_local ? '1' : '0';
+    if (notify_flags.size() > 1) notify_flags += ',';
+    notify_flags += std::to_string(r.notify);
   }
   local_flags += '}';
+  notify_flags += '}';
   thread_local std::string whole;
   whole.assign(message.trace_headers).append(message.body);
   insert.bind(1, message.queue_id)
@@ -232,7 +302,11 @@ void send_message_insert(pg::connection& db, const incoming_message& message) {
       .bind(7, text_array(addresses))
       .bind(8, local_flags)
       .bind(9, text_array(mailboxes))
-      .bind(10, text_array(senders));
+      .bind(10, text_array(senders))
+      .bind(11, static_cast<std::int64_t>(message.ret))
+      .bind(12, message.envid)
+      .bind(13, notify_flags)
+      .bind(14, text_array(orcpts));
   insert.send();
 }
 
@@ -260,13 +334,16 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
   }
   auto size = static_cast<std::int64_t>(message.trace_headers.size() + message.body.size());
   auto& insert = db.prepare(
-      "INSERT INTO message(queue_id, sender, size, received_at, client, body) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+      "INSERT INTO message(queue_id, sender, size, received_at, client, body, dsn_ret, dsn_envid) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
   insert.bind(1, message.queue_id)
       .bind(2, message.sender)
       .bind(3, size)
       .bind(4, unix_now())
-      .bind(5, message.client);
+      .bind(5, message.client)
+      .bind(7, static_cast<std::int64_t>(message.ret));
+  if (message.envid.empty()) insert.bind_null(8);
+  else insert.bind(8, message.envid);
   // A small message is bound in one piece, headers and body copied together (opening a
   // blob handle costs more than the copy). On SQLite a large one is written in place behind
   // a blob of zeros, so no second copy of up to 25 MiB is made.
@@ -290,8 +367,8 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
   // No 'accepted' event row: the view message_history derives it from the message row.
   auto& add_recipient = db.prepare(
       "INSERT INTO recipient(message_id, address, is_local, state, attempts, next_attempt_at, "
-      "last_attempt_at, last_reply, mailbox_user_id, mailbox, sender) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "last_attempt_at, last_reply, mailbox_user_id, mailbox, sender, dsn_notify, dsn_orcpt) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   std::vector<delivery_outcome> delivered;
   for (const auto& recipient : message.recipients) {
     // Local delivery on arrival: in the transaction that stores the message, so it is as
@@ -306,19 +383,54 @@ std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& mes
         .bind(3, std::int64_t{recipient.is_local})
         .bind(4, user ? "delivered" : "queued")
         .bind(5, user ? 1 : 0)
-        .bind(6, unix_now());
+        .bind(6, unix_now())
+        .bind(12, static_cast<std::int64_t>(recipient.notify));
+    if (recipient.orcpt.empty()) add_recipient.bind_null(13);
+    else add_recipient.bind(13, recipient.orcpt);
     if (user) {
       // In the maildrop from the start: the row is the mailbox entry.
       add_recipient.bind(7, unix_now()).bind(8, "2.0.0 delivered to mailbox").bind(9, *user);
     }
-    if (!recipient.mailbox.empty()) add_recipient.bind(10, recipient.mailbox);
-    if (!recipient.sender.empty()) add_recipient.bind(11, recipient.sender);
+    if (recipient.mailbox.empty()) add_recipient.bind_null(10);
+    else add_recipient.bind(10, recipient.mailbox);
+    if (recipient.sender.empty()) add_recipient.bind_null(11);
+    else add_recipient.bind(11, recipient.sender);
     add_recipient.run();
     if (!user) continue;
     delivered.push_back({message.queue_id, recipient.address, "local", "sent", 0, 1,
                          "delivered to mailbox"});
   }
   return delivered;
+}
+
+template <class Db>
+std::vector<delivery_outcome> accept_message(Db& db, const incoming_message& message,
+                                             const queue_policy& policy) {
+  auto delivered = insert_message(db, message);
+  if (message.sender.empty()) return delivered;
+  // RFC 3461 4.1: local recipients that asked for SUCCESS are told of the delivery just made.
+  std::vector<given_up> succeeded;
+  for (const auto& outcome : delivered) {
+    for (const auto& r : message.recipients) {
+      if (r.address != outcome.recipient || !notify_wants(r.notify, dsn_event::success)) continue;
+      succeeded.push_back({r.address, "2.0.0", "delivered to mailbox", false,
+                           dsn_action::delivered, r.orcpt});
+      break;
+    }
+  }
+  if (succeeded.empty()) return delivered;
+  auto id = db.prepare("SELECT id FROM message WHERE queue_id = ?1")
+                .bind(1, message.queue_id)
+                .single_int();
+  if (id) bounce(db, *id, succeeded, std::chrono::system_clock::now(), policy, delivered);
+  return delivered;
+}
+
+bool wants_success_notice(const incoming_message& message) {
+  return !message.sender.empty() &&
+         std::any_of(message.recipients.begin(), message.recipients.end(), [](const auto& r) {
+           return r.is_local && notify_wants(r.notify, dsn_event::success);
+         });
 }
 
 namespace {
@@ -332,6 +444,9 @@ struct due_local {
   std::string queue_id;
   std::int64_t received_at;
   std::int64_t attempts;
+  std::uint8_t notify;  // RCPT NOTIFY= flags (RFC 3461 4.1)
+  std::string orcpt;    // RCPT ORCPT=, "" when none
+  bool null_sender;     // from <>: no DSN of any kind
 };
 
 template <class Db>
@@ -340,12 +455,13 @@ std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t 
   // PostgreSQL, rows another node is delivering right now are passed over.
   auto& query = db.prepare(dialect<Db>(
       "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts, "
-      "       COALESCE(r.mailbox, r.address) "
+      "       COALESCE(r.mailbox, r.address), r.dsn_notify, coalesce(r.dsn_orcpt, ''), m.sender = '' "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
       "ORDER BY r.next_attempt_at, r.id LIMIT ?2",
       "SELECT r.id, r.message_id, r.address, m.queue_id, m.received_at, r.attempts, "
-      "       COALESCE(r.mailbox, r.address) "
+      "       COALESCE(r.mailbox, r.address), r.dsn_notify, coalesce(r.dsn_orcpt, ''), "
+      "       CASE WHEN m.sender = '' THEN 1 ELSE 0 END "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 1 AND r.next_attempt_at <= ?1 "
       "ORDER BY r.next_attempt_at, r.id LIMIT ?2 FOR UPDATE OF r SKIP LOCKED"));
@@ -354,7 +470,8 @@ std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t 
   while (query.step()) {
     due.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
                    query.column_text(6), query.column_text(3), query.column_int(4),
-                   query.column_int(5)});
+                   query.column_int(5), static_cast<std::uint8_t>(query.column_int(7)),
+                   query.column_text(8), query.column_int(9) != 0});
   }
   query.reset();
   return due;
@@ -365,7 +482,8 @@ std::vector<due_local> select_due_local(Db& db, std::size_t limit, std::int64_t 
 // mailbox, what becomes of it is decided by decide_without_mailbox.
 template <class Db>
 delivery_outcome deliver_one(Db& db, const due_local& recipient,
-                             std::vector<given_up>& failed, const queue_policy& policy,
+                             std::vector<given_up>& failed, std::vector<given_up>& succeeded,
+                             const queue_policy& policy,
                              std::chrono::system_clock::time_point now) {
   auto user = find_user_id(db, recipient.mailbox);
   if (!user) {
@@ -375,10 +493,18 @@ delivery_outcome deliver_one(Db& db, const due_local& recipient,
                                     policy.retry, now, postmaster_retry, lost);
     set_state(db, d.recipient_id, d.state, d.reply, d.next_attempt_at);
     add_event(db, d.message_id, recipient.address, d.event, d.event_detail);
-    if (lost) failed.push_back(std::move(*lost));
+    // RFC 3461 4.1: a failure is reported only when NOTIFY asks for it (or is absent).
+    if (lost && notify_wants(recipient.notify, dsn_event::failure)) {
+      lost->original_recipient = recipient.orcpt;
+      failed.push_back(std::move(*lost));
+    }
     return d.outcome;
   }
   put_in_mailbox(db, recipient.id, *user);
+  if (!recipient.null_sender && notify_wants(recipient.notify, dsn_event::success)) {
+    succeeded.push_back({recipient.address, "2.0.0", "delivered to mailbox", false,
+                         dsn_action::delivered, recipient.orcpt});
+  }
   // The recipient row is the record of a local delivery (see message_history).
   set_state(db, recipient.id, "delivered", "2.0.0 delivered to mailbox", unix_seconds(now));
   return {recipient.queue_id, recipient.address, "local", "sent",
@@ -393,10 +519,21 @@ std::vector<delivery_outcome> deliver_local(Db& db, std::size_t limit,
                                             const queue_policy& policy,
                                             std::chrono::system_clock::time_point now) {
   std::vector<delivery_outcome> outcomes;
-  std::map<std::int64_t, std::vector<given_up>> failed_by_message;
+  std::map<std::int64_t, std::vector<given_up>> failed_by_message, delivered_by_message;
+  std::set<std::int64_t> late;
   for (const auto& recipient : select_due_local(db, limit, unix_seconds(now))) {
-    outcomes.push_back(
-        deliver_one(db, recipient, failed_by_message[recipient.message_id], policy, now));
+    auto outcome = deliver_one(db, recipient, failed_by_message[recipient.message_id],
+                               delivered_by_message[recipient.message_id], policy, now);
+    // Mail for a postmaster without a mailbox waits: its sender hears of it as of any wait.
+    if (outcome.status == "deferred" && !recipient.null_sender &&
+        past_delay_warning(recipient.received_at, now, policy.retry)) {
+      late.insert(recipient.message_id);
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  for (auto message_id : late) warn_of_delay(db, message_id, now, policy, outcomes);
+  for (const auto& [message_id, delivered] : delivered_by_message) {
+    bounce(db, message_id, delivered, now, policy, outcomes);
   }
   for (const auto& [message_id, failed] : failed_by_message) {
     bounce(db, message_id, failed, now, policy, outcomes);
@@ -409,17 +546,14 @@ std::vector<remote_recipient> claim_due_remote(db::connection& db, std::size_t l
                                                std::chrono::system_clock::time_point now) {
   auto& query = db.prepare(
       "SELECT r.id, r.message_id, m.queue_id, COALESCE(r.sender, m.sender), r.address, "
-      "       r.attempts, m.received_at "
+      "       r.attempts, m.received_at, r.dsn_notify, coalesce(r.dsn_orcpt, ''), m.dsn_ret, "
+      "       coalesce(m.dsn_envid, ''), m.delay_warned "
       "FROM recipient r JOIN message m ON m.id = r.message_id "
       "WHERE r.state IN ('queued', 'deferred') AND r.is_local = 0 AND r.in_flight = 0 "
       "AND r.next_attempt_at <= ?1 ORDER BY r.next_attempt_at, r.id LIMIT ?2");
   query.bind(1, unix_seconds(now)).bind(2, static_cast<std::int64_t>(limit));
   std::vector<remote_recipient> claimed;
-  while (query.step()) {
-    claimed.push_back({query.column_int(0), query.column_int(1), query.column_text(2),
-                       query.column_text(3), query.column_text(4), query.column_int(5),
-                       query.column_int(6)});
-  }
+  while (query.step()) claimed.push_back(claimed_from_row(query));
   query.reset();
   auto& claim = db.prepare("UPDATE recipient SET in_flight = 1 WHERE id = ?1");
   for (const auto& r : claimed) claim.bind(1, r.id).run();
@@ -455,6 +589,9 @@ std::vector<delivery_outcome> record_decision(Db& db, const attempt_decision& de
     bounce(db, order.message_id, failed, decision.decided_at, policy, outcomes);
   }
   for (auto message_id : decision.suppressed_bounces) suppress_bounce(db, message_id);
+  for (auto message_id : decision.delay_warnings) {
+    warn_of_delay(db, message_id, decision.decided_at, policy, outcomes);
+  }
   for (auto message_id : touched) retire_if_finished(db, message_id);
   return outcomes;
 }
@@ -727,9 +864,14 @@ void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids)
   }
 }
 
+remote_recipient read_claimed(db::statement& row) { return claimed_from_row(row); }
+remote_recipient read_claimed(pg::statement& row) { return claimed_from_row(row); }
+
 // The two connections the store runs on (sql_dialect.hpp).
 #define MISSIVE_QUEUE_STORE_FOR(Db)                                                              \
   template std::vector<delivery_outcome> insert_message(Db&, const incoming_message&);           \
+  template std::vector<delivery_outcome> accept_message(Db&, const incoming_message&,            \
+                                                        const queue_policy&);                     \
   template std::vector<delivery_outcome> deliver_local(Db&, std::size_t, const queue_policy&,    \
                                                        std::chrono::system_clock::time_point);   \
   template std::vector<delivery_outcome> record_decision(Db&, const attempt_decision&,           \

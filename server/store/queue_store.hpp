@@ -17,9 +17,11 @@ namespace missive {
 
 namespace db {
 class connection;
+class statement;
 }
 namespace pg {
 class connection;
+class statement;
 }
 
 struct attempt_decision;
@@ -28,6 +30,19 @@ struct attempt_decision;
 // recipients that have a mailbox; returns those deliveries.
 template <class Db>
 std::vector<delivery_outcome> insert_message(Db& db, const incoming_message& message);
+// insert_message, then the DSN "delivered" (RFC 3461) to the sender for each local
+// recipient delivered at once that asked for SUCCESS.
+template <class Db>
+std::vector<delivery_outcome> accept_message(Db& db, const incoming_message& message,
+                                             const queue_policy& policy);
+// Whether accept_message has more to do than insert_message (a success DSN is owed).
+bool wants_success_notice(const incoming_message& message);
+// A claimed remote recipient from a row of: r.id, r.message_id, m.queue_id, m.sender,
+// r.address, r.attempts, m.received_at, r.dsn_notify, coalesce(r.dsn_orcpt, ''), m.dsn_ret,
+// coalesce(m.dsn_envid, ''), m.delay_warned.
+remote_recipient read_claimed(db::statement& row);
+remote_recipient read_claimed(pg::statement& row);
+
 // insert_message on PostgreSQL in its two parts, for a pipelined batch (pg_worker): the
 // statement sent, then its answer read; `message` must be the same for both.
 void send_message_insert(pg::connection& db, const incoming_message& message);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "dsn_parameters.hpp"
 #include "retry_schedule.hpp"
 
 namespace missive {
@@ -30,6 +31,8 @@ struct incoming_recipient {
   // A remote recipient's envelope sender, when not the message's (forwarded through an
   // alias: the SRS address); empty otherwise.
   std::string sender;
+  std::uint8_t notify = 0;  // RCPT NOTIFY= as dsn_notify flags; 0: none given (RFC 3461 4.1)
+  std::string orcpt;        // RCPT ORCPT= decoded, "type;address"; "" when none was given
 };
 
 // A message an SMTP session hands over. It is stored as trace_headers followed by body,
@@ -41,6 +44,8 @@ struct incoming_message {
   std::string trace_headers;  // the headers this relay adds (Received:, ...)
   std::string body;
   std::vector<incoming_recipient> recipients;
+  dsn_return ret = dsn_return::unspecified;  // MAIL RET= (RFC 3461 4.3)
+  std::string envid;                         // MAIL ENVID= decoded; "" when none was given
 };
 
 // A message in a POP3 maildrop.
@@ -72,6 +77,13 @@ struct remote_recipient {
   std::string address;
   std::int64_t attempts = 0;     // before this one
   std::int64_t received_at = 0;  // unix seconds
+  // DSN (RFC 3461): the recipient's NOTIFY flags and ORCPT, the message's RET and ENVID,
+  // and whether its sender was already told it is late.
+  std::uint8_t notify = 0;
+  std::string orcpt;
+  dsn_return ret = dsn_return::unspecified;
+  std::string envid;
+  bool delay_warned = false;
 };
 
 // How a delivery attempt ended for one recipient (RFC 5321 4.2.1: by the reply's first digit).
@@ -83,13 +95,16 @@ struct attempt_result {
   attempt_fate fate = attempt_fate::retry;
   std::string reply;  // the next hop's reply, or our reason ("connect to ...: refused")
   std::string relay;  // "host[addr]:port", or "none"
+  // The next hop speaks DSN (RFC 3461) and got NOTIFY and ORCPT: reporting success is its job.
+  bool dsn_passed_on = false;
 };
 
 // What became of one recipient, for the log line (Postfix style).
 struct delivery_outcome {
   std::string queue_id;
   std::string recipient;
-  std::string relay;             // "local" or "host[addr]:port"
+  std::string relay;             // "local" or "host[addr]:port"; for "notified", the kind of
+                                 // a DSN that is not a bounce (delay_notified, ...), else ""
   // "sent", "deferred", "bounced" or "expired"; "notified" when the sender was sent a DSN,
   // whose queue id is then the detail
   std::string status;

@@ -65,8 +65,8 @@ sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy p
 sqlite_store::~sqlite_store() = default;
 
 asio::awaitable<std::vector<delivery_outcome>> sqlite_store::store_message(incoming_message message) {
-  return writer_->run([message = std::move(message)](db::connection& db) {
-    return insert_message(db, message);
+  return writer_->run([message = std::move(message), this](db::connection& db) {
+    return accept_message(db, message, policy_);
   });
 }
 

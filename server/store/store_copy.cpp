@@ -30,11 +30,12 @@ struct table_copy {
 // In the order foreign keys need. Leases start empty: no node is delivering anything.
 constexpr table_copy tables[] = {
     {"users", "user", "\"user\"", "id, address, password_hash, created_at", 4, -1},
-    {"messages", "message", "message", "id, queue_id, sender, size, received_at, client, body", 7, 6},
+    {"messages", "message", "message",
+     "id, queue_id, sender, size, received_at, client, body, dsn_ret, dsn_envid, delay_warned", 10, 6},
     {"recipients", "recipient", "recipient",
      "id, message_id, address, is_local, state, attempts, next_attempt_at, last_attempt_at, "
-     "last_reply, mailbox_user_id, mailbox, sender",
-     12, -1},
+     "last_reply, mailbox_user_id, mailbox, sender, dsn_notify, dsn_orcpt",
+     14, -1},
     {"history events", "event", "event", "id, message_id, at, recipient, kind, detail", 6, -1},
     {"aliases", "alias", "alias", "id, source, target", 3, -1},
 };

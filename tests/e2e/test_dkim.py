@@ -75,6 +75,24 @@ class DkimSigningTest(RelayTestCase):
         self.assertEqual(h.split(b":").count(b"from"), 2, h)
         self.assertFalse(self.verify(raw.replace(b"Subject: Re:", b"Subject: Fw:")))
 
+    def test_a_message_sent_with_bdat_is_signed_too(self):
+        """BDAT (RFC 3030) takes the same path as DATA: signed before it is stored."""
+        relay = self.start()
+        msg = make_message("chunked and signed", ["a line", ".a dot"], sender=ALICE, to=ALICE)
+        with relay.smtp() as c:
+            self.assertEqual(c.ehlo().code, 250)
+            self.assertEqual(c.cmd(f"MAIL FROM:<{ALICE}>").code, 250)
+            self.assertEqual(c.cmd(f"RCPT TO:<{ALICE}>").code, 250)
+            half = len(msg) // 2
+            c.send(f"BDAT {half}\r\n".encode() + msg[:half])
+            self.assertEqual(c.reply().code, 250)
+            c.send(f"BDAT {len(msg) - half} LAST\r\n".encode() + msg[half:])
+            self.assertEqual(c.reply().code, 250)
+        wait_for_mailbox_count(relay, ALICE, 1)
+        [raw] = fetch_all(relay, ALICE)
+        self.assertIn(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=a.test; s=rsa1;", raw)
+        self.assertTrue(self.verify(raw), raw[:1500])
+
     def test_ed25519_signature_verifies_with_dkimpy(self):
         raw = self.received(self.start(), "bob@ed.test")
         self.assertIn(b"a=ed25519-sha256; c=relaxed/relaxed; d=ed.test; s=ed1;", raw)

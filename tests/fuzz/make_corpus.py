@@ -407,6 +407,37 @@ def dkim_tags():
         write("fuzz_dkim_tags", name, data)
 
 
+def bdat_command():
+    """BDAT arguments (RFC 3030 2) and BDAT data for its text check."""
+    seeds = {
+        "size": "100",
+        "last": "0 LAST",
+        "lower": "12 last",
+        "overflow": "18446744073709551616",
+        "text": b"a\r\nb\r\n",
+        "bare": b"a\nb",
+    }
+    for name, data in seeds.items():
+        write("fuzz_bdat_command", name, data)
+
+
+def dsn_parameters():
+    """xtext and the DSN parameter values (RFC 3461 4)."""
+    seeds = {
+        "notify": "SUCCESS,FAILURE,DELAY",
+        "never": "NEVER",
+        "orcpt": "rfc822;a+2Bb@example.test",
+        "envid": "QQ+2B1+3Dx",
+        "ret": "HDRS",
+        "short": "a+2",
+    }
+    for name, data in seeds.items():
+        write("fuzz_dsn_parameters", name, data)
+    write("fuzz_smtp_command", "dsn_rcpt",
+          "RCPT TO:<a@b.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@b.example")
+    write("fuzz_smtp_command", "dsn_mail", "MAIL FROM:<a@b.example> RET=FULL ENVID=QQ+2B1")
+
+
 if __name__ == "__main__":
     smtp_command()
     data_reader()
@@ -420,5 +451,7 @@ if __name__ == "__main__":
     spf_record()
     dmarc_record()
     dkim_tags()
+    bdat_command()
+    dsn_parameters()
     total = sum(1 for _ in CORPUS.rglob("*") if _.is_file())
     print(f"make_corpus: {total} seed files in {CORPUS}")

@@ -51,6 +51,16 @@ class ConfigCheckTest(unittest.TestCase):
                          ['FILE:3: queue.retry_max: expected a duration such as "30s", "5m", '
                           '"1h" or "5d"'])
 
+    def test_delay_warning(self):
+        self.assertEqual(self.problems('[queue]\ndelay_warning = "soon"\n'),
+                         ['FILE:2: queue.delay_warning: expected a duration such as "30s", "5m", '
+                          '"1h" or "5d", or "0"'])
+        self.assertEqual(self.problems('[queue]\ndelay_warning = 4\n')[0][:30],
+                         "FILE:2: queue.delay_warning: e")
+        for good in ('"0"', '"0s"', '"30s"', '"4h"'):
+            r = self.check(self.write(f'[queue]\ndelay_warning = {good}\n'))
+            self.assertEqual(r.returncode, 0, (good, r.stdout, r.stderr))
+
     def test_bad_address(self):
         self.assertEqual(self.problems('[pop3]\nlisten = ["localhost:110"]\n'),
                          ["FILE:2: pop3.listen: 'localhost:110' is not an address:port such as "

@@ -293,8 +293,11 @@ class HostileSmtpInputTest(MissiveTestCase):
                      f"MAIL FROM:<{ALICE}> ENVID=a\rb".encode()):
             self.assertReply(c.cmd(line), 500, "5.5.2", msg=repr(line))
             self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
-        # ENVID belongs to DSN (RFC 3461), which is not offered
-        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}> ENVID=abc"), 555, "5.5.4")
+        # a parameter no extension offered defines
+        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}> X-ENVID=abc"), 555, "5.5.4")
+        # DSN's ENVID (RFC 3461) is offered: one that decodes to a control character is 501
+        self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}> ENVID=a+0Db"), 501, "5.5.4")
+        self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         # none of the refused MAIL commands started a transaction
         self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
@@ -303,7 +306,11 @@ class HostileSmtpInputTest(MissiveTestCase):
                      f"RCPT TO:<{self.bob}> ORCPT=rfc822;\x00\r".encode()):
             self.assertReply(c.cmd(line), 500, "5.5.2", msg=repr(line))
             self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
-        self.assertReply(c.cmd(f"RCPT TO:<{self.bob}> ORCPT=rfc822;{self.bob}"), 555, "5.5.4")
+        self.assertReply(c.cmd(f"RCPT TO:<{self.bob}> X-ORCPT=rfc822;{self.bob}"), 555, "5.5.4")
+        self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
+        # DSN's ORCPT is offered: xtext that decodes to CR LF is 501
+        self.assertReply(c.cmd(f"RCPT TO:<{self.bob}> ORCPT=rfc822;b+0D+0A@example.test"), 501,
+                         "5.5.4")
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         # the transaction is intact and holds no recipient yet
         self.assertReply(c.cmd("DATA"), 503, "5.5.1")
@@ -312,17 +319,17 @@ class HostileSmtpInputTest(MissiveTestCase):
 
     def test_crlf_inside_a_parameter_makes_two_commands(self):
         c = self.session()
-        c.send(f"MAIL FROM:<{ALICE}> ENVID=abc\r\nX-INJECTED: yes\r\n".encode())
+        c.send(f"MAIL FROM:<{ALICE}> X-ENVID=abc\r\nX-INJECTED: yes\r\n".encode())
         self.assertReply(c.reply(), 555, "5.5.4")
         self.assertReply(c.reply(), 500, "5.5.2")
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         self.assertReply(c.cmd(f"MAIL FROM:<{ALICE}>"), 250, "2.1.0")
         # the text after the CRLF is parsed as a command of its own, with its own reply
-        c.send(f"RCPT TO:<{self.bob}> ORCPT=rfc822;x\r\nRCPT TO:<nobody@{DOMAIN}>\r\n".encode())
+        c.send(f"RCPT TO:<{self.bob}> X-ORCPT=rfc822;x\r\nRCPT TO:<nobody@{DOMAIN}>\r\n".encode())
         self.assertReply(c.reply(), 555, "5.5.4")
         self.assertReply(c.reply(), 550, "5.1.1")
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
-        c.send(f"RCPT TO:<{self.bob}> ORCPT=rfc822;x\r\nDATA\r\n".encode())
+        c.send(f"RCPT TO:<{self.bob}> X-ORCPT=rfc822;x\r\nDATA\r\n".encode())
         self.assertReply(c.reply(), 555, "5.5.4")
         self.assertReply(c.reply(), 503, "5.5.1")  # no recipient: DATA refused, not begun
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
@@ -610,7 +617,7 @@ class AbuseLimitTest(MissiveTestCase):
         sequences = {
             "500/501/503": [("FOO", 500, "5.5.2"), ("MAIL FROM:foo", 501, "5.5.4"),
                             ("RCPT TO:<x@remote.test>", 503)],
-            "555/504/500": [(f"MAIL FROM:<{ALICE}> ENVID=x", 555, "5.5.4"),
+            "555/504/500": [(f"MAIL FROM:<{ALICE}> X-ENVID=x", 555, "5.5.4"),
                             ("AUTH XYZZY", 504, "5.5.4"), ("BAR", 500)],
         }
         for name, seq in sequences.items():

@@ -261,3 +261,63 @@ TEST_CASE("compose_bounce: edge cases") {
     }
   }
 }
+
+TEST_CASE("compose_bounce: DSN extension fields (RFC 3461 6.3, RFC 3464 2.2.1, 2.3.1)") {
+  auto details = sample_details();
+  details.envid = "QQ314159";
+  details.recipients[0].original_recipient = "rfc822;Bob+tag@b.test";
+  auto dsn = missive::compose_bounce(details);
+  auto parts = split_parts(dsn.substr(dsn.find("\r\n\r\n") + 4), details.boundary);
+  REQUIRE(parts.size() == 5);
+  const auto& status = parts[2];
+  // The envelope id comes first among the per-message fields.
+  CHECK(status.find("\r\n\r\nOriginal-Envelope-Id: QQ314159\r\nReporting-MTA: dns; mx.a.test\r\n") !=
+        std::string::npos);
+  CHECK(status.find("\r\nOriginal-Recipient: rfc822;Bob+tag@b.test\r\n"
+                    "Final-Recipient: rfc822; bob@b.test\r\nAction: failed\r\n") !=
+        std::string::npos);
+  // Carol gave no ORCPT: no Original-Recipient for her.
+  CHECK(status.find("Original-Recipient: rfc822;carol") == std::string::npos);
+}
+
+TEST_CASE("compose_bounce: RET=FULL returns the whole message as message/rfc822") {
+  auto details = sample_details();
+  details.return_full = true;
+  auto dsn = missive::compose_bounce(details);
+  auto parts = split_parts(dsn.substr(dsn.find("\r\n\r\n") + 4), details.boundary);
+  REQUIRE(parts.size() == 5);
+  CHECK(parts[3].starts_with("Content-Type: message/rfc822\r\n"));
+  CHECK(parts[3].find("secret body line") != std::string::npos);
+  // Without it, headers only.
+  auto headers_only = missive::compose_bounce(sample_details());
+  CHECK(headers_only.find("secret body line") == std::string::npos);
+  CHECK(headers_only.find("Content-Type: text/rfc822-headers") != std::string::npos);
+}
+
+TEST_CASE("compose_bounce: success, relayed and delayed reports") {
+  using missive::dsn_action;
+  struct kind_case {
+    dsn_action action;
+    std::string_view field;
+    std::string_view subject;
+  };
+  const kind_case kinds[] = {
+      {dsn_action::delivered, "Action: delivered", "Subject: Successful Mail Delivery Report"},
+      {dsn_action::relayed, "Action: relayed", "Subject: Successful Mail Delivery Report"},
+      {dsn_action::delayed, "Action: delayed", "Subject: Delayed Mail (still being retried)"},
+  };
+  for (const auto& k : kinds) {
+    auto details = sample_details();
+    details.return_full = true;  // RET=FULL is for failures only (RFC 3461 4.3)
+    details.recipients.resize(1);
+    details.recipients[0].action = k.action;
+    details.recipients[0].status = k.action == dsn_action::delayed ? "4.4.1" : "2.0.0";
+    auto dsn = missive::compose_bounce(details);
+    INFO("action: ", k.field);
+    CHECK(dsn.find(k.field) != std::string::npos);
+    CHECK(dsn.find(k.subject) != std::string::npos);
+    CHECK(dsn.find("Action: failed") == std::string::npos);
+    CHECK(dsn.find("secret body line") == std::string::npos);
+    CHECK(dsn.find("Content-Type: text/rfc822-headers") != std::string::npos);
+  }
+}

@@ -345,3 +345,98 @@ TEST_CASE("a message is stored whole, whether copied in one piece or written in 
     stored.reset();
   }
 }
+
+namespace {
+
+// A message from alice@a.test (a local user, so DSNs to her are delivered at once) to the
+// given local recipients with their NOTIFY flags.
+incoming_message dsn_message(const std::string& queue_id,
+                             std::vector<std::pair<std::string, std::uint8_t>> recipients) {
+  incoming_message m;
+  m.queue_id = queue_id;
+  m.sender = "alice@a.test";
+  m.client = "test [127.0.0.1]";
+  m.body = "Subject: dsn\r\n\r\nthe body\r\n";
+  m.envid = "ENV-" + queue_id;
+  for (const auto& [address, notify] : recipients) {
+    incoming_recipient r{address, true};
+    r.notify = notify;
+    r.orcpt = "rfc822;" + address;
+    m.recipients.push_back(r);
+  }
+  return m;
+}
+
+// The DSN bodies in alice's maildrop.
+std::vector<std::string> dsns_to_alice(db::connection& db) {
+  auto& query = db.prepare(
+      "SELECT m.body FROM recipient r JOIN message m ON m.id = r.message_id "
+      "WHERE r.address = 'alice@a.test' AND r.mailbox_user_id IS NOT NULL AND m.sender = '' "
+      "ORDER BY r.id");
+  std::vector<std::string> bodies;
+  while (query.step()) bodies.emplace_back(query.column_view(0));
+  query.reset();
+  return bodies;
+}
+
+}  // namespace
+
+TEST_CASE("DSN: SUCCESS on local delivery at arrival; never for <> (RFC 3461 4.1)") {
+  temp_queue q;
+  REQUIRE(add_user(*q.db, "alice@a.test", "$scrypt$test"));
+  REQUIRE(add_user(*q.db, "bob@a.test", "$scrypt$test"));
+  REQUIRE(add_user(*q.db, "carol@a.test", "$scrypt$test"));
+  using namespace dsn_notify;
+  auto m = dsn_message("S1", {{"bob@a.test", success}, {"carol@a.test", failure}});
+  auto outcomes = accept_message(*q.db, m, q.policy);
+  auto dsns = dsns_to_alice(*q.db);
+  REQUIRE(dsns.size() == 1);
+  CHECK(dsns[0].find("Action: delivered") != std::string::npos);
+  CHECK(dsns[0].find("Original-Envelope-Id: ENV-S1") != std::string::npos);
+  CHECK(dsns[0].find("Original-Recipient: rfc822;bob@a.test") != std::string::npos);
+  CHECK(dsns[0].find("carol@a.test") == std::string::npos);
+  CHECK(q.count("SELECT count(*) FROM event WHERE kind = 'success_notified'") == 1);
+  // From <>: nothing.
+  auto from_null = dsn_message("S2", {{"bob@a.test", success}});
+  from_null.sender = "";
+  accept_message(*q.db, from_null, q.policy);
+  CHECK(dsns_to_alice(*q.db).size() == 1);
+}
+
+TEST_CASE("DSN: a local failure is bounced only when NOTIFY asks for FAILURE") {
+  temp_queue q;
+  REQUIRE(add_user(*q.db, "alice@a.test", "$scrypt$test"));
+  using namespace dsn_notify;
+  // Users that do not exist (deleted after RCPT): failed at delivery, 5.1.1.
+  accept_message(*q.db, dsn_message("F1", {{"gone1@a.test", never}, {"gone2@a.test", success}}),
+                 q.policy);
+  accept_message(*q.db, dsn_message("F2", {{"gone3@a.test", 0}}), q.policy);
+  deliver_local(*q.db, 10, q.policy, std::chrono::system_clock::now());
+  CHECK(q.count("SELECT count(*) FROM recipient WHERE state = 'failed'") == 3);
+  auto dsns = dsns_to_alice(*q.db);
+  REQUIRE(dsns.size() == 1);
+  CHECK(dsns[0].find("gone3@a.test") != std::string::npos);
+  CHECK(dsns[0].find("Action: failed") != std::string::npos);
+}
+
+TEST_CASE("DSN: mail for a postmaster without a mailbox gets one delay warning, once") {
+  temp_queue q;
+  q.policy.retry.delay_warning = std::chrono::seconds(60);
+  REQUIRE(add_user(*q.db, "alice@a.test", "$scrypt$test"));
+  using namespace dsn_notify;
+  accept_message(*q.db, dsn_message("D1", {{"postmaster@a.test", 0}}), q.policy);
+  accept_message(*q.db, dsn_message("D2", {{"postmaster@a.test", failure}}), q.policy);
+  auto now = std::chrono::system_clock::now();
+  deliver_local(*q.db, 10, q.policy, now);
+  CHECK(dsns_to_alice(*q.db).empty());  // not late yet
+  q.db->exec("UPDATE recipient SET next_attempt_at = 0 WHERE state = 'deferred'");
+  deliver_local(*q.db, 10, q.policy, now + std::chrono::seconds(61));
+  auto dsns = dsns_to_alice(*q.db);
+  REQUIRE(dsns.size() == 1);  // D2's NOTIFY leaves out DELAY
+  CHECK(dsns[0].find("Action: delayed") != std::string::npos);
+  CHECK(dsns[0].find("Original-Envelope-Id: ENV-D1") != std::string::npos);
+  q.db->exec("UPDATE recipient SET next_attempt_at = 0 WHERE state = 'deferred'");
+  deliver_local(*q.db, 10, q.policy, now + std::chrono::seconds(200));
+  CHECK(dsns_to_alice(*q.db).size() == 1);  // once only
+  CHECK(q.count("SELECT count(*) FROM message WHERE delay_warned = 1") == 2);
+}

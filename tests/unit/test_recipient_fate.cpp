@@ -150,3 +150,78 @@ TEST_CASE("without a mailbox: a deleted user fails, a postmaster waits, then exp
   REQUIRE(lost);
   CHECK(lost->status == "4.4.7");
 }
+
+TEST_CASE("DSN: NOTIFY decides which failures are bounced (RFC 3461 4.1)") {
+  const auto now = arrival + 30s;
+  using namespace dsn_notify;
+  struct notify_case {
+    std::uint8_t notify;
+    bool bounced;
+  };
+  for (auto c : {notify_case{0, true}, notify_case{failure, true},
+                 notify_case{success | failure | delay, true}, notify_case{never, false},
+                 notify_case{success, false}, notify_case{delay, false},
+                 notify_case{success | delay, false}}) {
+    CAPTURE(int(c.notify));
+    auto r = recipient(1, 7, "bob@b.test");
+    r.notify = c.notify;
+    r.orcpt = "rfc822;bob@b.test";
+    auto decision = decide_attempts({attempt(r, attempt_fate::permanent, "550 5.1.1 no")}, policy,
+                                    now, [] { return 0.5; });
+    CHECK(decision.recipients[0].state == "failed");
+    CHECK(decision.bounces.size() == (c.bounced ? 1u : 0u));
+    if (c.bounced) {
+      CHECK(decision.bounces[0].recipients[0].action == dsn_action::failed);
+      CHECK(decision.bounces[0].recipients[0].original_recipient == "rfc822;bob@b.test");
+    }
+  }
+}
+
+TEST_CASE("DSN: SUCCESS delivered to a next hop without DSN is reported relayed (RFC 3461 5.2.3)") {
+  const auto now = arrival + 30s;
+  auto asked = recipient(1, 7, "bob@b.test");
+  asked.notify = dsn_notify::success | dsn_notify::failure;
+  auto silent = recipient(2, 7, "carol@b.test");
+  auto without_dsn = attempt(asked, attempt_fate::delivered, "250 2.0.0 queued");
+  auto other = attempt(silent, attempt_fate::delivered, "250 2.0.0 queued");
+  auto decision = decide_attempts({without_dsn, other}, policy, now, [] { return 0.5; });
+  REQUIRE(decision.bounces.size() == 1);
+  REQUIRE(decision.bounces[0].recipients.size() == 1);
+  CHECK(decision.bounces[0].recipients[0].address == "bob@b.test");
+  CHECK(decision.bounces[0].recipients[0].action == dsn_action::relayed);
+  CHECK(decision.bounces[0].recipients[0].status == "2.0.0");
+  // The next hop took NOTIFY on: its report, not ours.
+  without_dsn.dsn_passed_on = true;
+  CHECK(decide_attempts({without_dsn}, policy, now, [] { return 0.5; }).bounces.empty());
+  // Never to <>.
+  auto from_null = recipient(3, 8, "bob@b.test", 0, "");
+  from_null.notify = dsn_notify::success;
+  CHECK(decide_attempts({attempt(from_null, attempt_fate::delivered, "250 ok")}, policy, now,
+                        [] { return 0.5; })
+            .bounces.empty());
+}
+
+TEST_CASE("DSN: a delay warning once the message is late, never from <> nor twice") {
+  retry_policy warning = policy;
+  warning.delay_warning = 60s;
+  auto r = recipient(1, 7, "bob@b.test");
+  auto early = decide_attempts({attempt(r, attempt_fate::retry, "451 4.4.1 later")}, warning,
+                               arrival + 59s, [] { return 0.5; });
+  CHECK(early.delay_warnings.empty());
+  auto late = decide_attempts({attempt(r, attempt_fate::retry, "451 4.4.1 later")}, warning,
+                              arrival + 60s, [] { return 0.5; });
+  REQUIRE(late.delay_warnings.size() == 1);
+  CHECK(late.delay_warnings[0] == 7);
+  r.delay_warned = true;
+  CHECK(decide_attempts({attempt(r, attempt_fate::retry, "451 later")}, warning, arrival + 90s,
+                        [] { return 0.5; })
+            .delay_warnings.empty());
+  auto from_null = recipient(2, 8, "bob@b.test", 0, "");
+  CHECK(decide_attempts({attempt(from_null, attempt_fate::retry, "451 later")}, warning,
+                        arrival + 90s, [] { return 0.5; })
+            .delay_warnings.empty());
+  // delay_warning 0: never.
+  CHECK(decide_attempts({attempt(recipient(3, 9, "bob@b.test"), attempt_fate::retry, "451 later")},
+                        policy, arrival + 3000s, [] { return 0.5; })
+            .delay_warnings.empty());
+}

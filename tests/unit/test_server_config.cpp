@@ -228,6 +228,24 @@ TEST_CASE("[metrics] listen: off when absent, one address, errors with file, lin
             ".toml:3: unknown key 'metrics.path'") != std::string::npos);
 }
 
+TEST_CASE("[queue] delay_warning: a duration, \"0\" for never, 4h by default") {
+  CHECK(default_server_config().queue.delay_warning == std::chrono::hours(4));
+  auto load = [](const std::string& value) {
+    auto path = write_config("[queue]\ndelay_warning = " + value + "\n");
+    auto config = load_server_config(path);
+    std::filesystem::remove(path);
+    return config.queue.delay_warning;
+  };
+  CHECK(load("\"0\"") == std::chrono::seconds(0));
+  CHECK(load("\"0s\"") == std::chrono::seconds(0));
+  CHECK(load("\"30s\"") == std::chrono::seconds(30));
+  CHECK(load("\"2h\"") == std::chrono::hours(2));
+  std::string error = load_error("[queue]\ndelay_warning = \"later\"\n");
+  CHECK(error.find(".toml:2:") != std::string::npos);
+  CHECK(error.find("queue.delay_warning") != std::string::npos);
+  CHECK(load_error("[queue]\ndelay_warning = 0\n").find("queue.delay_warning") != std::string::npos);
+}
+
 TEST_CASE("[checks]: spf and dmarc may enforce, dkim only annotate; bad modes name line and key") {
   auto defaults = default_server_config();
   CHECK(defaults.checks.spf == "off");

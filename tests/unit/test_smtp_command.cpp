@@ -170,7 +170,11 @@ TEST_CASE("parse_mail_from refuses malformed arguments") {
       {"FROM:<a@b.example> FOO=bar\r"s, bad, none},
       {"FROM:<a@b.example> FOO=bar", unknown, none},
       {"FROM:<a@b.example> X-FOO", unknown, none},
-      {"FROM:<a@b.example> RET=HDRS", unknown, none},
+      {"FROM:<a@b.example> RET=HEADERS", bad, none},
+      {"FROM:<a@b.example> RET", bad, none},
+      {"FROM:<a@b.example> ENVID=a+2", bad, none},
+      {"FROM:<a@b.example> ENVID=" + std::string(101, 'e'), bad, none},
+      {"FROM:<a@b.example> X-RET=HDRS", unknown, none},
       {"FROM:<j\xc3\xb6@b.example>", address, address_error::non_ascii},
       {"FROM:<a@b\xc3\xbc.example> BODY=8BITMIME", address, address_error::non_ascii},
       {"FROM:" + path_257, address, address_error::path_too_long},
@@ -216,9 +220,12 @@ TEST_CASE("parse_rcpt_to") {
       {"TO:<>", false, smtp_argument_error::address, address_error::null_not_allowed, "", ""},
       {"TO:<" + std::string(65, 'l') + "@b.example>", false, smtp_argument_error::address,
        address_error::local_part_too_long, "", ""},
-      {"TO:<a@b.example> NOTIFY=NEVER", false, smtp_argument_error::unknown_parameter, none, "",
-       ""},
-      {"TO:<Postmaster> NOTIFY=NEVER", false, smtp_argument_error::unknown_parameter, none, "",
+      {"TO:<a@b.example> NOTIFY=NEVER", false, ok, none, "a", "b.example"},
+      {"TO:<Postmaster> NOTIFY=NEVER", false, ok, none, "Postmaster", ""},
+      {"TO:<a@b.example> NOTIFY=NEVER,SUCCESS", false, smtp_argument_error::bad_parameter, none,
+       "", ""},
+      {"TO:<a@b.example> ORCPT=rfc822;a", false, smtp_argument_error::bad_parameter, none, "", ""},
+      {"TO:<a@b.example> X-NOTIFY=NEVER", false, smtp_argument_error::unknown_parameter, none, "",
        ""},
       {"TO:<a@b.example> NOTIFY=NE\rVER"s, false, smtp_argument_error::bad_parameter, none, "",
        ""},
@@ -244,4 +251,37 @@ TEST_CASE("parse_rcpt_to") {
     CHECK(args.recipient.local_part == c.local_part);
     CHECK(args.recipient.domain == c.domain);
   }
+}
+
+TEST_CASE("parse_mail_from takes the DSN parameters RET and ENVID (RFC 3461 4.3, 4.4)") {
+  auto args = missive::parse_mail_from("FROM:<a@b.example> RET=hdrs ENVID=QQ+2B1+3Dx");
+  REQUIRE(args.error == smtp_argument_error::none);
+  CHECK(args.ret == missive::dsn_return::headers);
+  REQUIRE(args.envid);
+  CHECK(*args.envid == "QQ+1=x");
+  auto full = missive::parse_mail_from("FROM:<> RET=FULL");
+  REQUIRE(full.error == smtp_argument_error::none);
+  CHECK(full.ret == missive::dsn_return::full);
+  CHECK(!full.envid);
+  // Decoded to a control character: refused.
+  CHECK(missive::parse_mail_from("FROM:<a@b.example> ENVID=a+0Ab").error ==
+        smtp_argument_error::bad_parameter);
+  CHECK(missive::parse_mail_from("FROM:<a@b.example> RET=FULL RET=HDRS").error ==
+        smtp_argument_error::bad_parameter);
+}
+
+TEST_CASE("parse_rcpt_to takes the DSN parameters NOTIFY and ORCPT (RFC 3461 4.1, 4.2)") {
+  using namespace missive::dsn_notify;
+  auto args = missive::parse_rcpt_to(
+      "TO:<a@b.example> NOTIFY=success,Delay ORCPT=rfc822;Alice+2Bx@b.example", false);
+  REQUIRE(args.error == smtp_argument_error::none);
+  CHECK(args.notify == (success | delay));
+  REQUIRE(args.orcpt);
+  CHECK(args.orcpt->type == "rfc822");
+  CHECK(args.orcpt->address == "Alice+x@b.example");
+  auto never = missive::parse_rcpt_to("TO:<a@b.example> NOTIFY=NEVER", false);
+  CHECK(never.notify == missive::dsn_notify::never);
+  auto plain = missive::parse_rcpt_to("TO:<a@b.example>", false);
+  CHECK(plain.notify == 0);
+  CHECK(!plain.orcpt);
 }

@@ -106,9 +106,11 @@ if [ "$(id -u)" -eq 0 ]; then
   id "$DOVECOT_USER" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$DOVECOT_USER"
 fi
+# Runs a command as DOVECOT_USER in place of the (sub)shell that calls it, so that $! of a
+# background call is the command itself (Dovecot's master, whose CPU counts its children).
 as_dovecot_user() {
-  if [ "$(id -u)" -eq 0 ]; then setpriv --reuid="$DOVECOT_USER" --regid="$DOVECOT_USER" --init-groups "$@"
-  else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then exec setpriv --reuid="$DOVECOT_USER" --regid="$DOVECOT_USER" --init-groups "$@"
+  else exec "$@"; fi
 }
 
 # --- builds ---------------------------------------------------------------------------------
@@ -227,7 +229,7 @@ EOF
     mkdir -p "$dir/mail/${user%@*}/new" "$dir/mail/${user%@*}/cur" "$dir/mail/${user%@*}/tmp"
   done
   chown -R "$DOVECOT_USER:" "$dir"
-  as_dovecot_user dovecot -F -c "$dir/dovecot.conf" > "$dir/stdout" 2>&1 &
+  (as_dovecot_user dovecot -F -c "$dir/dovecot.conf") > "$dir/stdout" 2>&1 &
   PID[$name]=$!
   KIND[$name]=dovecot
   DIR[$name]=$dir

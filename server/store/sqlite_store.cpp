@@ -98,6 +98,10 @@ asio::awaitable<std::string> sqlite_store::message_content(std::int64_t entry_id
   return readers_->run([entry_id](db::connection& db) { return maildrop_message(db, entry_id); });
 }
 
+asio::awaitable<std::vector<std::string>> sqlite_store::message_contents(std::vector<std::int64_t> entry_ids) {
+  return readers_->run([ids = std::move(entry_ids)](db::connection& db) { return maildrop_messages(db, ids); });
+}
+
 asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> entry_ids) {
   // A QUIT may expunge tens of thousands of messages: a few hundred per transaction, so that
   // the writer commits other sessions' mail in between instead of after all of them. Each

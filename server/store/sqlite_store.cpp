@@ -99,7 +99,23 @@ asio::awaitable<std::string> sqlite_store::message_content(std::int64_t entry_id
 }
 
 asio::awaitable<std::vector<std::string>> sqlite_store::message_contents(std::vector<std::int64_t> entry_ids) {
-  return readers_->run([ids = std::move(entry_ids)](db::connection& db) { return maildrop_messages(db, ids); });
+  return readers_->run([ids = std::move(entry_ids)](db::connection& db) {
+    // One read transaction for them all: the database file is locked and checked once, not
+    // once per message (two fcntl and an fstat each).
+    db.run("BEGIN");
+    try {
+      auto contents = maildrop_messages(db, ids);
+      db.run("COMMIT");
+      return contents;
+    } catch (...) {
+      try {
+        db.run("ROLLBACK");
+      } catch (...) {
+        // The first failure is the one to report; the connection rolls back when reused.
+      }
+      throw;
+    }
+  });
 }
 
 asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> entry_ids) {

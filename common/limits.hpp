@@ -31,5 +31,8 @@ inline constexpr std::size_t pop3_auth_line = 1024 + 2;
 // pop3_read_ahead_octets, and keeps them for the next commands of the session.
 inline constexpr std::size_t pop3_read_ahead_messages = 64;
 inline constexpr std::size_t pop3_read_ahead_octets = 256 * 1024;
+// POP3 replies waiting for the client's next pipelined command (RFC 2449 6.6) are sent once
+// they reach this many octets: pipelined RETRs never pile up whole messages in memory.
+inline constexpr std::size_t pop3_reply_batch = 64 * 1024;
 
 }  // namespace missive::limits

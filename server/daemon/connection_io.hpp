@@ -68,6 +68,8 @@ class connection_io {
     if (output_.empty() && bytes.size() >= 64 * 1024) output_.swap(bytes);
     else output_.append(bytes);
   }
+  // Octets queued and not yet sent.
+  std::size_t queued() const { return output_.size(); }
   // Sends everything queued; false if the connection failed or the deadline passed.
   asio::awaitable<bool> flush();
   // Sends what is queued without waiting (a last reply before closing); never blocks.

@@ -74,7 +74,12 @@ asio::awaitable<void> pop3_session::serve() {
   ok("Missive POP3 server ready");
   std::string line;
   while (state_ != state::closing) {
-    if (!io_.line_buffered() && !co_await io_.flush()) co_return;
+    // Replies to pipelined commands go out together, but never more than a batch of them.
+    bool send_now = !io_.line_buffered() || io_.queued() >= limits::pop3_reply_batch;
+    if (send_now) {
+      bool sent = co_await io_.flush();
+      if (!sent) co_return;
+    }
     io_.set_timeout(context_.config.pop3.idle_timeout);
     auto status = co_await io_.read_line(line, limits::pop3_command_line);
     if (status == connection_io::read_status::closed) {

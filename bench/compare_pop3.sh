@@ -12,6 +12,10 @@
 #   --large N            LARGE_MESSAGES  messages of 1 MiB for large@bench.test (default 100)
 #   --window N           WINDOW          RETR/DELE in flight (default 1: one at a time)
 #   --no-delete          DELETE=0        skip the delete runs (DELE everything, time QUIT)
+#   --pin same|apart     PIN             pin both servers (all their threads and processes) to
+#                                        CPU 0, and the client to CPU 0 (same) or CPU 1 (apart):
+#                                        with one command at a time, whether client and server
+#                                        share a core decides how fast they wake each other
 #   --budget MIN         BUDGET_MINUTES  start no round after this many minutes of measuring
 #                                        (default 10; set-up and any build come on top)
 #   --baseline-bin FILE  BASELINE_BIN    also measure this missived binary (missived@baseline),
@@ -52,6 +56,7 @@ LARGE_MESSAGES=${LARGE_MESSAGES:-100}
 WINDOW=${WINDOW:-1}
 DELETE=${DELETE:-1}
 BUDGET_MINUTES=${BUDGET_MINUTES:-10}
+PIN=${PIN:-}
 BASELINE_BIN=${BASELINE_BIN:-}
 BUILD_DIR=${MISSIVE_BUILD_DIR:-build}
 BUILD=${BUILD:-1}
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
     --large) LARGE_MESSAGES=$2; shift 2 ;;
     --window) WINDOW=$2; shift 2 ;;
     --no-delete) DELETE=0; shift ;;
+    --pin) PIN=$2; shift 2 ;;
     --budget) BUDGET_MINUTES=$2; shift 2 ;;
     --baseline-bin) BASELINE_BIN=$2; shift 2 ;;
     --build-dir) BUILD_DIR=$2; shift 2 ;;
@@ -83,6 +89,14 @@ done
 [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 50 ] || die "--rounds must be 1..50"
 [ "$SMALL_MESSAGES" -ge 1 ] && [ "$LARGE_MESSAGES" -ge 1 ] || die "each mailbox needs a message"
 [ -z "$BASELINE_BIN" ] || [ -x "$BASELINE_BIN" ] || die "--baseline-bin: $BASELINE_BIN is not executable"
+SERVER_PIN=()   # prefix of the servers' command lines
+CLIENT_PIN=()   # prefix of the client's
+case "$PIN" in
+  "") ;;
+  same) SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 0) ;;
+  apart) SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1) ;;
+  *) die "--pin must be same or apart" ;;
+esac
 
 PASSWORD=bench-password
 SMALL_USER=small@bench.test
@@ -166,7 +180,7 @@ EOF
     echo "$PASSWORD" | "$binary" user add "$user" --password-stdin --config "$dir/missived.toml" \
       --data-dir "$dir/data" --domain bench.test >/dev/null
   done
-  "$binary" serve --config "$dir/missived.toml" --data-dir "$dir/data" --smtp 127.0.0.1:0 \
+  "${SERVER_PIN[@]}" "$binary" serve --config "$dir/missived.toml" --data-dir "$dir/data" --smtp 127.0.0.1:0 \
     --pop3 127.0.0.1:0 --domain bench.test --hostname "${name//[^a-z0-9.]/-}.bench.test" \
     > "$dir/stdout" 2> "$dir/missived.log" &
   PID[$name]=$!
@@ -229,7 +243,7 @@ EOF
     mkdir -p "$dir/mail/${user%@*}/new" "$dir/mail/${user%@*}/cur" "$dir/mail/${user%@*}/tmp"
   done
   chown -R "$DOVECOT_USER:" "$dir"
-  (as_dovecot_user dovecot -F -c "$dir/dovecot.conf") > "$dir/stdout" 2>&1 &
+  (as_dovecot_user "${SERVER_PIN[@]}" dovecot -F -c "$dir/dovecot.conf") > "$dir/stdout" 2>&1 &
   PID[$name]=$!
   KIND[$name]=dovecot
   DIR[$name]=$dir
@@ -284,7 +298,7 @@ session() {  # session ROUND TARGET BOX MODE(retrieve|delete|warmup) [EXTRA ARGS
   [ "$mode" = delete ] && args+=(--delete)
   rm -f "$out"
   before=$(snapshot "$target")
-  timeout $((RUN_TIMEOUT + 10)) "$POP3_BENCH" "${args[@]}" 2> "$WORK/run.err" || rc=$?
+  timeout $((RUN_TIMEOUT + 10)) "${CLIENT_PIN[@]}" "$POP3_BENCH" "${args[@]}" 2> "$WORK/run.err" || rc=$?
   sleep 0.2   # Dovecot's master reaps the session's process: its CPU then counts
   after=$(snapshot "$target")
   $HELPER record "$WORK/results.jsonl" round="$round" target="$target" box="$box" mode="$mode" \
@@ -302,7 +316,7 @@ WORK=$(mktemp -d /tmp/missive-pop3.XXXXXX)
 chmod 755 "$WORK"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log "work directory $WORK; rounds $ROUNDS; $SMALL_MESSAGES x $SMALL_SIZE and $LARGE_MESSAGES x $LARGE_SIZE octets; window $WINDOW"
+log "work directory $WORK; rounds $ROUNDS; $SMALL_MESSAGES x $SMALL_SIZE and $LARGE_MESSAGES x $LARGE_SIZE octets; window $WINDOW${PIN:+; pinned: $PIN}"
 
 targets=(missived)
 start_missived missived "$MISSIVED"

@@ -76,6 +76,9 @@
 # everything it accepted (Postfix: its queue is empty; missived: every message is in the
 # mailbox, which is then emptied), so no run pays for the previous one's backlog.
 set -euo pipefail
+# Named scenarios that run alone, each with its own options and time budget:
+#   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
+if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 

@@ -26,5 +26,13 @@ inline constexpr std::size_t pop3_command_line = 255;
 inline constexpr std::size_t pop3_argument = 40;
 // RFC 5034 4: a POP3 AUTH continuation line may be longer than a command line.
 inline constexpr std::size_t pop3_auth_line = 1024 + 2;
+// POP3 read-ahead (not an RFC limit; a memory bound): a RETR or TOP also reads up to this
+// many of the following messages, as long as they add up to no more than
+// pop3_read_ahead_octets, and keeps them for the next commands of the session.
+inline constexpr std::size_t pop3_read_ahead_messages = 64;
+inline constexpr std::size_t pop3_read_ahead_octets = 256 * 1024;
+// POP3 replies waiting for the client's next pipelined command (RFC 2449 6.6) are sent once
+// they reach this many octets: pipelined RETRs never pile up whole messages in memory.
+inline constexpr std::size_t pop3_reply_batch = 64 * 1024;
 
 }  // namespace missive::limits

@@ -67,6 +67,14 @@ class connection_io {
 
   // Queues bytes to send at the next flush.
   void write(std::string_view bytes) { output_.append(bytes); }
+  // Queues bytes to send, taking over their storage when they are large and nothing else is
+  // queued (a whole message is then not copied once more).
+  void write_moved(std::string&& bytes) {
+    if (output_.empty() && bytes.size() >= 64 * 1024) output_.swap(bytes);
+    else output_.append(bytes);
+  }
+  // Octets queued and not yet sent.
+  std::size_t queued() const { return output_.size(); }
   // Sends everything queued; false if the connection failed or the deadline passed.
   asio::awaitable<bool> flush();
   // Sends what is queued without waiting (a last reply before closing); never blocks.

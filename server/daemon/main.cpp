@@ -102,6 +102,11 @@ int main(int argc, char** argv) {
   // free at the top, and takes it back with page faults a moment later: under load that
   // was ~1 madvise per message. Keep up to 16 MiB free per arena instead.
   ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  // Setting the trim threshold freezes glibc's mmap threshold at 128 KiB (it no longer adapts),
+  // so every larger block (a 1 MiB message read for RETR, its dot-stuffed copy, a DATA buffer)
+  // was a fresh mapping: a page fault per 4 KiB touched, and munmap when freed. Blocks up to
+  // 4 MiB come from the heap instead; larger ones still get a mapping of their own.
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
 
   CLI::App app{"missived: the Missive mail relay (SMTP in, durable queue, POP3 out)"};
   app.fallthrough();

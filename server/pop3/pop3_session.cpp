@@ -74,7 +74,12 @@ asio::awaitable<void> pop3_session::serve() {
   ok("Missive POP3 server ready");
   std::string line;
   while (state_ != state::closing) {
-    if (!io_.line_buffered() && !co_await io_.flush()) co_return;
+    // Replies to pipelined commands go out together, but never more than a batch of them.
+    bool send_now = !io_.line_buffered() || io_.queued() >= limits::pop3_reply_batch;
+    if (send_now) {
+      bool sent = co_await io_.flush();
+      if (!sent) co_return;
+    }
     io_.set_timeout(context_.config.pop3.idle_timeout);
     auto status = co_await io_.read_line(line, limits::pop3_command_line);
     if (status == connection_io::read_status::closed) {
@@ -327,10 +332,10 @@ asio::awaitable<void> pop3_session::on_retr(const pop3_command& command, bool to
   if (top && !(lines = parse_line_count(args[1]))) co_return err("Syntax: TOP msg lines");
   message* m = find_message(args[0]);
   if (!m) co_return;
-  std::int64_t entry_id = m->entry.id;
+  const std::size_t index = static_cast<std::size_t>(m - messages_.data());
   std::string content;
   try {
-    content = co_await context_.store.message_content(entry_id);
+    content = co_await content_of(index);
   } catch (const std::exception& e) {
     log::error(id_, "event=retrieve_failed reason=\"{}\"", e.what());
     co_return err("[SYS/TEMP] Could not read the message");
@@ -342,9 +347,39 @@ asio::awaitable<void> pop3_session::on_retr(const pop3_command& command, bool to
     head += first_body_lines(content, *lines);
     append_dot_stuffed(out, head);
   } else {
+    out.reserve(out.size() + content.size() + content.size() / 64 + 3);
     append_dot_stuffed(out, content);
   }
-  io_.write(out);
+  io_.write_moved(std::move(out));
+}
+
+asio::awaitable<std::string> pop3_session::content_of(std::size_t index) {
+  if (index >= read_ahead_first_ && index - read_ahead_first_ < read_ahead_.size()) {
+    // Read ahead: what lies before it was skipped by the client and is dropped.
+    read_ahead_.erase(read_ahead_.begin(),
+                      read_ahead_.begin() + static_cast<std::ptrdiff_t>(index - read_ahead_first_));
+    std::string content = std::move(read_ahead_.front());
+    read_ahead_.pop_front();
+    read_ahead_first_ = index + 1;
+    co_return content;
+  }
+  read_ahead_.clear();
+  // The message asked for, then those after it while they fit the read-ahead bounds (sizes
+  // from the listing loaded at login; messages marked deleted are skipped by RETR, and
+  // cost little here).
+  std::vector<std::int64_t> ids{messages_[index].entry.id};
+  std::uint64_t ahead_octets = 0;
+  for (std::size_t next = index + 1;
+       next < messages_.size() && ids.size() <= limits::pop3_read_ahead_messages; ++next) {
+    ahead_octets += messages_[next].entry.size;
+    if (ahead_octets > limits::pop3_read_ahead_octets) break;
+    ids.push_back(messages_[next].entry.id);
+  }
+  auto contents = co_await context_.store.message_contents(std::move(ids));
+  std::string content = std::move(contents.front());
+  read_ahead_first_ = index + 1;
+  for (std::size_t k = 1; k < contents.size(); ++k) read_ahead_.push_back(std::move(contents[k]));
+  co_return content;
 }
 
 void pop3_session::on_dele(const pop3_command& command) {

@@ -7,6 +7,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ class pop3_session {
   void on_rset();
   // The message a message-number argument names, or nullptr after replying -ERR.
   message* find_message(std::string_view number);
+  // The content of messages_[index], from what was read ahead or from the store, reading
+  // ahead the messages after it (limits::pop3_read_ahead_*). Throws what the store throws.
+  asio::awaitable<std::string> content_of(std::size_t index);
   void ok(std::string_view text);
   void err(std::string_view text);
 
@@ -75,6 +79,11 @@ class pop3_session {
   std::optional<user_identity> user_;
   bool locked_ = false;
   std::vector<message> messages_;
+  // Contents read ahead: read_ahead_[k] is messages_[read_ahead_first_ + k]. A client that
+  // downloads its maildrop asks for one message after the other; one trip to a reader
+  // thread for several of them costs what one trip for each did.
+  std::deque<std::string> read_ahead_;
+  std::size_t read_ahead_first_ = 0;
 };
 
 }  // namespace missive

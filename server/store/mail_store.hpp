@@ -49,6 +49,11 @@ class mail_store {
   virtual asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) = 0;
   // The stored bytes of a maildrop message.
   virtual asio::awaitable<std::string> message_content(std::int64_t entry_id) = 0;
+  // The stored bytes of several maildrop messages, in the order given, read in one trip to
+  // the store: the first is always there (else store_error); the list may stop short after
+  // it (a message that could not be read is left to be asked for on its own).
+  virtual asio::awaitable<std::vector<std::string>> message_contents(
+      std::vector<std::int64_t> entry_ids) = 0;
   // Removes maildrop messages in one transaction (POP3 UPDATE state).
   virtual asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) = 0;
   // Takes a user's maildrop for one POP3 session, on every relay serving this store (RFC

@@ -246,6 +246,10 @@ asio::awaitable<std::string> pg_store::message_content(std::int64_t entry_id) {
   return readers_->run([entry_id](pg::connection& db) { return maildrop_message(db, entry_id); });
 }
 
+asio::awaitable<std::vector<std::string>> pg_store::message_contents(std::vector<std::int64_t> entry_ids) {
+  return readers_->run([ids = std::move(entry_ids)](pg::connection& db) { return maildrop_messages(db, ids); });
+}
+
 asio::awaitable<void> pg_store::remove_entries(std::vector<std::int64_t> entry_ids) {
   // A few hundred per transaction, as on SQLite: other sessions' mail commits in between.
   constexpr std::size_t part_size = 256;

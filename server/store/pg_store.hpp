@@ -61,6 +61,8 @@ class pg_store final : public mail_store {
   std::optional<std::uint64_t> users_version() const override;
   asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) override;
   asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
+  asio::awaitable<std::vector<std::string>> message_contents(
+      std::vector<std::int64_t> entry_ids) override;
   asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) override;
   asio::awaitable<bool> lock_maildrop(std::int64_t user_id) override;
   void unlock_maildrop(std::int64_t user_id) override;

@@ -847,6 +847,22 @@ std::string maildrop_message(Db& db, std::int64_t entry_id) {
 }
 
 template <class Db>
+std::vector<std::string> maildrop_messages(Db& db, const std::vector<std::int64_t>& entry_ids) {
+  std::vector<std::string> contents;
+  contents.reserve(entry_ids.size());
+  for (auto id : entry_ids) {
+    try {
+      contents.push_back(maildrop_message(db, id));
+    } catch (const std::exception&) {
+      // Only the first was asked for; the rest were read ahead.
+      if (contents.empty()) throw;
+      break;
+    }
+  }
+  return contents;
+}
+
+template <class Db>
 void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids) {
   auto& find = db.prepare("SELECT message_id FROM mailbox_entry WHERE id = ?1");
   // An entry is its recipient's row naming the user (schema 4): taken out, not deleted.
@@ -887,6 +903,7 @@ remote_recipient read_claimed(pg::statement& row) { return claimed_from_row(row)
   template bool delete_message(Db&, const std::string&);                                         \
   template std::vector<maildrop_entry> maildrop_entries(Db&, std::int64_t);                       \
   template std::string maildrop_message(Db&, std::int64_t);                                      \
+  template std::vector<std::string> maildrop_messages(Db&, const std::vector<std::int64_t>&);    \
   template void remove_maildrop_entries(Db&, const std::vector<std::int64_t>&);
 MISSIVE_QUEUE_STORE_FOR(db::connection)
 MISSIVE_QUEUE_STORE_FOR(pg::connection)

@@ -126,6 +126,12 @@ std::vector<maildrop_entry> maildrop_entries(Db& db, std::int64_t user_id);
 template <class Db>
 std::string maildrop_message(Db& db, std::int64_t entry_id);
 
+// Several maildrop messages in the order given, read with one connection: the first must be
+// there (else it throws, as maildrop_message); the list stops short at the first later one
+// that cannot be read.
+template <class Db>
+std::vector<std::string> maildrop_messages(Db& db, const std::vector<std::int64_t>& entry_ids);
+
 // Takes entries out of their maildrops, and their messages away when nothing needs them.
 template <class Db>
 void remove_maildrop_entries(Db& db, const std::vector<std::int64_t>& entry_ids);

@@ -107,6 +107,26 @@ asio::awaitable<std::string> sqlite_store::message_content(std::int64_t entry_id
   return readers_->run([entry_id](db::connection& db) { return maildrop_message(db, entry_id); });
 }
 
+asio::awaitable<std::vector<std::string>> sqlite_store::message_contents(std::vector<std::int64_t> entry_ids) {
+  return readers_->run([ids = std::move(entry_ids)](db::connection& db) {
+    // One read transaction for them all: the database file is locked and checked once, not
+    // once per message (two fcntl and an fstat each).
+    db.run("BEGIN");
+    try {
+      auto contents = maildrop_messages(db, ids);
+      db.run("COMMIT");
+      return contents;
+    } catch (...) {
+      try {
+        db.run("ROLLBACK");
+      } catch (...) {
+        // The first failure is the one to report; the connection rolls back when reused.
+      }
+      throw;
+    }
+  });
+}
+
 asio::awaitable<void> sqlite_store::remove_entries(std::vector<std::int64_t> entry_ids) {
   // A QUIT may expunge tens of thousands of messages: a few hundred per transaction, so that
   // the writer commits other sessions' mail in between instead of after all of them. Each

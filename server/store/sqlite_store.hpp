@@ -41,6 +41,8 @@ class sqlite_store final : public mail_store {
   std::optional<std::uint64_t> users_version() const override;
   asio::awaitable<std::vector<maildrop_entry>> maildrop(std::int64_t user_id) override;
   asio::awaitable<std::string> message_content(std::int64_t entry_id) override;
+  asio::awaitable<std::vector<std::string>> message_contents(
+      std::vector<std::int64_t> entry_ids) override;
   // Removes the entries a few hundred per transaction (a QUIT may expunge thousands).
   asio::awaitable<void> remove_entries(std::vector<std::int64_t> entry_ids) override;
   // In memory: one relay serves a SQLite file, and a crash leaves no stale lock behind.

@@ -16,7 +16,7 @@ class Pop3ProtocolTest(MissiveTestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = cls.start_server()
-        cls.pool = unique_users(cls.server, "p", 22)
+        cls.pool = unique_users(cls.server, "p", 23)
         cls.sent = {}
 
     def test_long_password_with_spaces(self):
@@ -191,6 +191,22 @@ class Pop3ProtocolTest(MissiveTestCase):
             self.assertRegex(u, r"^[\x21-\x7e]{1,70}$")
         self.assertEqual(c.cmd("UIDL 3"), f"+OK 3 {uids[2]}")
         self.assertOk(c.cmd("NOOP"))
+        self.quit(c)
+
+    def test_retr_in_any_order(self):
+        # The relay reads messages ahead of the client's RETR: any order, a message asked for
+        # twice, one skipped, TOP between RETRs and a RETR after RSET all get the right one.
+        user, msgs = self.user_with(5)
+        c = self.session(user)
+        for n in (3, 1, 2, 5, 4, 3, 1):
+            self.assertStoredEndsWith(c.retr(n), msgs[n - 1])
+        self.assertOk(c.cmd("DELE 2"))
+        self.assertErr(c.cmd("RETR 2"))
+        self.assertTrue(c.top(3, 0).endswith(b"\r\n\r\n"))
+        self.assertStoredEndsWith(c.retr(4), msgs[3])
+        self.assertOk(c.cmd("RSET"))
+        self.assertStoredEndsWith(c.retr(2), msgs[1])
+        self.assertEqual(c.stat()[0], 5)
         self.quit(c)
 
     def test_retr_is_dot_stuffed_on_the_wire(self):

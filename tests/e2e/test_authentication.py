@@ -117,7 +117,7 @@ class AuthenticationTest(RelayTestCase):
         self.assertEqual(code, 250)
         raw = self.delivered(relay)
         self.assertIn(b"Subject: second", raw)
-        self.assertIn("reject: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.7.1", relay.read_log())
+        relay.wait_log(r"reject: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: 550 5\.7\.1")
         # Counted by method and result: SPF of the two MAIL FROM identities (fail, then pass),
         # two messages without a signature, DMARC fail then pass.
         with urllib.request.urlopen(f"http://127.0.0.1:{relay.port('metrics')}/metrics", timeout=10) as r:

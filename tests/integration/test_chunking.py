@@ -196,7 +196,7 @@ class ChunkingBetweenRelaysTest(RelayTestCase):
         wait_for_mailbox_count(b, "bob@b.test", 1)
         [stored] = fetch_all(b, "bob@b.test")
         self.assertStoredEndsWith(stored, msg)
-        self.assertRegex(b.read_log(), r"event=bdat_message chunks=1 size=\d+")
+        b.wait_log(r"event=bdat_message chunks=1 size=\d+")
 
 
 if __name__ == "__main__":

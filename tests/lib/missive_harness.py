@@ -299,6 +299,13 @@ class MissiveServer:
         except FileNotFoundError:
             return ""
 
+    def wait_log(self, pattern, timeout=DEFAULT_WAIT):
+        """The log once a line matches the regex `pattern` (bounded): the server's stderr
+        reaches the file through a reader thread, a moment after the reply that follows it."""
+        regex = re.compile(pattern)
+        return wait_until(lambda: regex.search(self.read_log()) and self.read_log(), timeout,
+                          what=f"a log line matching {pattern!r}")
+
     def log_tail(self, lines=80):
         return "\n".join(self.read_log().splitlines()[-lines:])
 

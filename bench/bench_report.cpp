@@ -104,10 +104,12 @@ std::string format_table(const run_report& report) {
   double wall = load.first_connect && load.last_accept
                     ? std::chrono::duration<double>(*load.last_accept - *load.first_connect).count()
                     : 0;
-  out += fmt::format("missive-bench {}{}:{}  {} messages x {} octets, {} sessions at once, {} per "
+  out += fmt::format("missive-bench {}{}:{}  {} messages x {} octets{}, {} sessions at once, {} per "
                      "session, pipelining {}\n",
                      report.label.empty() ? "" : report.label + "  ", report.host, report.port,
-                     o.messages, o.size, o.concurrency, o.per_session, pipelining_word(report));
+                     o.messages, o.size,
+                     o.recipients > 1 ? fmt::format(" to {} recipients", o.recipients) : "",
+                     o.concurrency, o.per_session, pipelining_word(report));
   out += fmt::format("  accepted   {} of {} in {:.3f} s = {:.0f} msg/s   ({} sessions)\n",
                      load.accepted, o.messages, wall, accept_rate(load), load.sessions);
   auto latencies = sorted_copy(load.latencies_ms);
@@ -211,13 +213,13 @@ std::string format_json(const run_report& report) {
              : std::string("null");
   };
   return fmt::format(
-      R"({{"label":{},"host":{},"port":{},"messages":{},"size":{},"concurrency":{},)"
+      R"({{"label":{},"host":{},"port":{},"messages":{},"size":{},"recipients":{},"concurrency":{},)"
       R"("per_session":{},"pipelining":"{}","accepted":{},"failed":{},"sessions":{},)"
       R"("wall_s":{},"msgs_per_s":{},"latency_ms":{},"lag":{},"errors":{},"error_count":{},)"
       R"("missing_queue_ids":{},"generator_cpu_s":{},"generator_cpu_share":{},"clean":{},)"
       R"("first_connect_monotonic_s":{},"last_accept_monotonic_s":{}}})",
       json_string(report.label), json_string(report.host), report.port, o.messages, o.size,
-      o.concurrency, o.per_session, pipelining_word(report), load.accepted, load.failed,
+      o.recipients, o.concurrency, o.per_session, pipelining_word(report), load.accepted, load.failed,
       load.sessions, json_number(wall), json_number(accept_rate(load)),
       distribution_json(sorted_copy(load.latencies_ms)), lag, errors, error_count(report),
       load.missing_queue_ids, json_number(report.generator_cpu_s), json_number(cpu_share),

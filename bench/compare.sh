@@ -79,6 +79,8 @@ set -euo pipefail
 # Named scenarios that run alone, each with its own options and time budget:
 #   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
+#   compare.sh big|recipients [--help]   10 MiB messages; one message to 100 recipients (bench/compare_big.sh)
+if [ "${1:-}" = big ] || [ "${1:-}" = recipients ]; then exec "$(dirname "$0")/compare_big.sh" "$@"; fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 

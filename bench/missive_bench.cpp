@@ -4,6 +4,7 @@
 //
 //   missive-bench --port 2525 --messages 5000 --concurrency 50 --size 1024
 //   missive-bench --port 2525 --pop3-port 2110 --to u@bench.test --password pw --json out.json
+//   missive-bench --port 2525 --to user@bench.test --recipients 100   # user1 .. user100
 //
 // Exit status: 0 when every message was accepted (and seen, when lag was measured) without
 // a single error reply; 1 otherwise; 64 for bad usage, 69 when the host cannot be resolved.
@@ -98,6 +99,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000000));
   app.add_option("--from", load.from, "envelope sender");
   app.add_option("--to", load.to, "envelope recipient");
+  app.add_option("--recipients", load.recipients,
+                 "envelope recipients of each message: with N > 1, --to's local part numbered "
+                 "1..N (u@d -> u1@d ... uN@d), all RCPTs in the pipelined group")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--helo", load.helo, "name given in EHLO");
   app.add_option("--timeout", timeout_s, "seconds allowed for each step (connect, a write, a reply)")
       ->check(CLI::Range(1, 3600));

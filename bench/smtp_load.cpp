@@ -66,6 +66,16 @@ std::size_t minimum_message_size(const load_options& options) {
   return header_block(options, 0).size();
 }
 
+std::vector<std::string> envelope_recipients(const load_options& options) {
+  if (options.recipients <= 1) return {options.to};
+  auto at = options.to.rfind('@');
+  std::string local = options.to.substr(0, at);
+  std::string domain = at == std::string::npos ? std::string() : options.to.substr(at);
+  std::vector<std::string> all;
+  for (std::size_t i = 1; i <= options.recipients; ++i) all.push_back(fmt::format("{}{}{}", local, i, domain));
+  return all;
+}
+
 smtp_load::smtp_load(asio::io_context& io, const load_options& options, load_stats& stats,
                      lag_tracker* tracker)
     : io_(io), options_(options), stats_(stats), tracker_(tracker) {
@@ -88,6 +98,10 @@ smtp_load::smtp_load(asio::io_context& io, const load_options& options, load_sta
   }
   append_dot_stuffed(content_, text);
   number_offset_ = text.find("\r\n\r\n") - number_width;  // the number ends the Subject line
+  for (const auto& address : envelope_recipients(options)) {
+    rcpt_lines_ += fmt::format("RCPT TO:<{}>\r\n", address);
+    ++rcpt_count_;
+  }
 }
 
 void smtp_load::append_content(std::string& out, std::size_t number) const {
@@ -235,32 +249,39 @@ asio::awaitable<bool> smtp_load::send_message(connection& conn, session_traits& 
                                               std::size_t number, bool last, std::string& out) {
   std::string mail = traits.size ? fmt::format("MAIL FROM:<{}> SIZE={}\r\n", options_.from, options_.size)
                                  : fmt::format("MAIL FROM:<{}>\r\n", options_.from);
-  std::string rcpt = fmt::format("RCPT TO:<{}>\r\n", options_.to);
   std::string data = "DATA\r\n";
-  smtp_reply mail_reply, rcpt_reply, data_reply;
+  smtp_reply mail_reply, rcpt_reply, data_reply;  // rcpt_reply: the first refusal, else the last
   auto started = bench_clock::now();
+  // Reads the RCPT replies in turn, keeping the first that is not positive.
+  bool read = true;
   if (traits.pipelining) {
     // RFC 2920 3.1: MAIL and RCPT may be followed by more; DATA ends the group.
-    out = mail + rcpt + data;
-    bool sent = co_await conn.write(out);
-    bool read = sent;
+    out = mail + rcpt_lines_ + data;
+    read = co_await conn.write(out);
     if (read) read = co_await conn.read_reply(mail_reply);
-    if (read) read = co_await conn.read_reply(rcpt_reply);
-    if (read) read = co_await conn.read_reply(data_reply);
-    if (!read) {
-      fail_messages(1, "MAIL/RCPT/DATA", conn.error());
-      co_return false;
+    for (std::size_t i = 0; read && i < rcpt_count_; ++i) {
+      smtp_reply reply;
+      read = co_await conn.read_reply(reply);
+      if (read && (i == 0 || positive(rcpt_reply))) rcpt_reply = reply;
     }
+    if (read) read = co_await conn.read_reply(data_reply);
   } else {
-    bool read = co_await exchange(conn, mail, mail_reply);
-    if (read && positive(mail_reply)) read = co_await exchange(conn, rcpt, rcpt_reply);
+    read = co_await exchange(conn, mail, mail_reply);
+    for (std::size_t at = 0; read && positive(mail_reply) && at < rcpt_lines_.size();) {
+      std::size_t end = rcpt_lines_.find('\n', at) + 1;
+      std::string line = rcpt_lines_.substr(at, end - at);
+      smtp_reply reply;
+      read = co_await exchange(conn, line, reply);
+      if (read && (at == 0 || positive(rcpt_reply))) rcpt_reply = reply;
+      at = end;
+    }
     if (read && positive(mail_reply) && positive(rcpt_reply)) {
       read = co_await exchange(conn, data, data_reply);
     }
-    if (!read) {
-      fail_messages(1, "MAIL/RCPT/DATA", conn.error());
-      co_return false;
-    }
+  }
+  if (!read) {
+    fail_messages(1, "MAIL/RCPT/DATA", conn.error());
+    co_return false;
   }
   // The first refusal is the message's reason; a server that says 354 anyway gets the
   // content, since it now reads everything up to the final "." as message text.

@@ -37,6 +37,7 @@ struct load_options {
   std::size_t per_session = 1;
   std::string from = "bench@bench.test";
   std::string to = "bench@bench.test";
+  std::size_t recipients = 1;         // RCPTs per message: `to` itself, or numbered copies of it
   std::string helo = "bench.test";
   std::chrono::seconds step_timeout{30};
   bool pipelining = true;             // use PIPELINING when the server offers it
@@ -58,6 +59,10 @@ struct load_stats {
 
 // The smallest message size the fixed headers leave room for.
 std::size_t minimum_message_size(const load_options& options);
+
+// The envelope recipients of every message: `to` alone, or with more than one, `to`'s local
+// part numbered 1..n ("u@d" -> "u1@d", ..., "un@d").
+std::vector<std::string> envelope_recipients(const load_options& options);
 
 // Runs the load; `tracker` (if not null) learns each queue id and when it was accepted.
 class smtp_load {
@@ -101,6 +106,8 @@ class smtp_load {
   lag_tracker* tracker_;
   std::size_t next_ = 0;            // the next message not yet taken by a worker
   std::string content_;             // the dot-stuffed template, with its final "."
+  std::string rcpt_lines_;          // "RCPT TO:<...>\r\n" for every envelope recipient
+  std::size_t rcpt_count_ = 0;
   std::size_t number_offset_ = 0;   // where the message number is written into content_
   std::size_t active_workers_ = 0;
   std::function<void()> on_done_;

@@ -222,6 +222,7 @@ EOF
 
 launch_missived() {  # launch_missived NAME: starts it on its data directory
   local name=$1 dir=${DIR[$1]}
+  rm -f "$dir/stdout"   # what the last process said must not be read for this one
   "${BINARY[$name]}" serve --config "$dir/missived.toml" --data-dir "$dir/data" --smtp 127.0.0.1:0 \
     --pop3 127.0.0.1:0 --domain bench.test --hostname "${name//[^a-z0-9.]/-}.bench.test" \
     > "$dir/stdout" 2>> "$dir/missived.log" &

@@ -40,8 +40,20 @@ class log_flusher {
   // Flushes begun so far (for tests and benchmarks).
   std::uint64_t flushes() const;
 
+  // After a failed flush the log is suspect: the kernel may have dropped pages it could not
+  // write, and a log with a hole loses, at recovery, every commit after the hole. Until the
+  // writer has rewritten the log (log_rewritten), a successful flush confirms nothing.
+  bool suspect() const;
+  // The writer's attempt to make the log whole again: 0 when everything committed so far is
+  // on stable storage by another way (the log copied into the database file and synced, and
+  // the log emptied), which confirms every batch waiting and ends the suspicion; else the
+  // errno, which fails them.
+  void log_rewritten(int error);
+
  private:
   void thread_main();
+  // Takes the batches to tell, under the lock: those up to `covers` (all when 0).
+  std::vector<confirmation> take_waiting(std::uint64_t covers);
 
   flush_function flush_;
   mutable std::mutex mutex_;
@@ -51,6 +63,7 @@ class log_flusher {
   std::uint64_t last_committed_ = 0;  // the newest batch's place
   std::uint64_t last_covered_ = 0;    // the newest batch a flush already under way covers
   std::uint64_t flushes_ = 0;
+  bool suspect_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

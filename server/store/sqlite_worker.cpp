@@ -66,6 +66,22 @@ std::unique_ptr<log_flusher> flush_after_commit(db::connection& db) {
       [log_file] { return ::fdatasync(*log_file) == 0 ? 0 : errno; }, flushes_at_once);
 }
 
+// After a failed flush (log_flusher::suspect): the whole log copied into the database file
+// and synced, then emptied (a TRUNCATE checkpoint), so that no commit depends on a part of
+// the log the disk may not have kept. Readers in the way make it fail; it is tried again
+// after the next batch.
+void rewrite_log(db::connection& db, log_flusher& flusher) {
+  db.set_busy_timeout(std::chrono::milliseconds(1000));
+  int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                     nullptr);
+  if (rc == SQLITE_OK) {
+    log::info("storage", "event=log_rewritten");
+  } else {
+    log::error("storage", "event=log_rewrite_failed reason=\"{}\"", sqlite3_errstr(rc));
+  }
+  flusher.log_rewritten(rc == SQLITE_OK ? 0 : EIO);
+}
+
 std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
   auto db = std::make_unique<db::connection>(path.string());
   db->exec("PRAGMA foreign_keys = ON");
@@ -154,6 +170,10 @@ void sqlite_worker::thread_main() {
       for (auto& queued : batch) queued.done(open_failure);
     } else {
       run_batch(*db, batch, flusher.get());  // every job's completion is called or pending
+      if (flusher && flusher->suspect()) {
+        rewrite_log(*db, *flusher);
+        wal_pages = 0;
+      }
     }
     batch.clear();
     if (wal_pages >= checkpoint_pages) {
@@ -230,7 +250,7 @@ void sqlite_worker::confirm_later(log_flusher& flusher, std::vector<queued_job>&
         queue_.push({std::move(job.undo),
                      [database = database_](std::exception_ptr failure) {
                        if (failure) {
-                         log::error("storage", "event=undo_failed database={}",
+                         log::error("storage", "event=undo_unconfirmed database={}",
                                     database.string());
                        }
                      },

@@ -127,7 +127,8 @@ TEST_CASE("log_flusher: many batches committed during one flush share the next")
   CHECK(disk.started() == 2);
 }
 
-TEST_CASE("log_flusher: a failed flush fails every batch still waiting, then flushing goes on") {
+TEST_CASE("log_flusher: a failed flush fails every batch still waiting; after a rewrite, "
+          "flushing goes on") {
   held_disk disk;
   outcomes told;
   log_flusher flusher([&] { return disk.flush(); }, 2);
@@ -141,6 +142,7 @@ TEST_CASE("log_flusher: a failed flush fails every batch still waiting, then flu
   CHECK(told.wait('A') == EIO);
   CHECK(told.wait('B') == EIO);
   disk.finish(2);
+  flusher.log_rewritten(0);
   flusher.committed(told.of('C'));
   REQUIRE(disk.wait_started(3));
   disk.finish(3);
@@ -154,4 +156,56 @@ TEST_CASE("log_flusher: stopping confirms every batch handed in") {
     for (char batch : {'A', 'B', 'C', 'D', 'E'}) flusher.committed(told.of(batch));
   }
   for (char batch : {'A', 'B', 'C', 'D', 'E'}) CHECK(told.now(batch) == 0);
+}
+
+TEST_CASE("log_flusher: after a failed flush, only a rewritten log confirms anything") {
+  held_disk disk;
+  outcomes told;
+  log_flusher flusher([&] { return disk.flush(); }, 1);
+  flusher.committed(told.of('A'));
+  REQUIRE(disk.wait_started(1));
+  disk.finish(1, EIO);
+  CHECK(told.wait('A') == EIO);
+  CHECK(flusher.suspect());
+
+  // B's flush succeeds, but the log may have a hole before B: B waits for the rewrite.
+  flusher.committed(told.of('B'));
+  REQUIRE(disk.wait_started(2));
+  disk.finish(2);
+  flusher.committed(told.of('C'));  // a third flush shows the second was handled
+  REQUIRE(disk.wait_started(3));
+  CHECK(told.now('B') == -1);
+  flusher.log_rewritten(EIO);  // the rewrite failed: B and C fail, the log stays suspect
+  CHECK(told.now('B') == EIO);
+  CHECK(told.now('C') == EIO);
+  CHECK(flusher.suspect());
+  disk.finish(3);
+
+  flusher.committed(told.of('D'));
+  REQUIRE(disk.wait_started(4));
+  disk.finish(4);
+  flusher.log_rewritten(0);  // the log is whole again: D is on the disk
+  CHECK(told.wait('D') == 0);
+  CHECK_FALSE(flusher.suspect());
+
+  flusher.committed(told.of('E'));
+  REQUIRE(disk.wait_started(5));
+  disk.finish(5);
+  CHECK(told.wait('E') == 0);
+}
+
+TEST_CASE("log_flusher: stopping while the log is suspect fails what waits for the rewrite") {
+  held_disk disk;
+  outcomes told;
+  {
+    log_flusher flusher([&] { return disk.flush(); }, 1);
+    flusher.committed(told.of('A'));
+    REQUIRE(disk.wait_started(1));
+    disk.finish(1, EIO);
+    CHECK(told.wait('A') == EIO);
+    flusher.committed(told.of('B'));
+    REQUIRE(disk.wait_started(2));
+    disk.finish(2);
+  }
+  CHECK(told.now('B') == EIO);
 }

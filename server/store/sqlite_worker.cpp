@@ -142,6 +142,7 @@ void sqlite_worker::thread_main() {
   // checkpoint would run inside the COMMIT that crosses the threshold: the sessions of that
   // batch would wait for a thousand pages to be copied and the database file fsynced
   // before hearing 250, though their mail was on disk already (a commit's p99 was 3.7 ms).
+  // It also flushes the log after its commits rather than inside them (log_flusher.hpp).
   std::unique_ptr<log_flusher> flusher;
   if (db && mode_ == mode::group_commit) {
     db->exec("PRAGMA wal_autocheckpoint = 0");

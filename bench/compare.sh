@@ -82,6 +82,8 @@ set -euo pipefail
 #                              missived and missived+slowfsync only, 10 and 50 sessions, and
 #                              with --baseline COMMIT the same two for the baseline; the
 #                              options below apply
+#   compare.sh big|recipients [--help]   10 MiB messages at 4 sessions; one message to 100
+#                              recipients at 10 sessions (issue 20, targets 3, 4; bench/compare_big.sh)
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
 if [ "${1:-}" = slowdisk ]; then
   shift
@@ -89,7 +91,6 @@ if [ "${1:-}" = slowdisk ]; then
   export TARGETS SMTP_SOURCE=0
   exec "$0" "$@"
 fi
-#   compare.sh big|recipients [--help]   10 MiB messages; one message to 100 recipients (bench/compare_big.sh)
 if [ "${1:-}" = big ] || [ "${1:-}" = recipients ]; then exec "$(dirname "$0")/compare_big.sh" "$@"; fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD

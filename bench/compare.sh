@@ -79,6 +79,8 @@ set -euo pipefail
 # Named scenarios that run alone, each with its own options and time budget:
 #   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
+#   compare.sh relay [--help]  the relay path, missived against Postfix to one next hop (bench/compare_relay.sh)
+if [ "${1:-}" = relay ]; then shift; exec "$(dirname "$0")/compare_relay.sh" "$@"; fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 

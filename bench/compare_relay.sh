@@ -158,7 +158,7 @@ start_sink() {  # start_sink TARGET [MISSIVE-SINK OPTIONS]: the next hop of TARG
   "$SINK" --port 0 "$@" > "$out" 2>&1 &
   OTHER_PIDS+=($!)
   for _ in $(seq 1 100); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" 2>/dev/null || true)
     [ -n "$port" ] && break
     sleep 0.1
   done

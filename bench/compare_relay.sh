@@ -17,8 +17,9 @@
 #                                        is the body alone, so it gets SIZE - 147)
 #   --budget MIN         BUDGET_MINUTES  start no round after this many minutes of measuring
 #                                        (default 10; set-up and any build come on top)
-#   --baseline-bin FILE  BASELINE_BIN    also measure this missived binary (missived@baseline),
-#                                        same config, its own data directory and sink
+#   --baseline-bin FILE  BASELINE_BIN    also measure this missived binary (target
+#                                        missived@FILE's name), same config, its own data
+#                                        directory and sink; may be given more than once
 #   --build-dir DIR      MISSIVE_BUILD_DIR  build to use/make (default build)
 #   --no-build           BUILD=0         use the binaries as they are
 #   --keep               KEEP=1          keep the work directory (configs, logs, results.jsonl)
@@ -63,7 +64,7 @@ while [ $# -gt 0 ]; do
     --sessions) SESSIONS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --budget) BUDGET_MINUTES=$2; shift 2 ;;
-    --baseline-bin) BASELINE_BIN=$2; shift 2 ;;
+    --baseline-bin) BASELINE_BIN="$BASELINE_BIN $2"; shift 2 ;;
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
@@ -82,7 +83,7 @@ done
 [ "$MESSAGES" -ge 10 ] || die "--messages must be at least 10"
 [ "$SESSIONS" -ge 1 ] || die "--sessions must be at least 1"
 [ "$SIZE" -gt 147 ] || die "--size must be more than 147 (smtp-source's headers)"
-[ -z "$BASELINE_BIN" ] || [ -x "$BASELINE_BIN" ] || die "--baseline-bin: $BASELINE_BIN is not executable"
+for bin in $BASELINE_BIN; do [ -x "$bin" ] || die "--baseline-bin: $bin is not executable"; done
 [ "$(id -u)" -eq 0 ] || die "run as root: Postfix's master runs as root"
 
 BENCH_USER=missivebench
@@ -315,11 +316,12 @@ log "work directory $WORK; rounds $ROUNDS; $MESSAGES x $SIZE octets, $SESSIONS s
 targets=(missived)
 start_sink missived
 start_missived missived "$MISSIVED"
-if [ -n "$BASELINE_BIN" ]; then
-  start_sink missived@baseline
-  start_missived missived@baseline "$BASELINE_BIN"
-  targets+=(missived@baseline)
-fi
+for bin in $BASELINE_BIN; do
+  t=missived@$(basename "$bin")
+  start_sink "$t"
+  start_missived "$t" "$bin"
+  targets+=("$t")
+done
 start_sink missived+451 --defer-every 10
 start_missived missived+451 "$MISSIVED" 'retry_initial = "1h"'
 targets+=(missived+451)

@@ -130,8 +130,10 @@ def summarize(path):
           f"smtp-source -s {first['sessions']} (a new connection per message); medians over rounds")
     print("   rate: recipients answered 250 by the sink per second, from the generator's start to the last one's end of data")
     print("   (smtp-sink: messages per second of smtp-source's run); per conn: messages per outbound connection at the sink")
+    print("   accept/s: messages per second of the generator's run (all answered 250); tail: ms from its end to the last arrival")
     print("   srv CPU: ms per message (missived; Postfix master + all its daemons); other%: CPU of the machine used by neither\n")
-    print(f"{'target':22} {'rate/s':>8} {'[min-max]':>15} {'per conn':>9} {'deferred':>9} {'srv CPU':>8} {'other%':>7} {'incomplete':>10}")
+    print(f"{'target':26} {'rate/s':>8} {'[min-max]':>15} {'accept/s':>9} {'tail ms':>8} {'per conn':>9} "
+          f"{'deferred':>9} {'srv CPU':>8} {'other%':>7} {'incomplete':>10}")
     medians = {}
     for t in targets:
         rs = by[t]
@@ -139,7 +141,10 @@ def summarize(path):
         medians[t] = med(rates)
         per_conn = med([r["recipients"] / r["connections"] for r in rs if r["connections"] > 0 and r.get("clock") != "generator"])
         cpu = [cpu_share(r) for r in rs]
-        print(f"{t:22} {medians[t]:8.0f} {f'[{min(rates):.0f}-{max(rates):.0f}]':>15} "
+        accept = med([int(r["load"]) / r["generator_s"] for r in rs if r["generator_s"] > 0])
+        tail = med([(r["last"] - r["generator_s"]) * 1000 for r in rs if r.get("clock") != "generator"])
+        print(f"{t:26} {medians[t]:8.0f} {f'[{min(rates):.0f}-{max(rates):.0f}]':>15} {accept:9.0f} "
+              f"{(f'{tail:.0f}' if tail is not None else '-'):>8} "
               f"{(f'{per_conn:.1f}' if per_conn and t != 'direct' and t != 'smtp-sink' else '-'):>9} "
               f"{med([r['deferred'] for r in rs]):9.0f} {med([c[0] for c in cpu]):8.3f} {med([c[1] for c in cpu]):7.0f} "
               f"{sum(1 for r in rs if not r['complete'] or r['exit'] != 0):10d}")
@@ -150,7 +155,7 @@ def summarize(path):
         rs = [per_round[(a, n)] / per_round[(b, n)] for n in rounds
               if (a, n) in per_round and (b, n) in per_round and per_round[(b, n)]]
         value = medians[a] / medians[b]
-        print(f"  {a + ' / ' + b:34} {value:6.2f}x  [per round {min(rs):.2f}-{max(rs):.2f}]")
+        print(f"  {a + ' / ' + b:44} {value:6.2f}x  [per round {min(rs):.2f}-{max(rs):.2f}]")
         return value
 
     print("\n-- ratios of median rates (in brackets: the per-round ratios)")

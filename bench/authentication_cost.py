@@ -70,11 +70,16 @@ class Relay:
                     self.port = int(line.rsplit(":", 1)[1].split()[0])
             time.sleep(0.05)
         if self.port is None:
+            self.stop()
             raise SystemExit(f"{name}: missived did not start (see {self.dir})")
 
     def stop(self):
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 def main():
@@ -97,12 +102,13 @@ def main():
     checks = (f'trusted_networks = []\ngreeting_delay = "0s"\n\n[checks]\nspf = "annotate"\ndkim = "annotate"\n'
               f'dmarc = "annotate"\n\n[dns]\nresolver = "{dns.address}"\n')
     signing = '\n[[dkim]]\ndomain = "sign.test"\nselector = "{0}"\nalgorithm = "{0}"\n'
-    relays = []
+    relays = []  # each added as soon as it runs, so that the cleanup stops it
     try:
-        relays = [Relay("plain", missived, work, ""),
-                  Relay("dkim-rsa", missived, work, signing.format("rsa"), dkim="rsa"),
-                  Relay("dkim-ed25519", missived, work, signing.format("ed25519"), dkim="ed25519"),
-                  Relay("checks", missived, work, checks)]
+        for name, config, dkim in (("plain", "", None),
+                                   ("dkim-rsa", signing.format("rsa"), "rsa"),
+                                   ("dkim-ed25519", signing.format("ed25519"), "ed25519"),
+                                   ("checks", checks, None)):
+            relays.append(Relay(name, missived, work, config, dkim=dkim))
         rates = {r.name: [] for r in relays}
         cpu = {r.name: [] for r in relays}
         for round_number in range(args.rounds):

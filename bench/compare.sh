@@ -78,9 +78,19 @@
 set -euo pipefail
 # Named scenarios that run alone, each with its own options and time budget:
 #   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
+#   compare.sh slowdisk [OPTIONS]   acceptance with every fsync slowed (issue 20, target 2):
+#                              missived and missived+slowfsync only, 10 and 50 sessions, and
+#                              with --baseline COMMIT the same two for the baseline; the
+#                              options below apply
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
 #   compare.sh relay [--help]  the relay path, missived against Postfix to one next hop (bench/compare_relay.sh)
 if [ "${1:-}" = relay ]; then shift; exec "$(dirname "$0")/compare_relay.sh" "$@"; fi
+if [ "${1:-}" = slowdisk ]; then
+  shift
+  TARGETS=${TARGETS:-"missived missived+slowfsync missived@baseline missived@baseline+slowfsync"}
+  export TARGETS SMTP_SOURCE=0
+  exec "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -697,6 +707,10 @@ if [ "$SLOW" = 1 ] && wanted missived+slowfsync; then
   start_missived missived+slowfsync 1
   targets_bench+=(missived+slowfsync)
 fi
+if [ "$SLOW" = 1 ] && [ -n "$BASELINE" ] && wanted missived@baseline+slowfsync; then
+  start_missived missived@baseline+slowfsync 1 "$BASELINE_MISSIVED"
+  targets_bench+=(missived@baseline+slowfsync)
+fi
 if [ "$SLOW" = 1 ] && wanted postfix+slowfsync; then
   start_postfix postfix+slowfsync 1
   targets_bench+=(postfix+slowfsync)
@@ -751,7 +765,8 @@ fi
 # Group commit at work: missived logs how many writer transactions it made when it stops
 # (a two-node target: both nodes' together).
 batches=()
-for name in missived missived+metrics missived@baseline missived+pg missived+pg2 missived+slowfsync; do
+for name in missived missived+metrics missived@baseline missived+pg missived+pg2 missived+slowfsync \
+    missived@baseline+slowfsync; do
   [ -n "${PID[$name]:-}" ] || continue
   total=""
   for node in "$name" ${PEER[$name]:-}; do

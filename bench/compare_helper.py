@@ -303,7 +303,8 @@ def summarize(path, batches):
               "srv CPU includes all of PostgreSQL's")
     print()
     targets = ["missived", "missived+metrics", "missived@baseline", "missived+lag", "postfix", "smtp-sink",
-               "missived+pg", "missived+pg2", "missived+slowfsync", "postfix+slowfsync"]
+               "missived+pg", "missived+pg2", "missived+slowfsync", "missived@baseline+slowfsync",
+               "postfix+slowfsync"]
     generators = ["missive-bench", "smtp-source"]
     concurrencies = sorted({r["concurrency"] for r in runs})
     header = (f"{'generator':<14}{'target':<20}{'msg/s':>7} {'[min-max]':<13}{'lat p50':>8}"
@@ -375,6 +376,10 @@ def summarize(path, batches):
                                ("missived+lag", "smtp-sink", "missived+lag/smtp-sink"),
                                ("postfix", "smtp-sink", "postfix/smtp-sink"),
                                ("missived+slowfsync", "missived", "missived slow/fast fsync"),
+                               ("missived@baseline+slowfsync", "missived@baseline",
+                                "missived@baseline slow/fast fsync"),
+                               ("missived+slowfsync", "missived@baseline+slowfsync",
+                                "missived/missived@baseline with slow fsync"),
                                ("postfix+slowfsync", "postfix", "postfix slow/fast fsync"),
                                ("missived", "missived@baseline", "missived/missived@baseline"),
                                ("missived+pg", "missived", "missived+pg/missived"),
@@ -421,6 +426,16 @@ def summarize(path, batches):
     for name, value, ok, spec in checks:
         state = "n/a " if value is None else ("PASS" if ok else "FAIL")
         print(f"  {state}  {name}: {fmt(value, spec)}")
+    # Issue 20, target 2: the slow disk, at 10 and at 50 sessions.
+    slow_goals = [(c, goal) for c, goal in ((10, 0.6), (50, 0.8)) if c in concurrencies]
+    if slow_goals and any(t == "missived+slowfsync" for (_, _, t) in summary):
+        print("-- issue 20 target 2 (missive-bench; medians): with 2 ms fsync, acceptance "
+              "against the fast disk's")
+        for c, goal in slow_goals:
+            value, low, high = ratio(c, g, "missived+slowfsync", "missived")
+            state = "n/a " if value is None else ("PASS" if value >= goal else "FAIL")
+            spread = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+            print(f"  {state}  >= {goal}x at {c} sessions: {fmt(value, '{:.2f}x')}{spread}")
     # Not a target: the same acceptance figures from the lag runs, so nothing is hidden.
     lat99 = med([(b.get("latency_ms") or {}).get("p99") for b in lag_benches])
     value, _, _ = ratio(c, g, "missived+lag", "smtp-sink")

@@ -643,6 +643,11 @@ void release_claims(db::connection& db, const std::vector<std::int64_t>& recipie
   for (auto id : recipient_ids) release.bind(1, id).run();
 }
 
+void withdraw_message(db::connection& db, const std::string& queue_id) {
+  // Its recipients and events go with it (ON DELETE CASCADE).
+  db.prepare("DELETE FROM message WHERE queue_id = ?1").bind(1, queue_id).run();
+}
+
 void release_all_claims(db::connection& db) {
   db.exec("UPDATE recipient SET in_flight = 0 WHERE in_flight = 1");
 }

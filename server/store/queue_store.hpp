@@ -80,6 +80,10 @@ void write_health_probe(Db& db, std::int64_t now);
 // Returns claimed recipients to the queue unattempted.
 void release_claims(db::connection& db, const std::vector<std::int64_t>& recipient_ids);
 
+// Removes a message and everything of it (its mailbox entries too), as if never accepted:
+// for an acceptance whose commit the disk did not confirm, whose client heard 451.
+void withdraw_message(db::connection& db, const std::string& queue_id);
+
 // Returns everything a previous run left in flight to the queue (crash recovery).
 void release_all_claims(db::connection& db);
 

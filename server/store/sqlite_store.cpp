@@ -65,9 +65,14 @@ sqlite_store::sqlite_store(const std::filesystem::path& database, queue_policy p
 sqlite_store::~sqlite_store() = default;
 
 asio::awaitable<std::vector<delivery_outcome>> sqlite_store::store_message(incoming_message message) {
-  return writer_->run([message = std::move(message), this](db::connection& db) {
-    return accept_message(db, message, policy_);
-  });
+  auto queue_id = message.queue_id;
+  // A success notice (RFC 3461) composed in the same commit is not withdrawn with it: the
+  // message was in the mailbox for as long as the flush took.
+  return writer_->run(undoable_job{
+      [message = std::move(message), this](db::connection& db) {
+        return accept_message(db, message, policy_);
+      },
+      [queue_id = std::move(queue_id)](db::connection& db) { withdraw_message(db, queue_id); }});
 }
 
 asio::awaitable<std::optional<std::string>> sqlite_store::local_user(std::string address) {
@@ -163,8 +168,16 @@ asio::awaitable<std::vector<delivery_outcome>> sqlite_store::deliver_local_batch
 
 asio::awaitable<std::vector<remote_recipient>> sqlite_store::claim_remote(
     std::size_t limit, std::chrono::system_clock::time_point now) {
-  return writer_->run(
-      [limit, now](db::connection& db) { return claim_due_remote(db, limit, now); });
+  // Claims the courier never hears of would stay claimed until the next start.
+  auto claimed = std::make_shared<std::vector<std::int64_t>>();
+  return writer_->run(undoable_job{
+      [limit, now, claimed](db::connection& db) {
+        auto recipients = claim_due_remote(db, limit, now);
+        claimed->clear();
+        for (const auto& r : recipients) claimed->push_back(r.id);
+        return recipients;
+      },
+      [claimed](db::connection& db) { release_claims(db, *claimed); }});
 }
 
 asio::awaitable<void> sqlite_store::release(std::vector<std::int64_t> recipient_ids) {

@@ -1,11 +1,18 @@
 // SQLite worker threads and group commit: see sqlite_worker.hpp.
 #include "sqlite_worker.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "db.hpp"
 #include "group_commit.hpp"
 #include "log.hpp"
+#include "log_flusher.hpp"
 #include "metrics.hpp"
 #include "store_error.hpp"
 
@@ -30,6 +37,51 @@ int remember_wal_size(void* wal_pages, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
+// Flushes of the log that may run at once. With one, a batch committed during a flush waits
+// for it to end and then for its own; more than a few add nothing on a disk that serves
+// flushes one by one, and each is a thread that mostly sleeps.
+constexpr int flushes_at_once = 4;
+
+// The writer's log_flusher: the write-ahead log opened for fdatasync, and the connection's
+// commits no longer synced by SQLite itself (synchronous=NORMAL: the log is written at
+// commit, and SQLite syncs it only before a checkpoint copies it into the database). Null,
+// and SQLite syncing at every commit as before, when the log cannot be opened.
+std::unique_ptr<log_flusher> flush_after_commit(db::connection& db) {
+  // The log exists once a connection has read the database in WAL mode.
+  db.exec("SELECT count(*) FROM sqlite_schema");
+  const char* log_path = sqlite3_filename_wal(sqlite3_db_filename(db.handle(), "main"));
+  int fd = log_path ? ::open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0) {
+    log::warning("storage", "event=log_flusher_unavailable reason=\"{}\" effect=\"every commit "
+                 "is synced by SQLite\"", log_path ? std::strerror(errno) : "no log file");
+    return nullptr;
+  }
+  // Shared by the flusher's threads; closed with the flusher.
+  auto log_file = std::shared_ptr<int>(new int(fd), [](int* file) {
+    ::close(*file);
+    delete file;
+  });
+  db.exec("PRAGMA synchronous = NORMAL");
+  return std::make_unique<log_flusher>(
+      [log_file] { return ::fdatasync(*log_file) == 0 ? 0 : errno; }, flushes_at_once);
+}
+
+// After a failed flush (log_flusher::suspect): the whole log copied into the database file
+// and synced, then emptied (a TRUNCATE checkpoint), so that no commit depends on a part of
+// the log the disk may not have kept. Readers in the way make it fail; it is tried again
+// after the next batch.
+void rewrite_log(db::connection& db, log_flusher& flusher) {
+  db.set_busy_timeout(std::chrono::milliseconds(1000));
+  int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                     nullptr);
+  if (rc == SQLITE_OK) {
+    log::info("storage", "event=log_rewritten");
+  } else {
+    log::error("storage", "event=log_rewrite_failed reason=\"{}\"", sqlite3_errstr(rc));
+  }
+  flusher.log_rewritten(rc == SQLITE_OK ? 0 : EIO);
+}
+
 std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
   auto db = std::make_unique<db::connection>(path.string());
   db->exec("PRAGMA foreign_keys = ON");
@@ -51,8 +103,9 @@ sqlite_worker::~sqlite_worker() {
   for (auto& thread : threads_) thread.join();
 }
 
-void sqlite_worker::submit(job work, completion done) {
-  queue_.push({std::move(work), std::move(done), std::chrono::steady_clock::now()});
+void sqlite_worker::submit(job work, completion done, job undo) {
+  queue_.push({std::move(work), std::move(done), std::chrono::steady_clock::now(),
+               std::move(undo)});
 }
 
 std::exception_ptr as_store_error(std::exception_ptr failure) {
@@ -89,21 +142,39 @@ void sqlite_worker::thread_main() {
   // checkpoint would run inside the COMMIT that crosses the threshold: the sessions of that
   // batch would wait for a thousand pages to be copied and the database file fsynced
   // before hearing 250, though their mail was on disk already (a commit's p99 was 3.7 ms).
+  // It also flushes the log after its commits rather than inside them (log_flusher.hpp).
+  std::unique_ptr<log_flusher> flusher;
   if (db && mode_ == mode::group_commit) {
     db->exec("PRAGMA wal_autocheckpoint = 0");
     sqlite3_wal_hook(db->handle(), &remember_wal_size, &wal_pages);
+    flusher = flush_after_commit(*db);
   }
   std::vector<queued_job> batch;
   for (;;) {
     // Once stopping, and every job is done, the thread ends.
-    if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) return;
+    if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) {
+      if (!flusher) return;
+      // The last batches' confirmations may still queue undo jobs (a flush failed): those
+      // run after the flusher is gone, each synced at its commit by SQLite.
+      flusher.reset();
+      try {
+        db->exec("PRAGMA synchronous = FULL");
+      } catch (const db::error& e) {
+        log::warning("storage", "event=synchronous_full_failed reason=\"{}\"", e.what());
+      }
+      continue;
+    }
     if (!db) {
       if (mode_ == mode::group_commit) {
         metrics::relay().write_batch(batch.size(), false, std::chrono::steady_clock::duration{});
       }
       for (auto& queued : batch) queued.done(open_failure);
     } else {
-      run_batch(*db, batch);  // every job's completion has been called
+      run_batch(*db, batch, flusher.get());  // every job's completion is called or pending
+      if (flusher && flusher->suspect()) {
+        rewrite_log(*db, *flusher);
+        wal_pages = 0;
+      }
     }
     batch.clear();
     if (wal_pages >= checkpoint_pages) {
@@ -118,7 +189,8 @@ void sqlite_worker::thread_main() {
   }
 }
 
-void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch) {
+void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch,
+                              log_flusher* flusher) {
   std::vector<std::exception_ptr> failures(batch.size());
   if (mode_ == mode::independent) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -137,9 +209,57 @@ void sqlite_worker::run_batch(db::connection& db, std::vector<queued_job>& batch
     db.set_busy_timeout(std::max(left, std::chrono::milliseconds(0)));
     auto started = std::chrono::steady_clock::now();
     bool committed = commit_together<db::transaction>(db, batch, failures);
+    if (committed && flusher) {
+      confirm_later(*flusher, batch, failures, started);
+      return;
+    }
     metrics::relay().write_batch(batch.size(), committed, std::chrono::steady_clock::now() - started);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failures[i]);
+}
+
+void sqlite_worker::confirm_later(log_flusher& flusher, std::vector<queued_job>& batch,
+                                  std::vector<std::exception_ptr>& failures,
+                                  std::chrono::steady_clock::time_point started) {
+  struct committed_job {
+    completion done;
+    std::exception_ptr failure;  // the job's own, under its savepoint: nothing of it committed
+    job undo;
+  };
+  auto jobs = std::make_shared<std::vector<committed_job>>();
+  jobs->reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    jobs->push_back({std::move(batch[i].done), failures[i], std::move(batch[i].undo)});
+  }
+  flusher.committed([this, jobs, started](int error) {
+    // The batch's time is to stable storage, as when SQLite synced inside COMMIT.
+    metrics::relay().write_batch(jobs->size(), error == 0,
+                                 std::chrono::steady_clock::now() - started);
+    std::exception_ptr unconfirmed;
+    if (error != 0) {
+      log::error("storage", "event=flush_failed database={} reason=\"{}\" jobs={}",
+                 database_.string(), std::strerror(error), jobs->size());
+      auto why = error == ENOSPC || error == EDQUOT ? store_error::kind::full
+                                                    : store_error::kind::temporary;
+      unconfirmed = std::make_exception_ptr(store_error(
+          why, fmt::format("the disk did not confirm the write: {}", std::strerror(error))));
+    }
+    for (auto& job : *jobs) {
+      if (unconfirmed && !job.failure && job.undo) {
+        // Its writes are in the log, and maybe on the disk, while its caller hears that it
+        // failed and will try again: withdrawn, so that they do not count twice.
+        queue_.push({std::move(job.undo),
+                     [database = database_](std::exception_ptr failure) {
+                       if (failure) {
+                         log::error("storage", "event=undo_unconfirmed database={}",
+                                    database.string());
+                       }
+                     },
+                     std::chrono::steady_clock::now(), {}});
+      }
+      job.done(job.failure ? job.failure : unconfirmed);
+    }
+  });
 }
 
 bool transaction_gone(const db::connection& db) { return !db.in_transaction(); }

@@ -1,6 +1,8 @@
 // Threads that own SQLite connections and run jobs for the network threads, which never
 // touch SQLite themselves. The writer is one such thread in group-commit mode: it runs
-// every job that is waiting inside one transaction, so many sessions share one fsync.
+// every job that is waiting inside one transaction, so many sessions share one fsync, and
+// it does not wait for that fsync: a log_flusher confirms each batch once the log is on
+// stable storage, while the writer already commits the next.
 #pragma once
 
 
@@ -26,6 +28,7 @@ std::exception_ptr as_store_error(std::exception_ptr failure);
 namespace db {
 class connection;
 }
+class log_flusher;
 
 // A pool of threads, each with its own connection to one database, running submitted jobs.
 class sqlite_worker {
@@ -51,8 +54,10 @@ class sqlite_worker {
   // Finishes every job already submitted, then stops the threads.
   ~sqlite_worker();
 
-  // Queues a job; `done` runs on the worker thread afterwards.
-  void submit(job work, completion done);
+  // Queues a job; `done` runs on a worker (or flusher) thread afterwards. `undo`, when given,
+  // withdraws the job's writes if they committed but the disk did not confirm them
+  // (undoable_job in worker_job.hpp).
+  void submit(job work, completion done, job undo = {});
 
   // Runs `work(connection)` on a worker and resumes the calling coroutine on its own executor
   // with the result, after the commit in group-commit mode; rethrows what the job threw.
@@ -76,8 +81,13 @@ class sqlite_worker {
     job work;
     completion done;
     std::chrono::steady_clock::time_point submitted;
+    job undo;
   };
-  void run_batch(db::connection& db, std::vector<queued_job>& batch);
+  void run_batch(db::connection& db, std::vector<queued_job>& batch, log_flusher* flusher);
+  // Reports a committed batch once `flusher` has the log on stable storage.
+  void confirm_later(log_flusher& flusher, std::vector<queued_job>& batch,
+                     std::vector<std::exception_ptr>& failures,
+                     std::chrono::steady_clock::time_point started);
 
   std::filesystem::path database_;
   mode mode_;

@@ -39,6 +39,26 @@ struct two_part_job {
   }
 };
 
+// A job whose writes can be taken back, for a writer that may learn only after the commit
+// that the disk did not keep them (sqlite_worker, when a flush of the log fails). The job's
+// caller hears that it failed and will try again (an SMTP client told 451 sends the message
+// again): undo(connection) then withdraws what the first try wrote, in a later transaction
+// of the same writer, so that it does not take effect twice. Elsewhere it runs as `work`.
+template <typename Work, typename Undo>
+struct undoable_job {
+  Work work;
+  Undo undo;
+  template <typename Connection>
+  auto operator()(Connection& db) {
+    return work(db);
+  }
+};
+
+template <typename T>
+inline constexpr bool is_undoable_job = false;
+template <typename Work, typename Undo>
+inline constexpr bool is_undoable_job<undoable_job<Work, Undo>> = true;
+
 template <typename T>
 inline constexpr bool is_two_part_job = false;
 template <typename Send, typename Receive>
@@ -47,7 +67,8 @@ inline constexpr bool is_two_part_job<two_part_job<Send, Receive>> = true;
 // Runs `work(connection)` on one of `worker`'s threads and resumes the calling coroutine on
 // its own executor with the result (after the commit, for a group-commit writer); rethrows
 // what the job threw, as the worker translated it (a store_error). Worker has
-// `using connection_type`, `submit(job, completion)` and a static `translate(exception_ptr)`.
+// `using connection_type`, `submit(job, completion)` and a static `translate(exception_ptr)`;
+// for an undoable_job also `submit(job, completion, undo)`.
 // Not a coroutine itself: the returned awaitable starts the job when awaited. (Coroutines
 // taking class types by value are avoided: GCC 12 mishandles such parameter copies.)
 template <typename Worker, typename Function>
@@ -78,6 +99,14 @@ auto run_job(Worker& worker, Function work)
                                    else *result = parts->receive(db);
                                  },
                                  std::move(done));
+    } else if constexpr (is_undoable_job<Function>) {
+      auto parts = std::make_shared<Function>(std::move(work));
+      worker.submit(
+          [parts, result](connection& db) {
+            if constexpr (is_void) parts->work(db);
+            else *result = parts->work(db);
+          },
+          std::move(done), [parts](connection& db) { parts->undo(db); });
     } else {
       worker.submit(
           [work = std::move(work), result](connection& db) mutable {

@@ -177,16 +177,27 @@ void delivery_scheduler::record_later(job_results& pending, std::vector<attempt_
   asio::co_spawn(
       executor_,
       [this, &pending]() -> asio::awaitable<void> {
-        // One writer transaction for all the results that arrived while the last one ran.
-        while (!pending.waiting.empty()) {
-          auto batch = std::exchange(pending.waiting, {});
-          co_await record(batch);
+        // The job waits for this: told however the recording ends. (Not from a destructor:
+        // a frame destroyed with its io_context may outlive the job's.)
+        auto finish = [&pending] {
+          pending.recording = false;
+          pending.done.cancel();
+        };
+        try {
+          // One writer transaction for all the results that arrived while the last one ran.
+          while (!pending.waiting.empty()) {
+            auto batch = std::exchange(pending.waiting, {});
+            co_await record(batch);
+          }
+        } catch (...) {
+          finish();
+          throw;
         }
-        pending.recording = false;
-        pending.done.cancel();
+        finish();
       },
       [](std::exception_ptr failure) {
-        // record() catches what the store throws; anything else is a bug, logged.
+        // record() retries what the store throws; anything else is a bug, logged (the
+        // recipients stay claimed until the next start returns them to the queue).
         if (!failure) return;
         try {
           std::rethrow_exception(failure);

@@ -32,7 +32,7 @@
 #   - Postfix's smtp-sink, loaded straight by the generator (target smtp-sink, timed by the
 #     generator's run since it cannot count): shows that missive-sink is no slower than it,
 #     so the sink is never the limit.
-#   - missived (current build): relay.test routed ([[route]]) to its sink; Debian's defaults
+#   - missived (current build): relay.test routed ([[route]]) to its sink; its defaults
 #     otherwise (max_connections_per_destination 4), the inbound per-address cap lifted.
 #   - missived+451: the same, routed to the deferring sink; retry_initial 1h, so a deferred
 #     recipient is not tried again within the run. Its rate counts the good recipients.

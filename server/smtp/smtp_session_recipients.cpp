@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "ascii.hpp"
+#include "limits.hpp"
 #include "log.hpp"
 #include "recipient_expansion.hpp"
 #include "server_config.hpp"
@@ -59,6 +60,14 @@ std::string smtp_session::forwarding_sender() const {
   if (sender.is_null() || context_.srs_secret.empty()) return {};
   mail_address rewritten{srs_forward(sender.local_part, sender.domain, context_.srs_secret, today()),
                          context_.config.srs_domain()};
+  // RFC 5321 4.5.3.1.1: a local part is at most 64 octets. A longer SRS address would be
+  // refused by the next hop (and by us, when the bounce came back), so a long original
+  // address is forwarded as it is: the next hop's SPF check may fail, but its bounce goes
+  // straight to the sender.
+  if (rewritten.local_part.size() > limits::local_part) {
+    log::info(id_, "event=srs_not_applied reason=local_part_too_long sender=<{}>", sender.str());
+    return {};
+  }
   return rewritten.str();
 }
 

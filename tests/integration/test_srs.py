@@ -188,6 +188,23 @@ class SrsForwardingTest(RelayTestCase):
             (direct,): OUTSIDER})
         self.assertEqual(transactions[0].data, transactions[1].data)
 
+    def test_a_sender_too_long_for_an_srs_local_part_is_forwarded_as_it_is(self):
+        # SRS0=HHHHHHHH=TT=outside.test= is 30 octets: with a 35-octet local part the SRS
+        # local part would be 65, over RFC 5321's 64, which the next hop (and we, for the
+        # bounce) would refuse.
+        relay = self.start()
+        longest = "s" * 34 + "@outside.test"
+        too_long = "s" * 35 + "@outside.test"
+        self.assertEqual(len(srs_address(self.secret, "s" * 34, "outside.test", today())
+                             .split("@")[0]), 64)
+        smtp_send(relay, longest, [FORWARD], make_message("fits", ["x"], sender=longest))
+        [t] = self.sink.wait_transactions(1)
+        self.assertEqual(t.mail_from, srs_address(self.secret, "s" * 34, "outside.test", today()))
+        smtp_send(relay, too_long, [FORWARD], make_message("too long", ["x"], sender=too_long))
+        t = self.sink.wait_transactions(2)[1]
+        self.assertEqual((t.mail_from, t.rcpts), (too_long, [FRIEND]))
+        relay.wait_log("event=srs_not_applied reason=local_part_too_long")
+
     def test_the_null_sender_is_not_rewritten(self):
         relay = self.start()
         smtp_send(relay, "", [FORWARD], make_message("a bounce, forwarded", ["x"]))

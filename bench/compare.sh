@@ -78,12 +78,13 @@
 set -euo pipefail
 # Named scenarios that run alone, each with its own options and time budget:
 #   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
+#   compare.sh relay [--help]  the relay path, missived against Postfix to one next hop
+#                              (bench/compare_relay.sh)
 #   compare.sh slowdisk [OPTIONS]   acceptance with every fsync slowed (issue 20, target 2):
 #                              missived and missived+slowfsync only, 10 and 50 sessions, and
 #                              with --baseline COMMIT the same two for the baseline; the
 #                              options below apply
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
-#   compare.sh relay [--help]  the relay path, missived against Postfix to one next hop (bench/compare_relay.sh)
 if [ "${1:-}" = relay ]; then shift; exec "$(dirname "$0")/compare_relay.sh" "$@"; fi
 if [ "${1:-}" = slowdisk ]; then
   shift

@@ -78,6 +78,8 @@
 set -euo pipefail
 # Named scenarios that run alone, each with its own options and time budget:
 #   compare.sh pop3 [--help]   POP3 retrieval, missived against Dovecot (bench/compare_pop3.sh)
+#   compare.sh relay [--help]  the relay path, missived against Postfix to one next hop
+#                              (bench/compare_relay.sh)
 #   compare.sh slowdisk [OPTIONS]   acceptance with every fsync slowed (issue 20, target 2):
 #                              missived and missived+slowfsync only, 10 and 50 sessions, and
 #                              with --baseline COMMIT the same two for the baseline; the
@@ -85,6 +87,7 @@ set -euo pipefail
 #   compare.sh big|recipients [--help]   10 MiB messages at 4 sessions; one message to 100
 #                              recipients at 10 sessions (issue 20, targets 3, 4; bench/compare_big.sh)
 if [ "${1:-}" = pop3 ]; then shift; exec "$(dirname "$0")/compare_pop3.sh" "$@"; fi
+if [ "${1:-}" = relay ]; then shift; exec "$(dirname "$0")/compare_relay.sh" "$@"; fi
 if [ "${1:-}" = slowdisk ]; then
   shift
   TARGETS=${TARGETS:-"missived missived+slowfsync missived@baseline missived@baseline+slowfsync"}

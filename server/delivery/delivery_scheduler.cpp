@@ -139,27 +139,80 @@ asio::awaitable<void> delivery_scheduler::run_job(const delivery_job& job) {
   } release{*this, job.destination};
   std::string failure;
   std::set<std::int64_t> reported;
+  job_results pending(executor_);
   // Named, not a temporary: GCC 12 mishandles temporaries bound to references in co_await.
-  attempt_report report = [this, &reported](std::vector<attempt_result>& results)
+  // The courier goes on with its next message while this one's results are recorded.
+  attempt_report report = [this, &reported, &pending](std::vector<attempt_result>& results)
       -> asio::awaitable<void> {
     for (const auto& r : results) reported.insert(r.recipient.id);
-    co_await record(results);
+    record_later(pending, results);
+    co_return;
   };
   try {
     co_await courier_.deliver(job, report);
-    co_return;
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  // A courier that throws loses nothing: what it did not report is deferred like a failed
-  // attempt.
-  log::error(job.destination, "event=delivery_job_failed reason=\"{}\"", failure);
-  std::vector<attempt_result> results;
-  for (const auto& r : job.recipients) {
-    if (reported.contains(r.id)) continue;
-    results.push_back({r, attempt_fate::retry, "delivery failed: " + failure, "none"});
+  if (!failure.empty()) {
+    // A courier that throws loses nothing: what it did not report is deferred like a failed
+    // attempt.
+    log::error(job.destination, "event=delivery_job_failed reason=\"{}\"", failure);
+    std::vector<attempt_result> results;
+    for (const auto& r : job.recipients) {
+      if (reported.contains(r.id)) continue;
+      results.push_back({r, attempt_fate::retry, "delivery failed: " + failure, "none"});
+    }
+    record_later(pending, results);
   }
-  co_await record(results);
+  // The slot is held until every result of the job is recorded.
+  co_await pending.drained();
+}
+
+void delivery_scheduler::record_later(job_results& pending, std::vector<attempt_result>& results) {
+  if (results.empty()) return;
+  pending.waiting.insert(pending.waiting.end(), std::make_move_iterator(results.begin()),
+                         std::make_move_iterator(results.end()));
+  if (pending.recording) return;
+  pending.recording = true;
+  asio::co_spawn(
+      executor_,
+      [this, &pending]() -> asio::awaitable<void> {
+        // The job waits for this: told however the recording ends. (Not from a destructor:
+        // a frame destroyed with its io_context may outlive the job's.)
+        auto finish = [&pending] {
+          pending.recording = false;
+          pending.done.cancel();
+        };
+        try {
+          // One writer transaction for all the results that arrived while the last one ran.
+          while (!pending.waiting.empty()) {
+            auto batch = std::exchange(pending.waiting, {});
+            co_await record(batch);
+          }
+        } catch (...) {
+          finish();
+          throw;
+        }
+        finish();
+      },
+      [](std::exception_ptr failure) {
+        // record() retries what the store throws; anything else is a bug, logged (the
+        // recipients stay claimed until the next start returns them to the queue).
+        if (!failure) return;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+          log::error("delivery", "event=record_failed reason=\"{}\"", e.what());
+        }
+      });
+}
+
+asio::awaitable<void> delivery_scheduler::job_results::drained() {
+  while (recording) {
+    done.expires_at(asio::steady_timer::time_point::max());
+    std::error_code ec;
+    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 asio::awaitable<void> delivery_scheduler::record(const std::vector<attempt_result>& results) {

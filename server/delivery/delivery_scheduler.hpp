@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "courier.hpp"
 #include "dns_resolver.hpp"
@@ -60,9 +61,23 @@ class delivery_scheduler {
   asio::awaitable<bool> start_remote_deliveries();
   asio::awaitable<route_plan> plan_for(const std::string& domain);
   asio::awaitable<void> sleep_until_due(bool wait_for_slot);
-  // Runs one job in its slot; the slot is freed however the job ends, and a job that throws
-  // has its recipients deferred like a failed attempt.
+  // A job's results not yet recorded, and whether a recording of them is under way.
+  struct job_results {
+    explicit job_results(asio::any_io_executor executor) : done(executor) {}
+    // Returns once nothing is waiting and no recording is under way.
+    asio::awaitable<void> drained();
+    std::vector<attempt_result> waiting;
+    bool recording = false;
+    asio::steady_timer done;  // cancelled when a recording run ends
+  };
+
+  // Runs one job in its slot; the slot is freed however the job ends (once its results are
+  // recorded), and a job that throws has its recipients deferred like a failed attempt.
   asio::awaitable<void> run_job(const delivery_job& job);
+  // Records `results` (moved from) in the background, after any that wait before them: the
+  // courier goes on meanwhile, and what arrives during one recording is recorded in the next,
+  // in one transaction. Delivery stays at-least-once: a crash before the commit resends.
+  void record_later(job_results& pending, std::vector<attempt_result>& results);
   // What becomes of attempted recipients, now (recipient_fate.hpp).
   attempt_decision decide(const std::vector<attempt_result>& results) const;
   // Decides on results and records the decision, trying again (after 1 s, then less often)

@@ -160,7 +160,9 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
   // One transaction per message and envelope sender (a forwarded recipient has its own,
   // SRS), in the order claimed.
   auto begin = job.recipients.begin();
-  bool first = true;
+  // RFC 5321 4.1.1.4: the reply to the end of data ends the transaction, and the server
+  // clears its state then; RSET is needed only after one that stopped short of that.
+  bool needs_reset = false;
   while (begin != job.recipients.end()) {
     auto end = std::find_if(begin, job.recipients.end(), [&](const remote_recipient& r) {
       return r.message_id != begin->message_id || r.sender != begin->sender;
@@ -169,8 +171,7 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
     begin = end;
     std::string broken;
     try {
-      if (!first) co_await client.reset();
-      first = false;
+      if (needs_reset) co_await client.reset();
       std::string content = co_await store_.queued_body(group.front().message_id);
       smtp_envelope envelope;
       envelope.sender = group.front().sender;
@@ -179,6 +180,7 @@ asio::awaitable<void> smtp_courier::deliver(const delivery_job& job, const attem
       envelope.smtputf8 = has_non_ascii(envelope.recipients) || has_eight_bit(envelope.sender);
       add_dsn_parameters(group, envelope);
       auto answer = co_await client.send(envelope, content);
+      needs_reset = !answer.data_end.has_value();
       results = settle(group, answer, client.peer());
       // RFC 3461 5.2.1: a next hop that speaks DSN got NOTIFY and ORCPT and reports itself.
       for (auto& result : results) result.dsn_passed_on = client.extensions().dsn;

@@ -1,5 +1,6 @@
 // The SMTP courier: one connection carries the claimed messages for one destination (RSET
-// between them); each recipient's result comes from the replies.
+// only after a transaction that ended before its data); each recipient's result comes from
+// the replies.
 #pragma once
 
 #include <asio/any_io_executor.hpp>

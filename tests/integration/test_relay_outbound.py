@@ -6,8 +6,8 @@ import socket
 import time
 import unittest
 
-from missive_harness import (RelayTestCase, fetch_all, make_message, smtp_send,
-                             wait_for_mailbox_count, wait_until)
+from missive_harness import (FakeSmtpServer, RelayTestCase, fetch_all, make_message,
+                             smtp_send, wait_for_mailbox_count, wait_until)
 
 ALICE = "alice@a.test"
 
@@ -107,6 +107,51 @@ class OutboundClientTest(RelayTestCase):
         wait_for_mailbox_count(a, "carol@a.test", 1)
         self.assertLess(time.monotonic() - t0, 5)
         self.assertTrue(a.running())
+
+    def test_one_connection_carries_the_queue_and_rsets_only_after_a_failed_transaction(self):
+        """Messages waiting for one next hop go over one connection. A transaction that got
+        its reply to the final dot is over (RFC 5321 4.1.1.4), so the next MAIL follows it
+        at once; after one that stopped short of the data (its only RCPT refused), RSET comes
+        first. Every result is recorded, the last ones before the connection's slot is free."""
+        port = self.reserved_port()
+        a = self.start_relay("a.test", start=False, routes=[("x.test", port)],
+                             queue={"retry_initial": "1h", "retry_max": "1h", "max_lifetime": "1d"})
+        a.add_user(ALICE)
+        a.start()
+        rcpts = ["x1@x.test", "later@x.test", "x3@x.test", "x4@x.test", "x5@x.test"]
+        qids = [smtp_send(a, ALICE, [r], make_message(f"batch {i}", ["x"], sender=ALICE, to=r))
+                for i, r in enumerate(rcpts)]
+        for qid, r in zip(qids, rcpts):
+            a.wait_state(qid, r, "deferred")  # nothing listens yet: refused
+        fake = FakeSmtpServer(port=port, rcpt_reply=lambda addr, n:
+                              "451 4.7.1 later" if addr == "later@x.test" else None)
+        self.addCleanup(fake.stop)
+        r = a.cli("queue", "flush")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for qid, r in zip(qids, rcpts):
+            if r == "later@x.test":
+                wait_until(lambda: a.recipient(qid, r)[1] == 2, timeout=10, what="a second attempt")
+                self.assertEqual(a.recipient(qid, r)[0], "deferred")
+            else:
+                a.wait_state(qid, r, "delivered")
+        self.assertEqual(len(fake.transactions), 4)
+        self.assertEqual({index for index, _ in fake.commands}, {0}, "one connection")
+        # The transactions as the next hop saw them: each MAIL's RCPT, and what came before.
+        verbs = [(line.split()[0].upper(), line) for _, line in fake.commands if line.strip()]
+        before_mail = []
+        last_rcpt = None
+        for i, (verb, line) in enumerate(verbs):
+            if verb == "MAIL":
+                before_mail.append((verbs[i - 1][0], last_rcpt))
+            elif verb == "RCPT":
+                last_rcpt = line
+        self.assertEqual(len(before_mail), 5, verbs)
+        self.assertEqual(before_mail[0][0], "EHLO", verbs)
+        for verb, previous_rcpt in before_mail[1:]:
+            expected = "RSET" if "later@x.test" in previous_rcpt else "DATA"
+            self.assertEqual(verb, expected, verbs)
+        # (DATA: the last line of a delivered transaction the fake logs is DATA itself; the
+        # content is not logged as commands.)
 
     def test_endless_reply_ends_the_session_and_defers(self):
         self.assertHostileHopDeferred(endless_greeting)

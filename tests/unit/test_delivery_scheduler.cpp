@@ -54,6 +54,8 @@ class fake_courier : public courier {
   // Called once `reported` reaches `enough`, or `jobs` reaches `enough_jobs`.
   int enough = 0, enough_jobs = 0;
   std::function<void()> when_enough;
+  // Called as each job starts, before anything else.
+  std::function<void(const delivery_job&)> on_start;
 
   void check_enough() {
     if (when_enough && (reported >= enough || (enough_jobs > 0 && jobs >= enough_jobs))) {
@@ -62,6 +64,7 @@ class fake_courier : public courier {
   }
 
   asio::awaitable<void> deliver(const delivery_job& job, const attempt_report& report) override {
+    if (on_start) on_start(job);
     ++jobs;
     check_enough();
     most_active = std::max(most_active, ++active);
@@ -224,6 +227,24 @@ TEST_CASE("scheduler: the cap on outbound connections in total holds, and everyt
   CHECK(f.carrier.jobs == 5);
   CHECK(f.carrier.most_active == 2);
   for (const auto& [destination, most] : f.carrier.most_active_to) CHECK(most == 1);
+}
+
+TEST_CASE("scheduler: a job's slot is free only once all its results are recorded") {
+  // The courier reports without waiting for the recording; with one slot, the next job
+  // starts only after the store holds every result of the one before.
+  scheduler_fixture f({"b.test", "c.test"}, 40);
+  f.config.queue.max_connections = 1;
+  std::vector<std::int64_t> delivered_at_start;
+  f.carrier.on_start = [&](const delivery_job&) {
+    db::connection db((f.dir / "missive.db").string());
+    delivered_at_start.push_back(
+        db.prepare("SELECT count(*) FROM recipient WHERE state = 'delivered'").single_int().value_or(-1));
+    CHECK(delivered_at_start.back() == f.carrier.reported);
+  };
+  auto states = f.run_until_reported(40);
+  CHECK(states["delivered"] == 40);
+  REQUIRE(delivered_at_start.size() == 2);
+  CHECK(delivered_at_start[1] == 20);
 }
 
 TEST_CASE("scheduler: a courier that throws frees its slot and loses nothing") {

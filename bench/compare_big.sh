@@ -294,35 +294,10 @@ virtual_gid_maps = static:$gid
 virtual_mailbox_limit = 0
 EOF
   fi
-  # Debian's master.cf without chroot and without the pipe transports; smtpd on port 0
-  # (read back from master's socket).
-  cat > "$dir/etc/master.cf" <<EOF
-127.0.0.1:0 inet n - n - - smtpd
-pickup     unix  n - n 60 1 pickup
-cleanup    unix  n - n - 0 cleanup
-qmgr       unix  n - n 300 1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n - - trivial-rewrite
-bounce     unix  - - n - 0 bounce
-defer      unix  - - n - 0 bounce
-trace      unix  - - n - 0 bounce
-verify     unix  - - n - 1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n - - proxymap
-proxywrite unix  - - n - 1 proxymap
-smtp       unix  - - n - - smtp
-relay      unix  - - n - - smtp
-showq      unix  n - n - - showq
-error      unix  - - n - - error
-retry      unix  - - n - - error
-discard    unix  - - n - - discard
-local      unix  - n n - - local
-virtual    unix  - n n - - virtual
-lmtp       unix  - - n - - lmtp
-anvil      unix  - - n - 1 anvil
-scache     unix  - - n - 1 scache
-postlog    unix-dgram n - n - 1 postlogd
-EOF
+  # smtpd on port 0: master binds a port the kernel picks and keeps it; it is read back
+  # from master's socket once it runs. The other services: tests/lib/postfix_master.cf.
+  { echo "127.0.0.1:0 inet n - n - - smtpd"; cat "$ROOT/tests/lib/postfix_master.cf"; } \
+    > "$dir/etc/master.cf"
   POSTFIX_DIRS+=("$dir")
   if ! postfix -c "$dir/etc" start > "$dir/start.log" 2>&1; then
     cat "$dir/start.log" "$dir/maillog" >&2 2>/dev/null

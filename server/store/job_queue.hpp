@@ -24,6 +24,16 @@ class job_queue {
     wake_.notify_one();
   }
 
+  // Adds a job before every job waiting: for work that must run before anything queued
+  // after it (an undo: sqlite_worker).
+  void push_first(Job job) {
+    {
+      std::lock_guard lock(mutex_);
+      pending_.push_front(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
   // Waits for jobs and moves up to `most` of them into `batch`; false once stopped with
   // nothing left (every job pushed before stop() is still handed out).
   bool take(std::size_t most, std::vector<Job>& batch) {

@@ -5,8 +5,8 @@
 
 namespace missive {
 
-log_flusher::log_flusher(flush_function flush, int most_at_once) : flush_(std::move(flush)) {
-  for (int i = 0; i < most_at_once; ++i) threads_.emplace_back([this] { thread_main(); });
+log_flusher::log_flusher(std::vector<flush_function> flushes) : flush_(std::move(flushes)) {
+  for (const auto& flush : flush_) threads_.emplace_back([this, &flush] { thread_main(flush); });
 }
 
 log_flusher::~log_flusher() {
@@ -33,15 +33,30 @@ std::uint64_t log_flusher::flushes() const {
   return flushes_;
 }
 
+std::uint64_t log_flusher::failures() const {
+  std::lock_guard lock(mutex_);
+  return failures_;
+}
+
 bool log_flusher::suspect() const {
   std::lock_guard lock(mutex_);
   return suspect_;
 }
 
-void log_flusher::log_rewritten(int error) {
+void log_flusher::fail_waiting(int error) {
   std::vector<confirmation> settled;
   {
     std::lock_guard lock(mutex_);
+    settled = take_waiting(0);
+  }
+  for (auto& confirmed : settled) confirmed(error);
+}
+
+void log_flusher::log_rewritten(int error, std::uint64_t failures_seen) {
+  std::vector<confirmation> settled;
+  {
+    std::lock_guard lock(mutex_);
+    if (error == 0 && failures_ != failures_seen) error = EIO;  // a new failure came first
     if (error == 0) suspect_ = false;
     settled = take_waiting(0);
   }
@@ -57,7 +72,7 @@ std::vector<log_flusher::confirmation> log_flusher::take_waiting(std::uint64_t c
   return taken;
 }
 
-void log_flusher::thread_main() {
+void log_flusher::thread_main(const flush_function& flush) {
   std::unique_lock lock(mutex_);
   for (;;) {
     // A flush is owed when some commit is not covered by a flush already under way. Once
@@ -70,12 +85,15 @@ void log_flusher::thread_main() {
     last_covered_ = covers;
     ++flushes_;
     lock.unlock();
-    int error = flush_();
+    int error = flush();
     lock.lock();
     // On success, the batches this flush covers (none while the log is suspect: they wait
-    // for log_rewritten); on failure, every batch still waiting, since a later flush's
-    // success says nothing of what was written before this one failed.
-    if (error != 0) suspect_ = true;
+    // for the writer); on failure, every batch still waiting, since a later flush's success
+    // says nothing of what was written before this one failed.
+    if (error != 0) {
+      suspect_ = true;
+      ++failures_;
+    }
     if (error == 0 && suspect_) continue;
     auto settled = take_waiting(error != 0 ? 0 : covers);
     if (settled.empty()) continue;

@@ -20,14 +20,16 @@ namespace missive {
 
 class log_flusher {
  public:
-  // Flushes the log: 0, or the errno of the failure. Called from several threads at once.
+  // Flushes the log: 0, or the errno of the failure.
   using flush_function = std::function<int()>;
   // Told the outcome for one committed batch: 0 once it is on stable storage, or the errno
   // of a flush that failed while it waited (its writes may not be on the disk).
   using confirmation = std::function<void(int error)>;
 
-  // `most_at_once` flushes may run at the same time (one thread each).
-  log_flusher(flush_function flush, int most_at_once);
+  // One thread per flush function, each running its own: a flush of the log through its own
+  // descriptor, since the kernel reports a failed write-back once per open file, and two
+  // flushes through one descriptor could see one error between them.
+  explicit log_flusher(std::vector<flush_function> flushes);
   log_flusher(const log_flusher&) = delete;
   log_flusher& operator=(const log_flusher&) = delete;
   // Confirms (or fails) every batch handed in, then stops the threads.
@@ -37,25 +39,29 @@ class log_flusher {
   // once a flush begun after this call has succeeded, or when any flush fails first.
   void committed(confirmation confirmed);
 
-  // Flushes begun so far (for tests and benchmarks).
+  // Flushes begun so far (for tests and benchmarks), and flushes that failed.
   std::uint64_t flushes() const;
+  std::uint64_t failures() const;
 
   // After a failed flush the log is suspect: the kernel may have dropped pages it could not
   // write, and a log with a hole loses, at recovery, every commit after the hole. Until the
   // writer has rewritten the log (log_rewritten), a successful flush confirms nothing.
   bool suspect() const;
+  // Fails every batch waiting (the writer's answer to a failed flush: what committed after
+  // it may have read what is being withdrawn).
+  void fail_waiting(int error);
   // The writer's attempt to make the log whole again: 0 when everything committed so far is
-  // on stable storage by another way (the log copied into the database file and synced, and
-  // the log emptied), which confirms every batch waiting and ends the suspicion; else the
-  // errno, which fails them.
-  void log_rewritten(int error);
+  // on stable storage by another way (the log copied into the database file, synced, and
+  // emptied), which confirms every batch waiting and ends the suspicion, unless another
+  // flush failed since the writer last looked (`failures_seen`); else the errno, which
+  // fails them.
+  void log_rewritten(int error, std::uint64_t failures_seen);
 
  private:
-  void thread_main();
+  void thread_main(const flush_function& flush);
   // Takes the batches to tell, under the lock: those up to `covers` (all when 0).
   std::vector<confirmation> take_waiting(std::uint64_t covers);
 
-  flush_function flush_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   // Batches not yet confirmed, oldest first, each with its place in the order of commits.
@@ -63,8 +69,10 @@ class log_flusher {
   std::uint64_t last_committed_ = 0;  // the newest batch's place
   std::uint64_t last_covered_ = 0;    // the newest batch a flush already under way covers
   std::uint64_t flushes_ = 0;
+  std::uint64_t failures_ = 0;
   bool suspect_ = false;
   bool stopping_ = false;
+  std::vector<flush_function> flush_;
   std::vector<std::thread> threads_;
 };
 

@@ -42,44 +42,63 @@ int remember_wal_size(void* wal_pages, sqlite3*, const char*, int pages) {
 // flushes one by one, and each is a thread that mostly sleeps.
 constexpr int flushes_at_once = 4;
 
-// The writer's log_flusher: the write-ahead log opened for fdatasync, and the connection's
-// commits no longer synced by SQLite itself (synchronous=NORMAL: the log is written at
-// commit, and SQLite syncs it only before a checkpoint copies it into the database). Null,
-// and SQLite syncing at every commit as before, when the log cannot be opened.
+// The path of the connection's write-ahead log.
+std::string log_path_of(db::connection& db) {
+  const char* path = sqlite3_filename_wal(sqlite3_db_filename(db.handle(), "main"));
+  return path ? path : "";
+}
+
+// The writer's log_flusher: the write-ahead log opened once for each flusher thread, and the
+// connection's commits no longer synced by SQLite itself (synchronous=NORMAL: the log is
+// written at commit, and SQLite syncs it only before a checkpoint copies it into the
+// database). Null, and SQLite syncing at every commit as before, when the log cannot be
+// opened.
 std::unique_ptr<log_flusher> flush_after_commit(db::connection& db) {
   // The log exists once a connection has read the database in WAL mode.
   db.exec("SELECT count(*) FROM sqlite_schema");
-  const char* log_path = sqlite3_filename_wal(sqlite3_db_filename(db.handle(), "main"));
-  int fd = log_path ? ::open(log_path, O_RDONLY | O_CLOEXEC) : -1;
-  if (fd < 0) {
-    log::warning("storage", "event=log_flusher_unavailable reason=\"{}\" effect=\"every commit "
-                 "is synced by SQLite\"", log_path ? std::strerror(errno) : "no log file");
-    return nullptr;
+  std::string log_path = log_path_of(db);
+  std::vector<log_flusher::flush_function> flushes;
+  for (int i = 0; i < flushes_at_once; ++i) {
+    int fd = log_path.empty() ? -1 : ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      log::warning("storage", "event=log_flusher_unavailable reason=\"{}\" effect=\"every "
+                   "commit is synced by SQLite\"", log_path.empty() ? "no log file" : std::strerror(errno));
+      return nullptr;  // the descriptors opened so far close with `flushes`
+    }
+    // Closed with the flusher.
+    auto log_file = std::shared_ptr<int>(new int(fd), [](int* file) {
+      ::close(*file);
+      delete file;
+    });
+    flushes.push_back([log_file] { return ::fdatasync(*log_file) == 0 ? 0 : errno; });
   }
-  // Shared by the flusher's threads; closed with the flusher.
-  auto log_file = std::shared_ptr<int>(new int(fd), [](int* file) {
-    ::close(*file);
-    delete file;
-  });
   db.exec("PRAGMA synchronous = NORMAL");
-  return std::make_unique<log_flusher>(
-      [log_file] { return ::fdatasync(*log_file) == 0 ? 0 : errno; }, flushes_at_once);
+  return std::make_unique<log_flusher>(std::move(flushes));
 }
 
 // After a failed flush (log_flusher::suspect): the whole log copied into the database file
-// and synced, then emptied (a TRUNCATE checkpoint), so that no commit depends on a part of
-// the log the disk may not have kept. Readers in the way make it fail; it is tried again
-// after the next batch.
-void rewrite_log(db::connection& db, log_flusher& flusher) {
+// and synced, then emptied (a TRUNCATE checkpoint) and the emptying synced too (SQLite does
+// not sync the truncation, and an old log with a hole, replayed over the newer database,
+// would bring back old pages), so that no commit depends on a part of the log the disk may
+// not have kept. Readers in the way make it fail; it is tried again after the next batch.
+void rewrite_log(db::connection& db, log_flusher& flusher, std::uint64_t failures_seen) {
   db.set_busy_timeout(std::chrono::milliseconds(1000));
   int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
                                      nullptr);
-  if (rc == SQLITE_OK) {
+  int error = rc == SQLITE_OK ? 0 : EIO;
+  std::string reason = rc == SQLITE_OK ? "" : sqlite3_errstr(rc);
+  if (error == 0) {
+    int fd = ::open(log_path_of(db).c_str(), O_RDONLY | O_CLOEXEC);
+    error = fd < 0 || ::fsync(fd) != 0 ? errno : 0;
+    if (fd >= 0) ::close(fd);
+    if (error != 0) reason = std::strerror(error);
+  }
+  if (error == 0) {
     log::info("storage", "event=log_rewritten");
   } else {
-    log::error("storage", "event=log_rewrite_failed reason=\"{}\"", sqlite3_errstr(rc));
+    log::error("storage", "event=log_rewrite_failed reason=\"{}\"", reason);
   }
-  flusher.log_rewritten(rc == SQLITE_OK ? 0 : EIO);
+  flusher.log_rewritten(error, failures_seen);
 }
 
 std::unique_ptr<db::connection> open_connection(const std::filesystem::path& path) {
@@ -150,7 +169,17 @@ void sqlite_worker::thread_main() {
     flusher = flush_after_commit(*db);
   }
   std::vector<queued_job> batch;
+  std::uint64_t failures_seen = 0;  // failed flushes the writer has answered
+  // A flush failed: what committed after it may have read what is now being withdrawn (a
+  // claim of a message whose acceptance failed), so it fails too, and the undos of all of
+  // it run first. Answered before the writer waits for work, so that nothing waits for it.
+  auto answer_failed_flushes = [&] {
+    if (!flusher || flusher->failures() == failures_seen) return;
+    failures_seen = flusher->failures();
+    flusher->fail_waiting(EIO);
+  };
   for (;;) {
+    answer_failed_flushes();
     // Once stopping, and every job is done, the thread ends.
     if (!queue_.take(mode_ == mode::group_commit ? max_batch : 1, batch)) {
       if (!flusher) return;
@@ -164,6 +193,14 @@ void sqlite_worker::thread_main() {
       }
       continue;
     }
+    if (flusher && flusher->failures() != failures_seen) {
+      // A flush failed while the writer waited: the undos go before the batch it was given.
+      for (auto queued = batch.rbegin(); queued != batch.rend(); ++queued) {
+        queue_.push_first(std::move(*queued));
+      }
+      batch.clear();
+      continue;
+    }
     if (!db) {
       if (mode_ == mode::group_commit) {
         metrics::relay().write_batch(batch.size(), false, std::chrono::steady_clock::duration{});
@@ -171,8 +208,8 @@ void sqlite_worker::thread_main() {
       for (auto& queued : batch) queued.done(open_failure);
     } else {
       run_batch(*db, batch, flusher.get());  // every job's completion is called or pending
-      if (flusher && flusher->suspect()) {
-        rewrite_log(*db, *flusher);
+      if (flusher && flusher->suspect() && flusher->failures() == failures_seen) {
+        rewrite_log(*db, *flusher, failures_seen);
         wal_pages = 0;
       }
     }
@@ -246,16 +283,20 @@ void sqlite_worker::confirm_later(log_flusher& flusher, std::vector<queued_job>&
     }
     for (auto& job : *jobs) {
       if (unconfirmed && !job.failure && job.undo) {
-        // Its writes are in the log, and maybe on the disk, while its caller hears that it
-        // failed and will try again: withdrawn, so that they do not count twice.
-        queue_.push({std::move(job.undo),
-                     [database = database_](std::exception_ptr failure) {
-                       if (failure) {
-                         log::error("storage", "event=undo_unconfirmed database={}",
-                                    database.string());
-                       }
-                     },
-                     std::chrono::steady_clock::now(), {}});
+        // Its writes are in the log, and maybe on the disk, while its caller will hear that
+        // it failed and try again: withdrawn first, before anything else runs, and the
+        // caller told once the withdrawal is committed.
+        queue_.push_first({std::move(job.undo),
+                           [database = database_, done = std::move(job.done),
+                            unconfirmed](std::exception_ptr failure) {
+                             if (failure) {
+                               log::error("storage", "event=undo_unconfirmed database={}",
+                                          database.string());
+                             }
+                             done(unconfirmed);
+                           },
+                           std::chrono::steady_clock::now(), {}});
+        continue;
       }
       job.done(job.failure ? job.failure : unconfirmed);
     }

@@ -43,7 +43,8 @@ struct two_part_job {
 // that the disk did not keep them (sqlite_worker, when a flush of the log fails). The job's
 // caller hears that it failed and will try again (an SMTP client told 451 sends the message
 // again): undo(connection) then withdraws what the first try wrote, in a later transaction
-// of the same writer, so that it does not take effect twice. Elsewhere it runs as `work`.
+// of the same writer, so that it does not take effect twice. (A PostgreSQL commit is the
+// server's confirmation itself: pg_worker takes no undo.)
 template <typename Work, typename Undo>
 struct undoable_job {
   Work work;

@@ -81,12 +81,17 @@ class outcomes {
   std::map<char, int> told_;
 };
 
+// `threads` flush functions that all flush `disk`.
+std::vector<log_flusher::flush_function> flushes_of(held_disk& disk, int threads) {
+  return std::vector<log_flusher::flush_function>(threads, [&disk] { return disk.flush(); });
+}
+
 }  // namespace
 
 TEST_CASE("log_flusher: a batch committed during a flush waits for a flush of its own") {
   held_disk disk;
   outcomes told;
-  log_flusher flusher([&] { return disk.flush(); }, 1);
+  log_flusher flusher(flushes_of(disk, 1));
   flusher.committed(told.of('A'));
   REQUIRE(disk.wait_started(1));
   flusher.committed(told.of('B'));  // written after flush 1 began: not covered by it
@@ -102,7 +107,7 @@ TEST_CASE("log_flusher: a batch committed during a flush waits for a flush of it
 TEST_CASE("log_flusher: flushes overlap, and a later one confirms the batches before it") {
   held_disk disk;
   outcomes told;
-  log_flusher flusher([&] { return disk.flush(); }, 2);
+  log_flusher flusher(flushes_of(disk, 2));
   flusher.committed(told.of('A'));
   REQUIRE(disk.wait_started(1));
   flusher.committed(told.of('B'));
@@ -116,7 +121,7 @@ TEST_CASE("log_flusher: flushes overlap, and a later one confirms the batches be
 TEST_CASE("log_flusher: many batches committed during one flush share the next") {
   held_disk disk;
   outcomes told;
-  log_flusher flusher([&] { return disk.flush(); }, 1);
+  log_flusher flusher(flushes_of(disk, 1));
   flusher.committed(told.of('A'));
   REQUIRE(disk.wait_started(1));
   for (char batch : {'B', 'C', 'D'}) flusher.committed(told.of(batch));
@@ -131,7 +136,7 @@ TEST_CASE("log_flusher: a failed flush fails every batch still waiting; after a 
           "flushing goes on") {
   held_disk disk;
   outcomes told;
-  log_flusher flusher([&] { return disk.flush(); }, 2);
+  log_flusher flusher(flushes_of(disk, 2));
   flusher.committed(told.of('A'));
   REQUIRE(disk.wait_started(1));
   flusher.committed(told.of('B'));
@@ -142,7 +147,7 @@ TEST_CASE("log_flusher: a failed flush fails every batch still waiting; after a 
   CHECK(told.wait('A') == EIO);
   CHECK(told.wait('B') == EIO);
   disk.finish(2);
-  flusher.log_rewritten(0);
+  flusher.log_rewritten(0, flusher.failures());
   flusher.committed(told.of('C'));
   REQUIRE(disk.wait_started(3));
   disk.finish(3);
@@ -152,7 +157,7 @@ TEST_CASE("log_flusher: a failed flush fails every batch still waiting; after a 
 TEST_CASE("log_flusher: stopping confirms every batch handed in") {
   outcomes told;
   {
-    log_flusher flusher([] { return 0; }, 3);
+    log_flusher flusher({[] { return 0; }, [] { return 0; }, [] { return 0; }});
     for (char batch : {'A', 'B', 'C', 'D', 'E'}) flusher.committed(told.of(batch));
   }
   for (char batch : {'A', 'B', 'C', 'D', 'E'}) CHECK(told.now(batch) == 0);
@@ -161,7 +166,7 @@ TEST_CASE("log_flusher: stopping confirms every batch handed in") {
 TEST_CASE("log_flusher: after a failed flush, only a rewritten log confirms anything") {
   held_disk disk;
   outcomes told;
-  log_flusher flusher([&] { return disk.flush(); }, 1);
+  log_flusher flusher(flushes_of(disk, 1));
   flusher.committed(told.of('A'));
   REQUIRE(disk.wait_started(1));
   disk.finish(1, EIO);
@@ -175,7 +180,8 @@ TEST_CASE("log_flusher: after a failed flush, only a rewritten log confirms anyt
   flusher.committed(told.of('C'));  // a third flush shows the second was handled
   REQUIRE(disk.wait_started(3));
   CHECK(told.now('B') == -1);
-  flusher.log_rewritten(EIO);  // the rewrite failed: B and C fail, the log stays suspect
+  // The rewrite failed: B and C fail, and the log stays suspect.
+  flusher.log_rewritten(EIO, flusher.failures());
   CHECK(told.now('B') == EIO);
   CHECK(told.now('C') == EIO);
   CHECK(flusher.suspect());
@@ -184,7 +190,7 @@ TEST_CASE("log_flusher: after a failed flush, only a rewritten log confirms anyt
   flusher.committed(told.of('D'));
   REQUIRE(disk.wait_started(4));
   disk.finish(4);
-  flusher.log_rewritten(0);  // the log is whole again: D is on the disk
+  flusher.log_rewritten(0, flusher.failures());  // the log is whole again: D is on the disk
   CHECK(told.wait('D') == 0);
   CHECK_FALSE(flusher.suspect());
 
@@ -198,7 +204,7 @@ TEST_CASE("log_flusher: stopping while the log is suspect fails what waits for t
   held_disk disk;
   outcomes told;
   {
-    log_flusher flusher([&] { return disk.flush(); }, 1);
+    log_flusher flusher(flushes_of(disk, 1));
     flusher.committed(told.of('A'));
     REQUIRE(disk.wait_started(1));
     disk.finish(1, EIO);
@@ -208,4 +214,55 @@ TEST_CASE("log_flusher: stopping while the log is suspect fails what waits for t
     disk.finish(2);
   }
   CHECK(told.now('B') == EIO);
+}
+
+TEST_CASE("log_flusher: a rewrite confirms nothing when another flush failed since the writer looked") {
+  held_disk disk;
+  outcomes told;
+  log_flusher flusher(flushes_of(disk, 1));
+  flusher.committed(told.of('A'));
+  REQUIRE(disk.wait_started(1));
+  disk.finish(1, EIO);
+  CHECK(told.wait('A') == EIO);
+  std::uint64_t seen = flusher.failures();
+  CHECK(seen == 1);
+
+  flusher.committed(told.of('B'));
+  REQUIRE(disk.wait_started(2));
+  disk.finish(2, EIO);  // fails B, and counts
+  CHECK(told.wait('B') == EIO);
+  flusher.committed(told.of('C'));
+  REQUIRE(disk.wait_started(3));
+  disk.finish(3);
+  flusher.committed(told.of('D'));  // shows flush 3 was handled
+  REQUIRE(disk.wait_started(4));
+  CHECK(told.now('C') == -1);
+  // The writer rewrote the log having seen one failure, but there were two: C may have read
+  // what B's failure withdraws, so it fails.
+  flusher.log_rewritten(0, seen);
+  CHECK(told.now('C') == EIO);
+  CHECK(told.now('D') == EIO);
+  CHECK(flusher.suspect());
+  disk.finish(4);
+  flusher.committed(told.of('E'));
+  REQUIRE(disk.wait_started(5));
+  disk.finish(5);
+  flusher.log_rewritten(0, flusher.failures());
+  CHECK(told.wait('E') == 0);
+  CHECK_FALSE(flusher.suspect());
+}
+
+TEST_CASE("log_flusher: fail_waiting fails what waits, and flushing goes on") {
+  held_disk disk;
+  outcomes told;
+  log_flusher flusher(flushes_of(disk, 1));
+  flusher.committed(told.of('A'));
+  REQUIRE(disk.wait_started(1));
+  flusher.fail_waiting(EIO);
+  CHECK(told.now('A') == EIO);
+  disk.finish(1);
+  flusher.committed(told.of('B'));
+  REQUIRE(disk.wait_started(2));
+  disk.finish(2);
+  CHECK(told.wait('B') == 0);
 }

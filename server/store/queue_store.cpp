@@ -70,8 +70,14 @@ void add_event(Db& db, std::int64_t message_id, std::string_view recipient,
 // m.delay_warned (NULLs as '').
 template <class Statement>
 remote_recipient claimed_from_row(Statement& row) {
-  remote_recipient r{row.column_int(0), row.column_int(1), row.column_text(2), row.column_text(3),
-                     row.column_text(4), row.column_int(5), row.column_int(6)};
+  remote_recipient r;
+  r.id = row.column_int(0);
+  r.message_id = row.column_int(1);
+  r.queue_id = row.column_text(2);
+  r.sender = row.column_text(3);
+  r.address = row.column_text(4);
+  r.attempts = row.column_int(5);
+  r.received_at = row.column_int(6);
   r.notify = static_cast<std::uint8_t>(row.column_int(7));
   r.orcpt = row.column_text(8);
   r.ret = static_cast<dsn_return>(row.column_int(9));

@@ -139,7 +139,8 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# log, stop_pid, stop_postfix, wait_port
+source "$ROOT/bench/bench_lib.sh"
 
 for n in "$ROUNDS" "$MESSAGES" "$SIZE" "$PER_SESSION" "$SLOW_US" "$BUDGET_MINUTES"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: $n"
@@ -245,15 +246,8 @@ running() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
-stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-  local name dir master child pid
+  local name dir pid
   set +e
   for pid in "${GEN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for name in "${!PID[@]}"; do
@@ -261,17 +255,7 @@ cleanup() {
     [ -n "${LAG_OF[$name]:-}" ] && continue   # stopped under its own name
     stop_pid "${PID[$name]}"
   done
-  for dir in "${POSTFIX_DIRS[@]}"; do
-    master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid" 2>/dev/null)
-    timeout 30 postfix -c "$dir/etc" stop >/dev/null 2>&1 || timeout 10 postfix -c "$dir/etc" abort >/dev/null 2>&1
-    if [ -n "$master" ]; then
-      for _ in $(seq 1 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$master" 2>/dev/null; then
-        for child in $(pgrep -P "$master"); do kill -KILL "$child" 2>/dev/null; done
-        kill -KILL "$master" 2>/dev/null
-      fi
-    fi
-  done
+  for dir in "${POSTFIX_DIRS[@]}"; do stop_postfix "$dir"; done
   if [ -n "$PG_STATE" ]; then
     cp "$(cat "$PG_STATE/cluster" 2>/dev/null)/postgres.log" "$PG_STATE/" 2>/dev/null
     timeout 120 python3 "$ROOT/tests/lib/pg_cluster.py" stop "$PG_STATE" >/dev/null 2> "$PG_STATE/stop.log" ||
@@ -291,14 +275,6 @@ cleanup() {
   if [ -n "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
-}
-
-wait_port() {  # wait_port PORT: up to 10 s for something to listen there
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 # start_missived NAME SLOW(0|1) [BINARY [STORE_URL NODE ADD_USER(0|1) [METRICS(0|1)]]]

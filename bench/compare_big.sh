@@ -95,7 +95,8 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "compare.sh $SCENARIO: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# log, stop_pid, stop_postfix, wait_port
+source "$ROOT/bench/bench_lib.sh"
 
 for n in "$ROUNDS" "$MESSAGES" "$SESSIONS" "$SIZE" "$RECIPIENTS" "$BUDGET_MINUTES"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: $n"
@@ -155,26 +156,6 @@ POSTFIX_DIRS=()
 WORK=""
 GEN_PID=""
 
-stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-stop_postfix() {  # stop_postfix DIR
-  local dir=$1 master child
-  master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid" 2>/dev/null || true)
-  timeout 30 postfix -c "$dir/etc" stop >/dev/null 2>&1 || timeout 10 postfix -c "$dir/etc" abort >/dev/null 2>&1 || true
-  if [ -n "$master" ]; then
-    for _ in $(seq 1 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$master" 2>/dev/null; then
-      for child in $(pgrep -P "$master"); do kill -KILL "$child" 2>/dev/null; done
-      kill -KILL "$master" 2>/dev/null
-    fi
-  fi
-}
-
 cleanup() {
   set +e
   local name dir
@@ -186,14 +167,6 @@ cleanup() {
   if [ -n "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
-}
-
-wait_port() {  # wait_port PORT: up to 10 s for something to listen there
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 # --- missived ---------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "compare.sh pop3: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# log, stop_pid, stop_postfix, wait_port
+source "$ROOT/bench/bench_lib.sh"
 
 for n in "$ROUNDS" "$SMALL_MESSAGES" "$LARGE_MESSAGES" "$WINDOW" "$BUDGET_MINUTES"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: $n"
@@ -142,13 +143,6 @@ for f in "$MISSIVED" "$BENCH" "$POP3_BENCH"; do [ -x "$f" ] || die "missing $f (
 declare -A PID SMTP_PORT POP3_PORT DIR KIND
 WORK=""
 
-stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   set +e
   local name
@@ -156,14 +150,6 @@ cleanup() {
   if [ -n "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
-}
-
-wait_port() {  # wait_port PORT: up to 10 s for something to listen there
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 mailbox_user() { if [ "$1" = small ]; then echo "$SMALL_USER"; else echo "$LARGE_USER"; fi; }

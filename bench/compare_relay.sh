@@ -74,7 +74,8 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "compare.sh relay: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# log, stop_pid, stop_postfix, wait_port
+source "$ROOT/bench/bench_lib.sh"
 
 for n in "$ROUNDS" "$MESSAGES" "$SESSIONS" "$SIZE" "$BUDGET_MINUTES"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: $n"
@@ -117,40 +118,15 @@ POSTFIX_DIRS=()
 OTHER_PIDS=()
 WORK=""
 
-stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-  local name dir master child pid
+  local name dir pid
   set +e
   for name in "${!PID[@]}"; do [ "${KIND[$name]}" = postfix ] || stop_pid "${PID[$name]}"; done
   for pid in "${OTHER_PIDS[@]}"; do stop_pid "$pid"; done
-  for dir in "${POSTFIX_DIRS[@]}"; do
-    master=$(tr -dc 0-9 < "$dir/queue/pid/master.pid" 2>/dev/null)
-    timeout 30 postfix -c "$dir/etc" stop >/dev/null 2>&1 || timeout 10 postfix -c "$dir/etc" abort >/dev/null 2>&1
-    if [ -n "$master" ]; then
-      for _ in $(seq 1 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$master" 2>/dev/null; then
-        for child in $(pgrep -P "$master"); do kill -KILL "$child" 2>/dev/null; done
-        kill -KILL "$master" 2>/dev/null
-      fi
-    fi
-  done
+  for dir in "${POSTFIX_DIRS[@]}"; do stop_postfix "$dir"; done
   if [ -n "$WORK" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
-}
-
-wait_port() {  # wait_port PORT: up to 10 s for something to listen there
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 start_sink() {  # start_sink TARGET [MISSIVE-SINK OPTIONS]: the next hop of TARGET
